@@ -1,0 +1,90 @@
+"""The contracts backends implement. The core and the screens only know these.
+
+Backends are synchronous (the kubernetes, docker, psycopg and redis clients are); every call
+has a timeout and raises :class:`cockpit.errors.CockpitError` subclasses with an actionable
+message. Long operations take a ``cancel`` :class:`threading.Event`. The app calls them from
+thread workers.
+
+Optional capabilities are separate ``runtime_checkable`` protocols: a screen offers an action
+only when ``isinstance(backend, CanRollback)``. A backend built readonly raises
+:class:`~cockpit.errors.ReadonlyError` from every mutating method before sending anything and
+reports ``readonly = True``.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+from cockpit.model import (
+    DeploymentInfo,
+    EventInfo,
+    PodInfo,
+    Revision,
+    RollbackOutcome,
+    RolloutProgress,
+    Target,
+    TemplateDiff,
+)
+
+
+@runtime_checkable
+class RolloutBackend(Protocol):
+    """Read side of a workload platform (Kubernetes)."""
+
+    readonly: bool
+
+    def list_deployments(self, namespace: str | None = None) -> list[DeploymentInfo]:
+        """All deployments, in ``namespace`` or across namespaces when ``None``."""
+
+    def deployment(self, target: Target) -> DeploymentInfo:
+        """One deployment. Raises NotFoundError."""
+
+    def history(self, target: Target) -> list[Revision]:
+        """Revisions oldest first, the live one marked. Raises NotFoundError."""
+
+    def diff(self, target: Target, revision: int, against: int | None = None) -> TemplateDiff:
+        """Pod-template diff of ``revision`` against ``against`` (default: the live template)."""
+
+    def progress(self, target: Target) -> RolloutProgress:
+        """One observation of the rollout, judged as ``kubectl rollout status`` does."""
+
+    def watch_progress(
+        self, target: Target, *, cancel: threading.Event | None = None, timeout: float = 600.0
+    ) -> Iterator[RolloutProgress]:
+        """Yield progress until complete (last item ``complete``), failed, cancelled or timed out."""
+
+    def pods(self, target: Target) -> list[PodInfo]:
+        """The deployment's pods."""
+
+    def events(self, target: Target, limit: int = 50) -> list[EventInfo]:
+        """Recent events about the deployment, its ReplicaSets and pods."""
+
+
+@runtime_checkable
+class CanRollback(Protocol):
+    def rollback(self, target: Target, to_revision: int = 0) -> RollbackOutcome:
+        """Roll back as ``kubectl rollout undo`` does (0 = previous revision)."""
+
+
+@runtime_checkable
+class CanScale(Protocol):
+    def scale(self, target: Target, replicas: int) -> None: ...
+
+
+@runtime_checkable
+class CanSetImage(Protocol):
+    def set_image(self, target: Target, container: str, image: str) -> None: ...
+
+
+@runtime_checkable
+class CanPause(Protocol):
+    def pause(self, target: Target) -> None: ...
+
+    def resume(self, target: Target) -> None: ...
+
+
+@runtime_checkable
+class CanSwitchSelector(Protocol):
+    def switch_selector(self, namespace: str, service: str, selector: dict[str, str]) -> dict[str, str]:
+        """Point a Service at other pods (blue-green); returns the previous selector."""
