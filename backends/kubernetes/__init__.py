@@ -1,0 +1,1 @@
+"""Kubernetes: rollout history, kubectl-exact rollback, progress, pods and events."""

@@ -1,0 +1,123 @@
+"""The command line: global flags, subcommands, exit codes. A composition root.
+
+Global flags are accepted before or after the subcommand (``cockpit -n shop history x`` and
+``cockpit history x -n shop`` are the same). Each area registers its subcommands from its own
+module (``register(subparsers, common)``); modules import their heavy client libraries inside
+handlers, never at import time, so ``cockpit history`` does not pay for Textual or docker.
+
+Every error the user can cause is a :class:`~cockpit.errors.CockpitError`: one line on stderr,
+``cockpit: <title>: <message>``, and its exit code. Anything unexpected is logged with its
+traceback to ``$XDG_STATE_HOME/cockpit/cockpit.log`` and reported in one line (exit 70).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cockpit import __version__
+from cockpit.errors import CockpitError
+
+EXIT_INTERNAL = 70
+
+EXIT_CODES = """\
+exit codes:
+  0  success            4  unreachable server      7  rollout failed / not verified
+  1  error              5  refused: readonly       8  journal cannot be written
+  2  bad usage/config   6  conflict / locked      70  internal error (see the log)
+  3  not found        130  aborted by the operator
+"""
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "cockpit"
+
+
+def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
+    """The global flags. On subparsers they default to SUPPRESS so they only override."""
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    g = p.add_argument_group("global options")
+    g.add_argument("--kubeconfig", metavar="PATH", default=d(None), help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    g.add_argument("--context", metavar="NAME", default=d(None), help="kubeconfig context (default: the current one)")
+    g.add_argument("-n", "--namespace", metavar="NS", default=d(None), help="namespace (default: the context's, else 'default')")
+    g.add_argument("--readonly", action="store_true", default=d(False), help="observe only: every backend refuses every write")
+    g.add_argument("--journal", metavar="PATH", type=Path, default=d(None), help="incident journal (default: under $XDG_STATE_HOME/cockpit/incidents)")
+    g.add_argument("-o", "--output", choices=("text", "json"), default=d("text"), help="output format for data")
+
+
+def _command_modules() -> list[Any]:
+    """Every module that contributes subcommands. Imported lazily; each is cheap to import."""
+    from backends.kubernetes import commands as kubernetes_commands
+    from cockpit import core_commands
+
+    modules: list[Any] = [kubernetes_commands, core_commands]
+    # Areas added by later issues register here (one line each).
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _add_globals(common, suppress=True)
+    parser = argparse.ArgumentParser(
+        prog="cockpit",
+        description="Rollback Cockpit: decide, roll back, verify and report when a deploy goes bad.\n"
+        "Without a subcommand it opens the full-screen cockpit.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    _add_globals(parser, suppress=False)
+    tui = parser.add_argument_group("cockpit (full screen)")
+    tui.add_argument("--drill", action="store_true", help="practise on the embedded simulated world")
+    tui.add_argument("--scenario", metavar="NAME", help="drill scenario (default: a picker)")
+    tui.add_argument("--follow", metavar="PATH", type=Path, help="readonly: follow this incident journal")
+    tui.add_argument("--theme", metavar="NAME", help="dark, light, high-contrast or mono")
+    tui.add_argument("--ascii", action="store_true", help="no box drawing or emoji")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _command_modules():
+        module.register(sub, common)
+    return parser
+
+
+def _log_internal_error() -> Path | None:
+    import traceback
+
+    try:
+        path = state_dir() / "cockpit.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        return path
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    try:
+        if handler is None:
+            from cockpit.core_commands import open_cockpit
+
+            return open_cockpit(args) or 0
+        return handler(args) or 0
+    except CockpitError as exc:
+        print(f"cockpit: {exc.title}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cockpit: aborted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 — the last line of defence: never a traceback
+        where = _log_internal_error()
+        print(
+            f"cockpit: internal error: {type(exc).__name__}: {exc}"
+            + (f" (traceback in {where})" if where else ""),
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
