@@ -12,7 +12,7 @@ from typing import Any
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     world = sub.add_parser("world", parents=[common], help="the embedded simulated world (drills, tests)")
     wsub = world.add_subparsers(dest="world_command", metavar="ACTION", required=True)
-    serve = wsub.add_parser("serve", parents=[common], help="serve a simulated cluster on loopback")
+    serve = wsub.add_parser("serve", help="serve a simulated cluster on loopback")
     serve.add_argument("--kubeconfig", dest="world_kubeconfig", metavar="PATH", type=Path, required=True,
                        help="where to write the kubeconfig (context cockpit-drill)")
     serve.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
