@@ -66,6 +66,12 @@ class Step:
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    def is_mutating(self, params: Any) -> bool:
+        """Whether this call may change the world (``mutating`` unless a kind knows better,
+        e.g. ``http`` GET/HEAD are reads). Mutating calls get an intent and are refused
+        readonly."""
+        return self.mutating
+
     def reconcile(self, ctx: StepContext, params: Any, intent: dict[str, Any]) -> dict[str, Any] | None:
         """After a crash between intent and outcome: the outcome if it took effect, else None."""
         return None
