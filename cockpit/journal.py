@@ -1,0 +1,518 @@
+"""The incident journal: an append-only JSONL file, the cockpit's source of truth.
+
+One JSON object per line::
+
+    {"seq": 7, "ts": "2024-05-01T12:03:41.512Z", "actor": "alice@bastion", "type": "intent", ...}
+
+``seq`` counts from 1 within the file, ``ts`` is UTC with milliseconds, ``actor`` is
+``user@host``; the remaining keys are the event's data (see :mod:`cockpit.state` for the
+event types). The UI state, observers, resume and the report are all folds over this file.
+
+API (kept small; others build on it):
+
+- :meth:`Journal.open` / :meth:`Journal.close` (also a context manager)
+- :meth:`Journal.append` — write one record (flushed; fsynced for :data:`DURABLE_TYPES`)
+- :meth:`Journal.intent` / :meth:`Journal.outcome` / :meth:`Journal.action` — write-ahead
+  intents around every mutation, fsynced before the mutation is attempted
+- :meth:`Journal.lock` — one operator per target
+- :meth:`Journal.read`, :func:`read_journal`, :func:`follow` — for replay and observers
+- :func:`default_journal_path`, :func:`state_dir`, :func:`find_open_incidents`
+
+Torn tails. A crash in the middle of a write can leave a last line without its newline
+(or with invalid JSON). :meth:`Journal.open` detects it and reports it as
+``journal.torn`` (a :class:`TornTail` with offset and bytes); readers never accept it. The
+first append of a writable journal *truncates* the torn tail, after copying its bytes to a
+``<journal>.torn`` sidecar (with offset and time). We prefer truncation to newline
+separation because it keeps the invariant "every line of a journal is one complete
+record": replay, the report and third-party tools (``jq``) never have to skip garbage in
+the middle of a file, and the evidence is still kept for forensics. An incomplete tail was
+never committed (nothing that depended on it was done: :meth:`intent` returns only after
+the full line is fsynced), so dropping it loses nothing; :func:`follow` only consumes
+complete lines, so truncating a tail never retracts something an observer has seen.
+
+Secrets. Every record passes :func:`redact` before it is written: values of keys named
+like a secret (password, token, secret, webhook_url, api_key, authorization...) become
+``"***"`` and strings that look like URLs or DSNs go through
+:func:`cockpit.text.redact_url`.
+"""
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import CockpitError, JournalError, LockedError, ReadonlyError
+from cockpit.text import redact_url
+
+DURABLE_TYPES = frozenset(
+    {
+        "incident_opened",
+        "incident_resolved",
+        "incident_closed",
+        "intent",
+        "outcome",
+        "revision_chosen",
+        "operator_input",
+        "check",
+        "step_finished",
+        "notification",
+    }
+)
+"""Record types fsynced on append (losing them would change what the cockpit decides)."""
+
+RESERVED = ("seq", "ts", "actor", "type")
+CLOSING_TYPES = frozenset({"incident_resolved", "incident_closed"})
+
+_SECRET_KEY = re.compile(
+    r"(?i)(^pass$|passw|token|secret|webhook_url|api_?key|private_?key|access_?key|"
+    r"credential|authorization|cookie)"
+)
+_URLISH = re.compile(r"(?i)([a-z][a-z0-9+.-]*://|\b(password|passwd|token|secret)=)")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def now_ts() -> str:
+    """The current time as the journal writes it: ISO-8601 UTC with milliseconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_ts(ts: str) -> datetime:
+    """Parse a journal timestamp back to an aware datetime."""
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def default_actor() -> str:
+    """``user@host`` of this process."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in a container
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    """Return ``value`` with secrets removed (recursively through dicts and lists)."""
+    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", {}, []):
+        return "***"
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    if isinstance(value, str) and _URLISH.search(value):
+        return redact_url(value)
+    return value
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a target (``shop/checkout`` -> ``shop_checkout``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "target"
+
+
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/cockpit`` (default ``~/.local/state/cockpit``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cockpit"
+
+
+def default_journal_path(target: str, *, when: datetime | None = None) -> Path:
+    """``<state_dir>/incidents/<UTC timestamp>-<target>.jsonl`` for a new incident."""
+    when = when or datetime.now(timezone.utc)
+    stamp = when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return state_dir() / "incidents" / f"{stamp}-{safe_name(target)}.jsonl"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class TornTail:
+    """An incomplete last line found at ``offset`` (a crash mid-write)."""
+
+    offset: int
+    data: bytes
+
+
+def _scan(raw: bytes) -> tuple[list[dict], int, TornTail | None]:
+    """Split ``raw`` into complete records; return (records, end of last good line, torn)."""
+    records: list[dict] = []
+    pos = 0
+    good_end = 0
+    while pos < len(raw):
+        nl = raw.find(b"\n", pos)
+        if nl < 0:  # no newline: never committed
+            return records, good_end, TornTail(pos, raw[pos:])
+        line = raw[pos:nl]
+        rec = _parse_line(line)
+        if rec is not None:
+            records.append(rec)
+        elif nl + 1 == len(raw):  # invalid JSON on the last line: torn too
+            return records, good_end, TornTail(pos, raw[pos:])
+        # an invalid line in the middle (not written by us) is skipped
+        pos = nl + 1
+        good_end = pos
+    return records, good_end, None
+
+
+def _parse_line(line: bytes) -> dict | None:
+    if not line.strip():
+        return None
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) and "type" in rec else None
+
+
+def read_journal(path: str | os.PathLike) -> list[dict]:
+    """Every complete record of the journal at ``path`` (a torn tail is left out)."""
+    return _scan(Path(path).read_bytes())[0]
+
+
+def follow(
+    path: str | os.PathLike, stop_event: threading.Event, poll: float = 0.2
+) -> Iterator[dict]:
+    """Yield records from the start of ``path`` and then as another process appends them.
+
+    Only complete lines are yielded; a partial last line is re-read on the next poll until
+    its newline arrives (or the writer truncates it as a torn tail). Waits for the file to
+    appear. Returns when ``stop_event`` is set.
+    """
+    path = Path(path)
+    pos = 0
+    while not stop_event.is_set():
+        try:
+            with path.open("rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                if fh.tell() < pos:  # truncated below what we consumed: start over the tail
+                    pos = fh.tell()
+                fh.seek(pos)
+                data = fh.read()
+        except FileNotFoundError:
+            data = b""
+        end = data.rfind(b"\n")
+        if end >= 0:
+            for line in data[: end + 1].split(b"\n")[:-1]:
+                rec = _parse_line(line)
+                if rec is not None:
+                    yield rec
+            pos += end + 1
+            continue
+        stop_event.wait(poll)
+
+
+def find_open_incidents(state: str | os.PathLike | None = None) -> list[Path]:
+    """Journals under ``<state>/incidents`` (default :func:`state_dir`) that are not closed.
+
+    A journal is open when it has no ``incident_resolved`` / ``incident_closed`` record.
+    Oldest first (file names start with the UTC timestamp).
+    """
+    folder = Path(state) if state is not None else state_dir()
+    found = []
+    for path in sorted((folder / "incidents").glob("*.jsonl")):
+        try:
+            records = read_journal(path)
+        except OSError:
+            continue
+        if not any(r.get("type") in CLOSING_TYPES for r in records):
+            found.append(path)
+    return found
+
+
+# --------------------------------------------------------------------------- locks
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@dataclass
+class Lock:
+    """An incident lock on one target: a JSON file naming its holder."""
+
+    path: Path
+    target: str
+    holder: dict
+
+    def release(self) -> None:
+        """Remove the lock file if it is still ours."""
+        try:
+            current = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if current.get("pid") == self.holder["pid"] and current.get("host") == self.holder["host"]:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+def _acquire(lock_path: Path, target: str, holder: dict) -> Lock:
+    """Create ``lock_path`` atomically (write a temp file, then ``link`` it into place)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = lock_path.with_name(f".{lock_path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
+    tmp.write_text(json.dumps(holder), encoding="utf-8")
+    try:
+        for _ in range(3):
+            try:
+                os.link(tmp, lock_path)
+                return Lock(lock_path, target, holder)
+            except FileExistsError:
+                pass
+            try:
+                current = json.loads(lock_path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                continue  # released meanwhile: try again
+            except (OSError, ValueError):
+                current = {}
+            same_host = current.get("host") == holder["host"]
+            pid = current.get("pid")
+            if same_host and pid == holder["pid"]:
+                return Lock(lock_path, target, current)  # we hold it already
+            stale = not current or (same_host and isinstance(pid, int) and not _pid_alive(pid))
+            if not stale:
+                raise LockedError(
+                    f"{target} is locked by {current.get('actor', '?')} (pid {pid} on "
+                    f"{current.get('host', '?')}) since {current.get('since', '?')}",
+                    hint="join as an observer with --readonly, or ask them to hand over",
+                )
+            with contextlib.suppress(FileNotFoundError):
+                lock_path.unlink()  # stale: the holder died on this host; take it over
+        raise LockedError(f"could not take the lock on {target} (contended)")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+# --------------------------------------------------------------------------- the journal
+
+
+@dataclass
+class Action:
+    """What ``with journal.action(...) as act`` yields. Set ``act.result`` to record data."""
+
+    id: str
+    result: dict = field(default_factory=dict)
+
+
+class Journal:
+    """One incident journal. Create with :meth:`Journal.open`; thread-safe appends."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        actor: str,
+        readonly: bool,
+        records: int,
+        last_seq: int,
+        torn: TornTail | None,
+        clock: Callable[[], str],
+    ) -> None:
+        self.path = path
+        self.actor = actor
+        self.readonly = readonly
+        self.torn = torn
+        """The torn tail found on open, if any (kept in ``<journal>.torn`` once repaired)."""
+        self.count = records
+        """Number of complete records in the file."""
+        self._seq = last_seq
+        self._clock = clock
+        self._fd: int | None = None
+        self._mutex = threading.RLock()
+        self._failed: str | None = None
+        self._locks: list[Lock] = []
+
+    # ---- lifecycle
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike,
+        *,
+        actor: str | None = None,
+        readonly: bool = False,
+        clock: Callable[[], str] = now_ts,
+    ) -> Journal:
+        """Open (creating parent dirs and the file unless ``readonly``) and scan ``path``.
+
+        ``clock`` returns the ``ts`` string of new records (tests freeze it).
+        """
+        path = Path(path)
+        if readonly:
+            raw = path.read_bytes() if path.exists() else b""
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(exist_ok=True)
+            raw = path.read_bytes()
+        records, _, torn = _scan(raw)
+        last_seq = max((r.get("seq", 0) for r in records if isinstance(r.get("seq"), int)), default=0)
+        return cls(
+            path,
+            actor=actor or default_actor(),
+            readonly=readonly,
+            records=len(records),
+            last_seq=last_seq,
+            torn=torn,
+            clock=clock,
+        )
+
+    def close(self) -> None:
+        """Release locks and close the file."""
+        with self._mutex:
+            for lock in self._locks:
+                lock.release()
+            self._locks.clear()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def seq(self) -> int:
+        """The ``seq`` of the last record written or found."""
+        return self._seq
+
+    # ---- reading
+
+    def read(self) -> list[dict]:
+        """All complete records currently in the file."""
+        return read_journal(self.path)
+
+    # ---- writing
+
+    def append(self, type: str, /, **data: Any) -> dict:
+        """Write one record and return it (as written, i.e. redacted).
+
+        Flushed to the OS on every call; fsynced when ``type`` is in :data:`DURABLE_TYPES`.
+        Raises ReadonlyError on a readonly journal and JournalError when the write fails
+        (after which the journal refuses further writes).
+        """
+        return self._write(type, data, fsync=type in DURABLE_TYPES)
+
+    def intent(self, action: str, **data: Any) -> str:
+        """Write an ``intent`` record with a fresh ``id``; fsynced before returning the id."""
+        intent_id = uuid.uuid4().hex[:16]
+        self._write("intent", {"id": intent_id, "action": action, **data}, fsync=True)
+        return intent_id
+
+    def outcome(self, intent_id: str, ok: bool, **data: Any) -> dict:
+        """Write the ``outcome`` of intent ``intent_id`` (fsynced)."""
+        return self._write("outcome", {"id": intent_id, "ok": bool(ok), **data}, fsync=True)
+
+    @contextlib.contextmanager
+    def action(self, action: str, **data: Any) -> Iterator[Action]:
+        """Intent on enter; outcome on exit.
+
+        ``ok=True`` with ``act.result`` as ``result`` when the block completes;
+        ``ok=False`` with ``error_title`` / ``error_message`` when it raises an Exception
+        (re-raised). On KeyboardInterrupt / SystemExit no outcome is written: whether the
+        write took effect is unknown, so the intent stays pending for resume to reconcile.
+        """
+        act = Action(self.intent(action, **data))
+        try:
+            yield act
+        except Exception as exc:
+            self.outcome(act.id, False, **error_data(exc))
+            raise
+        self.outcome(act.id, True, result=act.result)
+
+    def _write(self, type: str, data: dict, *, fsync: bool) -> dict:
+        if self.readonly:
+            raise ReadonlyError(f"the journal {self.path} is open readonly (observer)")
+        clash = [k for k in data if k in RESERVED]
+        if clash:
+            raise ValueError(f"journal data may not use the reserved keys {clash}")
+        with self._mutex:
+            if self._failed:
+                raise JournalError(f"the journal is unusable after an earlier failure: {self._failed}")
+            record = {"seq": self._seq + 1, "ts": self._clock(), "actor": self.actor, "type": type}
+            record.update(redact(data))
+            line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+            try:
+                fd = self._ensure_fd()
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view):]
+                if fsync:
+                    os.fsync(fd)
+            except OSError as exc:
+                self._failed = f"{exc.strerror or exc} writing {self.path}"
+                raise JournalError(
+                    f"cannot write the journal {self.path}: {exc.strerror or exc}",
+                    hint="free disk space or choose another --journal; nothing else was done",
+                ) from exc
+            self._seq += 1
+            self.count += 1
+            return record
+
+    def _ensure_fd(self) -> int:
+        if self._fd is None:
+            self._repair_torn_tail()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return self._fd
+
+    def _repair_torn_tail(self) -> None:
+        """Move a torn tail into ``<journal>.torn`` and truncate it away (first write only)."""
+        if self.torn is None:
+            return
+        sidecar = self.path.with_name(self.path.name + ".torn")
+        header = json.dumps({"offset": self.torn.offset, "found": now_ts(), "length": len(self.torn.data)})
+        with sidecar.open("ab") as fh:
+            fh.write(header.encode() + b"\n" + self.torn.data + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        with self.path.open("r+b") as fh:
+            fh.truncate(self.torn.offset)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    # ---- locking
+
+    def lock(self, target: str) -> Lock:
+        """Take the incident lock on ``target`` (a file ``<target>.lock`` beside the journal).
+
+        Raises LockedError naming the holder and since when; a lock left by a dead process
+        on this host is taken over. Released by :meth:`close`.
+        """
+        if self.readonly:
+            raise ReadonlyError("observers do not take the incident lock")
+        holder = {
+            "actor": self.actor,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": now_ts(),
+            "journal": str(self.path),
+        }
+        lock = _acquire(self.path.parent / f"{safe_name(target)}.lock", target, holder)
+        with self._mutex:
+            self._locks.append(lock)
+        return lock
+
+
+def error_data(exc: BaseException) -> dict:
+    """``error_title`` / ``error_message`` of an exception, for outcome records."""
+    if isinstance(exc, CockpitError):
+        return {"error_title": exc.title, "error_message": str(exc)}
+    return {"error_title": type(exc).__name__, "error_message": str(exc)}
+
