@@ -43,6 +43,10 @@ class StepContext:
     namespace: str = "default"
     journal: Any = None
     """The :class:`cockpit.journal.Journal`, for steps that record extra events."""
+    target: Any = None
+    """The runbook's :class:`cockpit.model.Target`, the default for steps that name none."""
+    step_index: int | None = None
+    """Index of the running step in its runbook (set by the executor)."""
 
     def backend(self, name: str) -> Any:
         from cockpit.errors import ConfigError
