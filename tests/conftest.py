@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.fixtures.world",
+    "tests.fixtures.docker",
 ]
