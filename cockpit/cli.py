@@ -53,9 +53,97 @@ def _command_modules() -> list[Any]:
     from backends.kubernetes import commands as kubernetes_commands
     from cockpit import core_commands
 
-    modules: list[Any] = [kubernetes_commands, core_commands]
+    modules: list[Any] = [kubernetes_commands, core_commands, _RunCommand]
     # Areas added by later issues register here (one line each).
     return modules
+
+
+def load_step_kinds() -> None:
+    """Import every module that registers runbook step kinds (the registry is in the core)."""
+    import backends.exec  # noqa: F401  exec
+    import backends.http  # noqa: F401  http
+    import backends.kubernetes.steps  # noqa: F401  kubernetes.*
+    # Areas added by later issues register their step kinds here (one line each).
+
+
+def make_backends(args: argparse.Namespace, kinds: set[str], target: Any = None) -> dict[str, Any]:
+    """The backends a set of step kinds needs, built from the global flags."""
+    backends: dict[str, Any] = {}
+    if any(k.startswith("kubernetes.") for k in kinds) or (target is not None and target.kind == "deployment"):
+        from backends.kubernetes.backend import connect
+
+        ns = args.namespace or (target.namespace if target is not None else None)
+        backends["kubernetes"] = connect(args.kubeconfig, args.context, ns, readonly=args.readonly)
+    return backends
+
+
+class _RunCommand:
+    """``cockpit run RUNBOOK``: execute a runbook, journaled; ``--resume`` continues after a crash."""
+
+    @staticmethod
+    def register(sub: Any, common: argparse.ArgumentParser) -> None:
+        p = sub.add_parser("run", parents=[common], help="run a runbook (YAML) step by step, journaled")
+        p.add_argument("runbook", type=Path)
+        p.add_argument("--resume", action="store_true",
+                       help="continue the run recorded in --journal (or the open incident for the target)")
+        p.add_argument("--check", action="store_true", help="validate the runbook and print its steps; change nothing")
+        p.set_defaults(handler=_RunCommand.handle)
+
+    @staticmethod
+    def handle(args: argparse.Namespace) -> int:
+        from cockpit.errors import NotFoundError, RolloutFailed
+        from cockpit.executor import Executor
+        from cockpit.journal import Journal, default_journal_path, find_open_incidents, read_journal
+        from cockpit.runbook import load_runbook
+        from cockpit.steps import StepContext
+
+        load_step_kinds()
+        runbook = load_runbook(args.runbook)
+        target = runbook.target.to_target()
+        if args.check or args.readonly:
+            for step in runbook.steps:
+                budget = f"  (budget {step.budget:.0f}s)" if step.budget else ""
+                print(f"{step.index + 1}. [{step.kind}] {step.name}{budget}")
+            if args.readonly:
+                from cockpit.errors import ReadonlyError
+
+                raise ReadonlyError(f"readonly: would run the {len(runbook.steps)} steps above; nothing was sent")
+            return 0
+        journal_path = args.journal
+        if args.resume and journal_path is None:
+            mine = [p for p in find_open_incidents()
+                    if any(r.get("type") == "incident_opened" and r.get("target") == str(target) for r in read_journal(p)[:5])]
+            if not mine:
+                raise NotFoundError(f"no open incident for {target} to resume", hint="pass --journal PATH")
+            journal_path = mine[-1]
+        journal = Journal.open(journal_path or default_journal_path(str(target)))
+        ctx = StepContext(backends=make_backends(args, {s.kind for s in runbook.steps}, target),
+                          log=lambda line: print(line, flush=True), readonly=args.readonly,
+                          namespace=target.namespace, target=target)
+        try:
+            lock = journal.lock(str(target))
+            try:
+                executor = Executor(runbook, journal, ctx)
+                if args.resume:
+                    result = executor.resume()
+                else:
+                    journal.append("incident_opened", target=str(target), kind=target.kind,
+                                   reason=f"runbook {runbook.name}", runbook=str(args.runbook))
+                    result = executor.run()
+            finally:
+                if lock is not None:
+                    lock.release()
+        finally:
+            journal.close()
+        for step in result.steps:
+            print(f"step {step.index + 1} {step.kind}: {step.status}{' (resumed)' if step.resumed else ''}"
+                  f"{' OVER BUDGET' if step.over_budget else ''}")
+        print(f"journal: {journal.path}")
+        if result.ok:
+            return 0
+        if result.error is not None:
+            raise result.error
+        raise RolloutFailed(f"runbook {runbook.name} {result.status}")
 
 
 def build_parser() -> argparse.ArgumentParser:

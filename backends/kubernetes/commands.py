@@ -71,8 +71,6 @@ def _confirm(question: str) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from cockpit.model import RollbackResult
-
     kube = backend_from(args)
     target = _target(args, kube)
     revisions = kube.history(target)
@@ -93,34 +91,43 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from cockpit.journal import Journal, default_journal_path
 
     journal = Journal.open(args.journal or default_journal_path(str(target)))
+    lock = journal.lock(str(target))
     try:
-        with journal.lock(str(target)):
-            journal.append("incident_opened", target=str(target), kind="deployment", reason="headless rollback")
-            with journal.action("rollback", target=str(target), from_revision=live.number if live else None,
-                                to_revision=to_number, images=to_images) as act:
-                outcome = kube.rollback(target, to_number)
-                act.result = {"result": outcome.result.value, "message": outcome.message,
-                              "from_revision": outcome.from_revision, "to_revision": outcome.to_revision}
-            if args.output != "json":
-                print(f"deployment.apps/{target.name} {outcome.message}")
-            if outcome.result is RollbackResult.SKIPPED or not args.wait:
-                if args.output == "json":
-                    print_json({"target": str(target), "outcome": outcome, "journal": str(journal.path)})
-                return 0
-            last = None
-            for p in kube.watch_progress(target, timeout=args.timeout):
-                last = p
-                if args.output != "json":
-                    print(p.message, flush=True)
-                journal.append("rollout_progress", target=str(target), updated=p.updated, ready=p.ready,
-                               available=p.available, desired=p.desired, complete=p.complete, failed=p.failed)
-            if last is None or not last.complete:
-                raise RolloutFailed(last.message if last else f"rollout of {target} did not complete")
-            if args.output == "json":
-                print_json({"target": str(target), "outcome": outcome, "progress": last, "journal": str(journal.path)})
-            return 0
+        return _rollback_journaled(args, kube, target, journal, live, to_number, to_images)
     finally:
+        lock.release()
         journal.close()
+
+
+def _rollback_journaled(args: argparse.Namespace, kube: Any, target: Any, journal: Any, live: Any,
+                        to_number: int, to_images: str) -> int:
+    from cockpit.model import RollbackResult
+
+    journal.append("incident_opened", target=str(target), kind="deployment", reason="headless rollback")
+    journal.append("revision_chosen", target=str(target), revision=to_number, images=to_images)
+    with journal.action("rollback", target=str(target), from_revision=live.number if live else None,
+                        to_revision=to_number, images=to_images) as act:
+        outcome = kube.rollback(target, to_number)
+        act.result = {"result": outcome.result.value, "message": outcome.message,
+                      "from_revision": outcome.from_revision, "to_revision": outcome.to_revision}
+    if args.output != "json":
+        print(f"deployment.apps/{target.name} {outcome.message}")
+    if outcome.result is RollbackResult.SKIPPED or not args.wait:
+        if args.output == "json":
+            print_json({"target": str(target), "outcome": outcome, "journal": str(journal.path)})
+        return 0
+    last = None
+    for p in kube.watch_progress(target, timeout=args.timeout):
+        last = p
+        if args.output != "json":
+            print(p.message, flush=True)
+        journal.append("rollout_progress", target=str(target), updated=p.updated, ready=p.ready,
+                       available=p.available, desired=p.desired, complete=p.complete, failed=p.failed)
+    if last is None or not last.complete:
+        raise RolloutFailed(last.message if last else f"rollout of {target} did not complete")
+    if args.output == "json":
+        print_json({"target": str(target), "outcome": outcome, "progress": last, "journal": str(journal.path)})
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
