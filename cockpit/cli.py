@@ -189,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     try:
         if handler is None:
-            from cockpit.core_commands import open_cockpit
+            from cockpit.app import run_app  # the full-screen cockpit (Textual)
 
-            return open_cockpit(args) or 0
+            return run_app(args) or 0
         return handler(args) or 0
     except CockpitError as exc:
         print(f"cockpit: {exc.title}: {exc}", file=sys.stderr)

@@ -80,6 +80,59 @@ def _world_serve(args: argparse.Namespace) -> int:
     return serve(args.world_kubeconfig, port=args.port, scenario=args.scenario, speed=args.speed)
 
 
+_SKIP = {"seq", "ts", "actor", "type"}
+
+
+def _summary(record: dict[str, Any]) -> str:
+    from cockpit.text import sanitize
+
+    parts = []
+    for key, value in record.items():
+        if key in _SKIP or value in (None, "", [], {}):
+            continue
+        if isinstance(value, (dict, list)):
+            import json
+
+            value = json.dumps(value, separators=(",", ":"), default=str)
+            if len(value) > 120:
+                value = value[:117] + "..."
+        parts.append(f"{key}={value}")
+    return sanitize(" ".join(parts), max_len=400)
+
+
+def _journal_show(args: argparse.Namespace) -> int:
+    from cockpit.errors import NotFoundError
+    from cockpit.journal import Journal, state_dir
+    from cockpit.output import print_json
+
+    path = args.path or args.journal
+    if path is None:
+        found = sorted((state_dir() / "incidents").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise NotFoundError(f"no journals under {state_dir() / 'incidents'}", hint="pass a PATH")
+        path = found[-1]
+    if not Path(path).exists():
+        raise NotFoundError(f"journal {path} does not exist")
+    journal = Journal.open(path, readonly=True)
+    records = journal.read()
+    if args.output == "json":
+        print_json({"path": str(path), "records": records,
+                    "torn_tail": None if journal.torn is None else {"offset": journal.torn.offset}})
+        return 0
+    print(f"journal {path}  ({len(records)} records)")
+    for r in records:
+        print(f"{r.get('ts', '?'):<25} {r.get('actor', ''):<20} {r.get('type', ''):<18} {_summary(r)}")
+    if journal.torn is not None:
+        print(f"(a torn last line at byte {journal.torn.offset} was not accepted: a crash mid-write)")
+    return 0
+
+
+def _world_serve(args: argparse.Namespace) -> int:
+    from cockpit.drill.serve import serve
+
+    return serve(args.world_kubeconfig, port=args.port, scenario=args.scenario, speed=args.speed)
+
+
 def open_cockpit(args: argparse.Namespace) -> int:
     """No subcommand: the full-screen cockpit (see cockpit.app)."""
     from cockpit.errors import CockpitError
