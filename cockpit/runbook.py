@@ -288,8 +288,12 @@ def _config_error(exc: ValidationError, root: yaml.Node | None, source: str, pre
     return ConfigError("\n".join(_lines(exc, root, source, prefix)), title="Bad runbook")
 
 
-def _check_duplicates(node: yaml.Node, source: str) -> None:
+def _check_duplicates(node: yaml.Node, source: str, seen_nodes: set[int] | None = None) -> None:
     """YAML silently keeps the last of two equal keys; a runbook must not."""
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:  # an alias already checked (or a recursive one)
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -299,7 +303,7 @@ def _check_duplicates(node: yaml.Node, source: str) -> None:
                         f"{source}:{key.start_mark.line + 1}: duplicate key {key.value!r}", title="Bad runbook"
                     )
                 seen.add(key.value)
-            _check_duplicates(value, source)
+            _check_duplicates(value, source, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _check_duplicates(item, source)
+            _check_duplicates(item, source, seen_nodes)
