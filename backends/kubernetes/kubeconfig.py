@@ -29,7 +29,7 @@ class Connection:
     insecure: bool = False
     cert_data: bytes | None = None
     key_data: bytes | None = None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     token_file: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
