@@ -33,3 +33,5 @@ fi
 extras=""
 [ "$want_servers" = 1 ] && extras="[test]"
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".${extras}"
+# pyenv only exposes a new console script after a rehash.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
