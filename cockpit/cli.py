@@ -55,6 +55,10 @@ def _command_modules() -> list[Any]:
 
     modules: list[Any] = [kubernetes_commands, core_commands, _RunCommand]
     # Areas added by later issues register here (one line each).
+    from backends.metrics import commands as metrics_commands
+    from cockpit import config_commands
+
+    modules += [metrics_commands, config_commands]
     return modules
 
 
