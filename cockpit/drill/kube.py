@@ -1,0 +1,283 @@
+"""Kubernetes object knowledge the world needs: defaulting, validation, template hashing.
+
+Defaulting follows the API server's for apps/v1 Deployments (replicas 1, RollingUpdate 25%/25%,
+revisionHistoryLimit 10, progressDeadlineSeconds 600, the pod-spec defaults), so that a
+template copied from a ReplicaSet back into a Deployment compares equal, as it does on a real
+cluster.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from cockpit.drill.store import StoreError
+
+Obj = dict[str, Any]
+
+HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+ROLLBACK_TO = "deprecated.deployment.rollback.to"
+# Deployment annotations the controller does not copy onto its ReplicaSets.
+SKIP_ANNOTATIONS = {LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS, ROLLBACK_TO}
+
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def canonical(value: Any) -> Any:
+    """Drop nulls, empty maps and empty lists (Go treats nil and empty alike)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            c = canonical(v)
+            if c is None or c == {} or c == []:
+                continue
+            out[k] = c
+        return out
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def template_without_hash(template: Obj) -> Obj:
+    t = copy.deepcopy(template)
+    labels = (t.get("metadata") or {}).get("labels")
+    if labels:
+        labels.pop(HASH_LABEL, None)
+    return t
+
+
+def equal_ignore_hash(a: Obj, b: Obj) -> bool:
+    return canonical(template_without_hash(a)) == canonical(template_without_hash(b))
+
+
+def template_hash(template: Obj, collision_count: int = 0) -> str:
+    """A stable, DNS-safe hash of a pod template (FNV-32a, encoded like k8s SafeEncodeString)."""
+    data = json.dumps(canonical(template_without_hash(template)), sort_keys=True).encode()
+    if collision_count:
+        data += str(collision_count).encode()
+    h = 0x811C9DC5
+    for byte in data:
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return "".join(_SAFE[ord(c) % len(_SAFE)] for c in str(h))
+
+
+def resolve_int_or_percent(value: Any, total: int, round_up: bool) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.endswith("%"):
+        pct = float(text[:-1])
+        raw = pct * total / 100.0
+        return int(math.ceil(raw)) if round_up else int(math.floor(raw))
+    return int(text)
+
+
+def surge_and_unavailable(dep: Obj) -> tuple[int, int]:
+    spec = dep["spec"]
+    replicas = int(spec.get("replicas", 1))
+    ru = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+    surge = resolve_int_or_percent(ru.get("maxSurge", "25%"), replicas, True)
+    unavailable = resolve_int_or_percent(ru.get("maxUnavailable", "25%"), replicas, False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return surge, unavailable
+
+
+# ---------------------------------------------------------------------------- defaulting
+
+
+def default_pod_spec(spec: Obj) -> None:
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    for c in spec.get("containers") or []:
+        if not isinstance(c, dict):
+            continue
+        image = str(c.get("image", ""))
+        tail = image.rsplit("/", 1)[-1]
+        latest = "@" not in tail and (":" not in tail or tail.endswith(":latest"))
+        c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+        c.setdefault("resources", {})
+        c.setdefault("terminationMessagePath", "/dev/termination-log")
+        c.setdefault("terminationMessagePolicy", "File")
+        for p in c.get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+
+
+def default_template(template: Obj) -> None:
+    md = template.setdefault("metadata", {})
+    if md is None:
+        template["metadata"] = md = {}
+    md.setdefault("creationTimestamp", None)
+    default_pod_spec(template.setdefault("spec", {}))
+
+
+def default_deployment(dep: Obj) -> None:
+    dep["apiVersion"] = "apps/v1"
+    dep["kind"] = "Deployment"
+    spec = dep.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        ru = strategy.setdefault("rollingUpdate", {})
+        ru.setdefault("maxSurge", "25%")
+        ru.setdefault("maxUnavailable", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    default_template(spec.setdefault("template", {}))
+    dep.setdefault("status", {})
+
+
+def default_replicaset(rs: Obj) -> None:
+    rs["apiVersion"] = "apps/v1"
+    rs["kind"] = "ReplicaSet"
+    spec = rs.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    default_template(spec.setdefault("template", {}))
+    rs.setdefault("status", {"replicas": 0})
+
+
+def default_pod(pod: Obj) -> None:
+    pod["apiVersion"] = "v1"
+    pod["kind"] = "Pod"
+    default_pod_spec(pod.setdefault("spec", {}))
+    pod.setdefault("status", {"phase": "Pending"})
+
+
+def default_service(svc: Obj) -> None:
+    svc["apiVersion"] = "v1"
+    svc["kind"] = "Service"
+    spec = svc.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    for p in spec.get("ports") or []:
+        p.setdefault("protocol", "TCP")
+        p.setdefault("targetPort", p.get("port"))
+    svc.setdefault("status", {"loadBalancer": {}})
+
+
+def default_namespace(ns: Obj) -> None:
+    ns["apiVersion"] = "v1"
+    ns["kind"] = "Namespace"
+    ns.setdefault("spec", {"finalizers": ["kubernetes"]})
+    ns["status"] = {"phase": "Active"}
+    ns.setdefault("metadata", {}).setdefault("labels", {})["kubernetes.io/metadata.name"] = ns["metadata"].get("name", "")
+
+
+def default_event(ev: Obj) -> None:
+    ev["apiVersion"] = "v1"
+    ev["kind"] = "Event"
+
+
+DEFAULTERS = {
+    "deployments": default_deployment,
+    "replicasets": default_replicaset,
+    "pods": default_pod,
+    "services": default_service,
+    "namespaces": default_namespace,
+    "events": default_event,
+}
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def invalid(kind: str, name: str, causes: list[tuple[str, str]]) -> StoreError:
+    msg = "; ".join(f"{f}: {m}" for f, m in causes)
+    return StoreError(
+        422,
+        "Invalid",
+        f'{kind} "{name}" is invalid: {msg}' if len(causes) == 1 else f'{kind} "{name}" is invalid: [{msg}]',
+        {"name": name, "kind": kind, "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f}
+                                                for f, m in causes]},
+    )
+
+
+def _validate_pod_spec(spec: Any, prefix: str, causes: list[tuple[str, str]]) -> None:
+    containers = (spec or {}).get("containers") if isinstance(spec, dict) else None
+    if not containers:
+        causes.append((f"{prefix}.containers", "Required value"))
+        return
+    names = set()
+    for i, c in enumerate(containers):
+        if not isinstance(c, dict):
+            causes.append((f"{prefix}.containers[{i}]", "Invalid value: must be an object"))
+            continue
+        if not c.get("name"):
+            causes.append((f"{prefix}.containers[{i}].name", "Required value"))
+        elif c["name"] in names:
+            causes.append((f"{prefix}.containers[{i}].name", f'Duplicate value: "{c["name"]}"'))
+        names.add(c.get("name"))
+        if not c.get("image"):
+            causes.append((f"{prefix}.containers[{i}].image", "Required value"))
+
+
+def validate(resource: str, obj: Obj, old: Obj | None = None) -> None:
+    """Raise a 422 StoreError for the problems the real API server would refuse."""
+    kinds = {"deployments": "Deployment", "replicasets": "ReplicaSet", "pods": "Pod",
+             "services": "Service", "namespaces": "Namespace", "events": "Event"}
+    kind = kinds.get(resource, resource)
+    md = obj.get("metadata") or {}
+    name = md.get("name") or md.get("generateName") or ""
+    causes: list[tuple[str, str]] = []
+    if md.get("name") and resource != "events" and not _DNS1123.match(md["name"]):
+        causes.append(("metadata.name", f'Invalid value: "{md["name"]}": a lowercase RFC 1123 subdomain '
+                       "must consist of lower case alphanumeric characters, '-' or '.'"))
+    if resource in ("deployments", "replicasets"):
+        spec = obj.get("spec") or {}
+        selector = spec.get("selector")
+        tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+            causes.append(("spec.selector", "Required value"))
+        else:
+            from cockpit.drill.selectors import matches, selector_from_label_selector
+
+            if not matches(selector_from_label_selector(selector), tlabels):
+                causes.append(("spec.template.metadata.labels", f"Invalid value: {json.dumps(tlabels)}: "
+                               "`selector` does not match template `labels`"))
+        if not isinstance(spec.get("replicas", 1), int) or spec.get("replicas", 1) < 0:
+            causes.append(("spec.replicas", "Invalid value: must be greater than or equal to 0"))
+        _validate_pod_spec((spec.get("template") or {}).get("spec"), "spec.template.spec", causes)
+        if old is not None and old.get("spec", {}).get("selector") != spec.get("selector"):
+            causes.append(("spec.selector", "Invalid value: field is immutable"))
+        if resource == "deployments":
+            strategy = spec.get("strategy") or {}
+            if strategy.get("type") not in ("RollingUpdate", "Recreate"):
+                causes.append(("spec.strategy.type", f'Unsupported value: "{strategy.get("type")}": '
+                               'supported values: "Recreate", "RollingUpdate"'))
+            elif strategy.get("type") == "Recreate" and strategy.get("rollingUpdate"):
+                causes.append(("spec.strategy.rollingUpdate", "Forbidden: may not be specified when strategy "
+                               "`type` is 'Recreate'"))
+    elif resource == "pods":
+        _validate_pod_spec(obj.get("spec"), "spec", causes)
+    if causes:
+        raise invalid(kind, name, causes)

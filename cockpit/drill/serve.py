@@ -1,0 +1,53 @@
+"""``cockpit world serve``: run a world in the foreground until SIGINT/SIGTERM."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from cockpit.drill.world import World
+
+
+def serve(kubeconfig: Path, port: int = 0, scenario: str = "healthy", speed: float = 1.0) -> int:
+    """Start a world, write ``kubeconfig`` (context ``cockpit-drill``), print one ready line,
+    and serve until SIGINT or SIGTERM. Returns 0 on a clean stop.
+
+    Raises :class:`cockpit.errors.ConfigError` for an unknown or malformed scenario.
+    """
+    world = World(scenario=scenario, speed=speed, port=port)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        done.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        world.start()
+        path = world.write_kubeconfig(Path(kubeconfig))
+        print(f"world ready: scenario={world.scenario.name} api={world.url} kubeconfig={path}", flush=True)
+        while not done.wait(0.5):
+            pass
+    finally:
+        world.stop()
+        for s, h in previous.items():
+            signal.signal(s, h)
+    sys.stdout.flush()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cockpit.drill.serve KUBECONFIG [PORT] [SCENARIO] [SPEED]`` (for debugging)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m cockpit.drill.serve")
+    p.add_argument("--kubeconfig", required=True, type=Path)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--scenario", default="healthy")
+    p.add_argument("--speed", type=float, default=1.0)
+    a = p.parse_args(argv)
+    return serve(a.kubeconfig, a.port, a.scenario, a.speed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
