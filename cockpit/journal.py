@@ -126,6 +126,9 @@ def state_dir() -> Path:
     return Path(base) / "cockpit"
 
 
+_default_state_dir = state_dir
+
+
 def default_journal_path(target: str, *, when: datetime | None = None) -> Path:
     """``<state_dir>/incidents/<UTC timestamp>-<target>.jsonl`` for a new incident."""
     when = when or datetime.now(timezone.utc)
@@ -212,13 +215,13 @@ def follow(
         stop_event.wait(poll)
 
 
-def find_open_incidents(state: str | os.PathLike | None = None) -> list[Path]:
-    """Journals under ``<state>/incidents`` (default :func:`state_dir`) that are not closed.
+def find_open_incidents(state_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Journals under ``<state_dir>/incidents`` (default :func:`state_dir`) not yet closed.
 
     A journal is open when it has no ``incident_resolved`` / ``incident_closed`` record.
     Oldest first (file names start with the UTC timestamp).
     """
-    folder = Path(state) if state is not None else state_dir()
+    folder = Path(state_dir) if state_dir is not None else _default_state_dir()
     found = []
     for path in sorted((folder / "incidents").glob("*.jsonl")):
         try:
@@ -358,7 +361,7 @@ class Journal:
             raw = path.read_bytes() if path.exists() else b""
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(exist_ok=True)
+            path.touch(mode=0o600, exist_ok=True)
             raw = path.read_bytes()
         records, _, torn = _scan(raw)
         last_seq = max((r.get("seq", 0) for r in records if isinstance(r.get("seq"), int)), default=0)
