@@ -2,5 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.world",
+    "tests.fixtures.postgres",
+    "tests.fixtures.redis",
     "tests.fixtures.docker",
 ]

@@ -1,0 +1,466 @@
+"""The PostgreSQL backend: one class, synchronous, every call bounded by timeouts.
+
+``PostgresBackend(dsn, readonly=...)`` connects per operation with
+``application_name=cockpit``, a connect timeout, a statement timeout and a lock timeout.
+A readonly backend refuses every write (cancel, terminate, restore) before it connects,
+runs only SELECT statements, and its sessions are ``default_transaction_read_only`` too.
+Reads run in read-only transactions whatever the mode. The DSN's password never appears in
+what this module returns or raises (:attr:`display_dsn`, :func:`_scrub`).
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from backends.postgres.models import (
+    BackupInfo,
+    BackupProgress,
+    CountDiff,
+    IntegrityResult,
+    LongTransaction,
+    MigrationHistory,
+    RestoreProgress,
+)
+from cockpit.errors import (
+    CockpitError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    ReadonlyError,
+    UnreachableError,
+)
+from cockpit.text import redact_url, sanitize
+
+
+class AuthenticationError(ConfigError):
+    """The server rejected our credentials."""
+
+    title = "Authentication failed"
+
+
+class ConfirmationMismatch(ConflictError):
+    """The operator typed something other than the name a destructive action requires."""
+
+    title = "Confirmation mismatch"
+
+
+class QueryError(CockpitError):
+    """A statement failed on the server (timeout, permissions, bad SQL)."""
+
+    title = "Query failed"
+
+
+_READ_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|with|show|values|table)\b", re.I)
+
+
+class PostgresBackend:
+    """Synchronous PostgreSQL adapter. Thread-safe: every call opens its own connection."""
+
+    readonly: bool
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        readonly: bool = False,
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 30.0,
+        lock_timeout: float = 5.0,
+    ) -> None:
+        self.dsn = dsn
+        self.readonly = readonly
+        self.connect_timeout = max(1, int(round(connect_timeout)))
+        self.statement_timeout = statement_timeout
+        self.lock_timeout = lock_timeout
+        self._params = parse_dsn(dsn)
+        self._password = self._params.get("password") or ""
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def display_dsn(self) -> str:
+        """The DSN without its password, for screens, logs, the journal and reports."""
+        return _scrub(redact_url(self.dsn), self._password)
+
+    @property
+    def database(self) -> str:
+        """The database name the DSN points at (what a destructive confirmation must name)."""
+        import os
+
+        return self._params.get("dbname") or os.environ.get("PGDATABASE") or self._params.get("user") or os.environ.get("PGUSER") or ""
+
+    @property
+    def target(self) -> str:
+        host = self._params.get("host") or self._params.get("hostaddr") or "localhost"
+        port = self._params.get("port") or "5432"
+        return sanitize(f"{host}:{port}/{self.database}")
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _options(self) -> str:
+        opts = [
+            self._params.get("options", ""),
+            f"-c statement_timeout={int(self.statement_timeout * 1000)}",
+            f"-c lock_timeout={int(self.lock_timeout * 1000)}",
+        ]
+        if self.readonly:
+            opts.append("-c default_transaction_read_only=on")
+        return " ".join(o for o in opts if o)
+
+    def _refuse_if_readonly(self, action: str) -> None:
+        if self.readonly:
+            raise ReadonlyError(f"{action} refused: the PostgreSQL backend is readonly; nothing was sent")
+
+    @contextlib.contextmanager
+    def connect(self, *, autocommit: bool = True) -> Iterator[Any]:
+        """A labelled psycopg connection (closed on exit). Errors become CockpitErrors."""
+        import psycopg
+
+        try:
+            conn = psycopg.connect(
+                self.dsn,
+                application_name="cockpit",
+                connect_timeout=self.connect_timeout,
+                options=self._options(),
+                autocommit=autocommit,
+            )
+        except psycopg.Error as exc:
+            raise self._connect_error(exc) from None
+        try:
+            yield conn
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryError(
+                f"statement cancelled on {self.target}: {_scrub(str(exc).strip(), self._password)}",
+                hint="raise the statement timeout or narrow the query",
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise UnreachableError(
+                f"lost the connection to PostgreSQL at {self.target}: {_scrub(str(exc).strip(), self._password)}"
+            ) from None
+        except psycopg.Error as exc:
+            raise QueryError(f"{self.target}: {_scrub(str(exc).strip(), self._password)}") from None
+        finally:
+            conn.close()
+
+    def _connect_error(self, exc: Exception) -> CockpitError:
+        msg = _scrub(str(exc).strip(), self._password)
+        low = msg.lower()
+        if "password authentication failed" in low or "no password supplied" in low or "authentication failed" in low:
+            return AuthenticationError(f"PostgreSQL at {self.target} rejected the credentials: {msg}",
+                                       hint="check the user and password in the DSN")
+        if "does not exist" in low and "database" in low:
+            return NotFoundError(f"{msg}", hint=f"check the database name in {self.display_dsn}")
+        if "invalid" in low or "unrecognized" in low or "missing" in low:
+            return ConfigError(f"bad PostgreSQL DSN {self.display_dsn}: {msg}")
+        return UnreachableError(f"cannot reach PostgreSQL at {self.target}: {msg}",
+                                hint="check host, port and network; the connect timeout is "
+                                f"{self.connect_timeout}s")
+
+    def _check_read(self, statement: str) -> None:
+        if self.readonly and not _READ_STATEMENT.match(statement):
+            raise ReadonlyError("readonly: only SELECT statements run; refused before sending")
+
+    def _select(self, conn: Any, statement: Any, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple]:
+        text = statement if isinstance(statement, str) else statement.as_string(conn)
+        self._check_read(text)
+        with conn.cursor() as cur:
+            cur.execute(text, params)
+            return cur.fetchall()
+
+    @contextlib.contextmanager
+    def _read_tx(self, conn: Any) -> Iterator[None]:
+        """A read-only transaction (also for a read/write backend: reads never write)."""
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            yield
+
+    @contextlib.contextmanager
+    def _cancel_on(self, conn: Any, cancel: threading.Event | None) -> Iterator[None]:
+        """Cancel the running statement when ``cancel`` is set."""
+        if cancel is None:
+            yield
+            return
+        finished = threading.Event()
+
+        def watch() -> None:
+            while not finished.is_set():
+                if cancel.wait(0.1):
+                    with contextlib.suppress(Exception):
+                        conn.cancel_safe(timeout=2) if hasattr(conn, "cancel_safe") else conn.cancel()
+                    return
+
+        t = threading.Thread(target=watch, daemon=True, name="pg-cancel-watch")
+        t.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            t.join(1)
+
+    # ------------------------------------------------------------------ reads
+
+    def ping(self) -> str:
+        """The server version string (proves the DSN works)."""
+        with self.connect() as conn:
+            return self._select(conn, "SELECT version()")[0][0]
+
+    def migrations(self, limit: int = 20) -> list[MigrationHistory]:
+        """Migration history from every framework table found, most recent first."""
+        from backends.postgres.migrations import read_histories
+
+        with self.connect() as conn, self._read_tx(conn):
+            return read_histories(self, conn, limit=limit)
+
+    def counts(self, tables: Iterable[str], *, cancel: threading.Event | None = None) -> dict[str, int]:
+        """Exact ``count(*)`` of each table (``name`` or ``schema.name``). NotFoundError if missing."""
+        from psycopg import sql
+
+        tables = list(tables)
+        result: dict[str, int] = {}
+        with self.connect() as conn, self._read_tx(conn), self._cancel_on(conn, cancel):
+            resolved = {t: self._resolve_table(conn, t) for t in tables}
+            missing = [t for t, r in resolved.items() if r is None]
+            if missing:
+                raise NotFoundError("no such table: " + ", ".join(sanitize(m) for m in missing))
+            for t in tables:
+                if cancel is not None and cancel.is_set():
+                    raise _aborted("row counts")
+                schema, name = resolved[t]
+                q = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
+                result[t] = int(self._select(conn, q)[0][0])
+        return result
+
+    def _resolve_table(self, conn: Any, table: str) -> tuple[str, str] | None:
+        q = ("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+             "WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r','p','v','m','f')")
+        candidates = [table]
+        if "." not in table and '"' not in table:
+            candidates.append('"' + table + '"')
+        for cand in candidates:
+            try:
+                with conn.transaction():
+                    rows = self._select(conn, q, (cand,))
+            except Exception:
+                rows = []
+            if rows:
+                return rows[0][0], rows[0][1]
+        return None
+
+    @staticmethod
+    def compare_counts(before: Mapping[str, int], after: Mapping[str, int]) -> list[CountDiff]:
+        """Per table, in the order first seen; ``changed`` marks the differences."""
+        names = list(dict.fromkeys([*before, *after]))
+        return [CountDiff(table=n, before=before.get(n), after=after.get(n)) for n in names]
+
+    def integrity(
+        self,
+        checks: Mapping[str, str] | None = None,
+        *,
+        builtin: bool = True,
+        cancel: threading.Event | None = None,
+    ) -> list[IntegrityResult]:
+        """Built-in checks (constraints not validated, invalid indexes) and configured ones.
+
+        A configured check is a query returning the number of violating rows (first column
+        of the first row). Each runs in its own read-only transaction; one that fails is
+        reported with its error, the others still run.
+        """
+        import psycopg
+
+        results: list[IntegrityResult] = []
+        with self.connect(autocommit=True) as conn, self._cancel_on(conn, cancel):
+            if builtin:
+                with self._read_tx(conn):
+                    rows = self._select(conn, BUILTIN_NOT_VALIDATED)
+                results.append(IntegrityResult("constraints not validated", len(rows), builtin=True,
+                                               detail=tuple(sanitize(f"{r[0]}: {r[1]}") for r in rows)))
+                with self._read_tx(conn):
+                    rows = self._select(conn, BUILTIN_INVALID_INDEXES)
+                results.append(IntegrityResult("invalid indexes", len(rows), builtin=True,
+                                               detail=tuple(sanitize(f"{r[0]} on {r[1]}") for r in rows)))
+            for name, query in (checks or {}).items():
+                if cancel is not None and cancel.is_set():
+                    raise _aborted("integrity checks")
+                name = sanitize(name, max_len=200)
+                try:
+                    self._check_read(query)
+                    with self._read_tx(conn):
+                        rows = self._select(conn, query)
+                    value = rows[0][0] if rows and rows[0] else 0
+                    results.append(IntegrityResult(name, int(value or 0)))
+                except ReadonlyError as exc:
+                    results.append(IntegrityResult(name, 0, error=str(exc)))
+                except psycopg.OperationalError:
+                    raise
+                except psycopg.Error as exc:
+                    results.append(IntegrityResult(name, 0, error=_scrub(str(exc).strip(), self._password)))
+                except (TypeError, ValueError):
+                    results.append(IntegrityResult(name, 0, error="the check must return a number (violating rows)"))
+        return results
+
+    def long_transactions(self, older_than: float = 0.0) -> list[LongTransaction]:
+        """Open transactions older than ``older_than`` seconds (not ours), oldest first."""
+        with self.connect() as conn, self._read_tx(conn):
+            rows = self._select(conn, LONG_TX_QUERY, (float(older_than),))
+        return [
+            LongTransaction(
+                pid=int(r[0]), user=sanitize(r[1] or "", max_len=200), application=sanitize(r[2] or "", max_len=200),
+                client=sanitize(r[3] or "local", max_len=200), state=sanitize(r[4] or "", max_len=100),
+                xact_start=r[5], age_seconds=float(r[6] or 0.0), query=sanitize(r[7] or "", max_len=1000),
+                wait_event=sanitize(r[8] or "", max_len=100),
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ writes
+
+    def cancel_backend(self, pid: int) -> bool:
+        """``pg_cancel_backend(pid)``: cancel its current statement. True if signalled."""
+        return self._signal_backend("pg_cancel_backend", pid)
+
+    def terminate_backend(self, pid: int) -> bool:
+        """``pg_terminate_backend(pid)``: end its session (rolls back its transaction)."""
+        return self._signal_backend("pg_terminate_backend", pid)
+
+    def _signal_backend(self, func: str, pid: int) -> bool:
+        self._refuse_if_readonly(f"{func}({pid})")
+        pid = int(pid)
+        with self.connect() as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pid FROM pg_stat_activity WHERE pid = %s", (pid,))
+                if cur.fetchone() is None:
+                    raise NotFoundError(f"no server process with pid {pid} on {self.target}")
+                cur.execute(f"SELECT {func}(%s)", (pid,))
+                return bool(cur.fetchone()[0])
+
+    # ------------------------------------------------------------------ backups
+
+    def backup(self, directory: str | Path, *, cancel: threading.Event | None = None,
+               timeout: float = 3600.0, label: str | None = None) -> Iterator[BackupProgress]:
+        """``pg_dump -Fc`` into ``directory``: progress items, the last one ``done`` with the
+        :class:`BackupInfo` (size, sha256; a ``.sha256`` and a ``.json`` file beside it).
+        A dump is only read traffic, so a readonly backend may take one."""
+        from backends.postgres.dump import run_backup
+
+        return run_backup(self, Path(directory), cancel=cancel, timeout=timeout, label=label)
+
+    def backup_now(self, directory: str | Path, **kw: Any) -> BackupInfo:
+        """Run :meth:`backup` to the end; the finished backup."""
+        last = None
+        for last in self.backup(directory, **kw):
+            pass
+        assert last is not None and last.backup is not None
+        return last.backup
+
+    @staticmethod
+    def list_backups(directory: str | Path, *, verify: bool = False) -> list[BackupInfo]:
+        from backends.postgres.dump import list_backups
+
+        return list_backups(Path(directory), verify=verify)
+
+    @staticmethod
+    def verify_backup(path: str | Path) -> BackupInfo:
+        """Recompute the sha256 and compare with the recorded one; ``verified`` says."""
+        from backends.postgres.dump import verify_backup
+
+        return verify_backup(Path(path))
+
+    def restore(self, path: str | Path, *, confirm: str, cancel: threading.Event | None = None,
+                timeout: float = 3600.0) -> Iterator[RestoreProgress]:
+        """Guarded ``pg_restore --clean --single-transaction``: ``confirm`` must be the database
+        name; the backup's checksum must match. Refused readonly before anything is sent."""
+        self._refuse_if_readonly(f"restore into {self.database}")
+        if (confirm or "").strip() != self.database:
+            raise ConfirmationMismatch(
+                f"restore refused: you typed {sanitize(confirm)!r}, the database is {self.database!r}",
+                hint="type the database name exactly to confirm",
+            )
+        from backends.postgres.dump import run_restore
+
+        return run_restore(self, Path(path), cancel=cancel, timeout=timeout)
+
+    # ------------------------------------------------------------------ for pg_dump & co
+
+    def tool_env_and_conninfo(self) -> tuple[dict[str, str], str]:
+        """Environment and a password-free conninfo for libpq tools (no password in argv)."""
+        import os
+
+        from psycopg.conninfo import make_conninfo
+
+        params = {k: v for k, v in self._params.items() if k != "password"}
+        params["application_name"] = "cockpit"
+        params.setdefault("connect_timeout", str(self.connect_timeout))
+        env = dict(os.environ)
+        env.pop("PGPASSWORD", None)
+        if self._password:
+            env["PGPASSWORD"] = self._password
+        return env, make_conninfo("", **params)
+
+    def scrub(self, text: str) -> str:
+        return _scrub(text, self._password)
+
+
+def parse_dsn(dsn: str) -> dict[str, str]:
+    """The DSN's parameters; ConfigError (password-free message) if it cannot be parsed."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    if not isinstance(dsn, str) or not dsn.strip():
+        raise ConfigError("no PostgreSQL DSN given", hint="pass --dsn or set it in the runbook")
+    try:
+        params = conninfo_to_dict(dsn)
+    except ProgrammingError as exc:
+        raise ConfigError(f"bad PostgreSQL DSN {_scrub(redact_url(dsn), '')}: {_scrub(redact_url(str(exc)), '')}",
+                          hint="e.g. postgresql://user@host:5432/dbname or 'host=... dbname=...'") from None
+    return {k: str(v) for k, v in params.items() if v is not None}
+
+
+def _scrub(text: str, password: str) -> str:
+    text = redact_url(text)
+    if password:
+        text = text.replace(password, "***")
+    text = re.sub(r"(?i)(password\s*=\s*)('[^']*'|\S+)", r"\1***", text)
+    return sanitize(text, max_len=1000)
+
+
+def _aborted(what: str) -> CockpitError:
+    from cockpit.errors import Aborted
+
+    return Aborted(f"{what} cancelled")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+BUILTIN_NOT_VALIDATED = """
+SELECT c.conrelid::regclass::text, c.conname
+FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+WHERE NOT c.convalidated AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1, 2
+"""
+
+BUILTIN_INVALID_INDEXES = """
+SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text
+FROM pg_index i
+WHERE NOT i.indisvalid OR NOT i.indisready
+ORDER BY 1
+"""
+
+LONG_TX_QUERY = """
+SELECT pid, usename, application_name, client_addr::text, state, xact_start,
+       extract(epoch FROM clock_timestamp() - xact_start)::float8 AS age,
+       query, coalesce(wait_event_type || ':' || wait_event, '')
+FROM pg_stat_activity
+WHERE xact_start IS NOT NULL
+  AND pid <> pg_backend_pid()
+  AND backend_type = 'client backend'
+  AND clock_timestamp() - xact_start >= make_interval(secs => %s)
+ORDER BY xact_start
+"""
+

@@ -1,0 +1,20 @@
+"""Redis backend (redis-py): pattern invalidation with streamed progress, guarded flush.
+
+Inside this package ``import redis`` is redis-py (absolute imports; this package is
+``backends.redis``). Importing this package is cheap: redis-py loads on first connect.
+Step kinds live in :mod:`backends.redis.steps`, headless commands in
+:mod:`backends.redis.commands`.
+"""
+from __future__ import annotations
+
+from backends.redis.models import CountResult, FlushResult, InvalidateProgress
+
+__all__ = ["CountResult", "FlushResult", "InvalidateProgress", "RedisBackend"]
+
+
+def __getattr__(name: str):
+    if name == "RedisBackend":
+        from backends.redis.client import RedisBackend
+
+        return RedisBackend
+    raise AttributeError(name)
