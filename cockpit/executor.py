@@ -179,7 +179,8 @@ class Executor:
 
     def _step_ctx(self, step: RunbookStep) -> tuple[StepContext, LogPump]:
         pump = LogPump(self.journal, step.index, self.ctx.log, rate=self.log_rate)
-        return dataclasses.replace(self.ctx, log=pump, journal=self.journal), pump
+        target = self.ctx.target if self.ctx.target is not None else self.runbook.target.to_target()
+        return dataclasses.replace(self.ctx, log=pump, journal=self.journal, step_index=step.index, target=target), pump
 
     def _execute(self, step: RunbookStep) -> StepResult:
         """Run one step: step_started, [intent], run, [outcome], step_finished."""
