@@ -412,10 +412,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.rfile.readline()
             raw = b"".join(chunks)
         ctype = self.headers.get("Content-Type", "application/json")
-        if "protobuf" in ctype:
-            raise StoreError(415, "UnsupportedMediaType", "the drill world only speaks JSON")
         if not raw:
             return None
+        if "protobuf" in ctype:
+            from cockpit.drill import protobuf
+
+            try:
+                return protobuf.decode(raw)
+            except (protobuf.ProtobufError, UnicodeDecodeError, KeyError, IndexError) as e:
+                raise StoreError(415, "UnsupportedMediaType", str(e)) from None
         try:
             if "yaml" in ctype:
                 import yaml

@@ -52,6 +52,7 @@ class World:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.started = False
+        self.kubeconfig_path: Path | None = None  # the last one written by write_kubeconfig
 
     # ------------------------------------------------------------------ behaviour
     def behaviour(self, image: str) -> Behaviour:
@@ -153,6 +154,7 @@ class World:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(self.kubeconfig(namespace), sort_keys=False), encoding="utf-8")
         path.chmod(0o600)
+        self.kubeconfig_path = path
         return path
 
     # ------------------------------------------------------------------ building
