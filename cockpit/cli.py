@@ -59,6 +59,9 @@ def _command_modules() -> list[Any]:
     from cockpit import config_commands
 
     modules += [metrics_commands, config_commands]
+    from backends.docker import commands as docker_commands
+
+    modules.append(docker_commands)
     return modules
 
 

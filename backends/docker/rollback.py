@@ -106,7 +106,8 @@ def previous_image(records: list[dict], container: str) -> dict | None:
     ``previous_image``/``previous_image_id`` of the last plan whose outcome is ok."""
     ok = {r.get("id") for r in records if r.get("type") == "outcome" and r.get("ok")}
     for r in reversed(records):
-        if r.get("type") == "intent" and r.get("action") == PLAN and r.get("container") == container and r.get("id") in ok:
+        if (r.get("type") == "intent" and r.get("action") in (PLAN, "docker.compose_up")
+                and r.get("container") == container and r.get("id") in ok):
             return {"image": r.get("previous_image"), "image_id": r.get("previous_image_id")}
     return None
 
