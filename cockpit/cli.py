@@ -62,6 +62,10 @@ def _command_modules() -> list[Any]:
     from backends.docker import commands as docker_commands
 
     modules.append(docker_commands)
+    from backends.postgres import commands as postgres_commands
+    from backends.redis import commands as redis_commands
+
+    modules += [postgres_commands, redis_commands]
     return modules
 
 
