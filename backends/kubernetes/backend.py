@@ -54,7 +54,7 @@ class KubeBackend:
 
     def _refuse(self, action: str, target: Any) -> None:
         if self.readonly:
-            raise ReadonlyError(f"readonly: {action} {target} refused (nothing was sent)")
+            raise ReadonlyError(f"{action} {target} refused: this cockpit is readonly (nothing was sent)")
 
     def get_deployment(self, target: Target) -> dict[str, Any]:
         try:

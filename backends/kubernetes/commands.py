@@ -113,18 +113,22 @@ def _rollback_journaled(args: argparse.Namespace, kube: Any, target: Any, journa
     if args.output != "json":
         print(f"deployment.apps/{target.name} {outcome.message}")
     if outcome.result is RollbackResult.SKIPPED or not args.wait:
+        if outcome.result is RollbackResult.SKIPPED:
+            journal.append("incident_closed", target=str(target), reason=outcome.message)
         if args.output == "json":
             print_json({"target": str(target), "outcome": outcome, "journal": str(journal.path)})
         return 0
     last = None
     for p in kube.watch_progress(target, timeout=args.timeout):
-        last = p
-        if args.output != "json":
+        if args.output != "json" and (last is None or p.message != last.message):
             print(p.message, flush=True)
+        last = p
         journal.append("rollout_progress", target=str(target), updated=p.updated, ready=p.ready,
                        available=p.available, desired=p.desired, complete=p.complete, failed=p.failed)
     if last is None or not last.complete:
-        raise RolloutFailed(last.message if last else f"rollout of {target} did not complete")
+        raise RolloutFailed(last.message if last else f"rollout of {target} did not complete",
+                            hint=f"the incident stays open in {journal.path}; inspect with `cockpit status`")
+    journal.append("incident_closed", target=str(target), reason="headless rollback completed")
     if args.output == "json":
         print_json({"target": str(target), "outcome": outcome, "progress": last, "journal": str(journal.path)})
     return 0
@@ -136,9 +140,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.wait:
         last = None
         for p in kube.watch_progress(target, timeout=args.timeout):
-            last = p
-            if args.output != "json":
+            if args.output != "json" and (last is None or p.message != last.message):
                 print(p.message, flush=True)
+            last = p
         if args.output == "json":
             print_json({"target": str(target), "progress": last})
         if last is None or not last.complete:

@@ -71,7 +71,7 @@ def _error(status: int, raw: bytes, method: str, path: str) -> CockpitError:
 
 def _guard(readonly: bool, method: str, path: str) -> None:
     if readonly and method.upper() not in ("GET", "HEAD"):
-        raise ReadonlyError(f"readonly: refusing {method.upper()} {sanitize(path)} (nothing was sent)")
+        raise ReadonlyError(f"refusing {method.upper()} {sanitize(path)}: this cockpit is readonly (nothing was sent)")
 
 
 def _with_manager(method: str, query: dict[str, Any] | None) -> dict[str, Any]:
@@ -232,32 +232,34 @@ class OfficialTransport:
 
     def _call(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
               timeout: float) -> Any:
-        from kubernetes.client.exceptions import ApiException
+        """Serialize with the client's own machinery, send, and return the raw response
+        (``preload_content=False`` under the hood; we parse the JSON ourselves)."""
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         try:
-            return self.api.call_api(
-                path, method,
+            method, url, headers, payload, post = self.api.param_serialize(
+                method, path,
                 query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
                 header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                _request_timeout=timeout, _return_http_data_only=True,
+                body=body, auth_settings=["BearerToken"],
             )
-        except ApiException as exc:
-            raise _error(exc.status or 500, exc.body or b"", method, path) from None
+            resp = self.api.call_api(method, url, header_params=headers, body=payload, post_params=post,
+                                     _request_timeout=timeout)
         except (Urllib3Error, OSError) as exc:
             raise UnreachableError(f"Kubernetes API at {self.server} did not answer: {sanitize(exc, max_len=200)}") from None
+        if resp.status >= 400:
+            raise _error(resp.status, resp.read() or b"", method, path)
+        return resp
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
                 content_type: str = "application/json", timeout: float | None = None) -> Any:
         method = method.upper()
         _guard(self.readonly, method, path)
-        resp = self._call(method, path, _with_manager(method, query), body, content_type, timeout or self.timeout)
-        raw = resp.data
+        raw = self._call(method, path, _with_manager(method, query), body, content_type, timeout or self.timeout).read()
         return json.loads(raw) if raw else None
 
     def stream(self, path: str, query: dict[str, Any] | None = None, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
-        resp = self._call("GET", path, query, None, "application/json", timeout + 5)
+        resp = self._call("GET", path, query, None, "application/json", timeout + 5).response
         buf = b""
         try:
             for chunk in resp.stream(amt=None, decode_content=False):

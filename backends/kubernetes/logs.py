@@ -1,0 +1,73 @@
+"""Pod logs for evidence: ``logs(backend, target, since_seconds)``.
+
+``GET /api/v1/namespaces/{ns}/pods/{pod}/log?container=..&sinceSeconds=..&timestamps=true``
+for every container of every pod of the target's Deployment (the last hour by default), via
+the backend's transport. The log endpoint answers ``text/plain``; the light transport's
+``request`` parses JSON, so when the transport has ``request_text`` we use it, else a raw
+GET over the light transport's own connection details, else ``request`` (the official
+transport hands back text). Every line passes :func:`cockpit.text.sanitize`.
+Reads only: allowed readonly.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from cockpit.errors import CockpitError
+from cockpit.model import Target
+from cockpit.text import sanitize
+
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def _get_text(t: Any, path: str, query: dict[str, Any], timeout: float) -> str:
+    if hasattr(t, "request_text"):
+        return t.request_text("GET", path, query, timeout=timeout)
+    if hasattr(t, "_new_connection") and hasattr(t, "_url") and hasattr(t, "_headers"):
+        from backends.kubernetes.transport import _error
+
+        conn = t._new_connection(timeout)
+        try:
+            headers = {**t._headers, "Accept": "text/plain, */*"}
+            conn.request("GET", t._url(path, query), headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read(MAX_BYTES)
+            if resp.status >= 400:
+                raise _error(resp.status, raw, "GET", path)
+            return raw.decode("utf-8", "replace")
+        except CockpitError:
+            raise
+        except OSError as exc:
+            raise t._unreachable(exc) from None
+        finally:
+            conn.close()
+    doc = t.request("GET", path, query, timeout=timeout)
+    return doc if isinstance(doc, str) else ("" if doc is None else str(doc))
+
+
+def pod_log(backend: Any, namespace: str, pod: str, container: str | None, since_seconds: int,
+            timeout: float = 30.0) -> str:
+    query: dict[str, Any] = {"sinceSeconds": int(since_seconds), "timestamps": "true"}
+    if container:
+        query["container"] = container
+    text = _get_text(backend.t, f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/log", query, timeout)
+    return "\n".join(sanitize(line, max_len=8192) for line in text.splitlines()) + ("\n" if text else "")
+
+
+def logs(backend: Any, target: Target, since_seconds: int = 3600) -> list[tuple[str, str, str]]:
+    """``[(pod, container, text)]`` for every container of the target's pods."""
+    d = backend.get_deployment(target)
+    labels = ((d.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    doc = backend.t.request("GET", f"/api/v1/namespaces/{quote(target.namespace)}/pods", {"labelSelector": selector})
+    out = []
+    for pod in doc.get("items") or []:
+        name = (pod.get("metadata") or {}).get("name", "")
+        containers = [c.get("name", "") for c in ((pod.get("spec") or {}).get("containers") or [])] or [None]
+        for c in containers:
+            try:
+                text = pod_log(backend, target.namespace, name, c, since_seconds)
+            except CockpitError as exc:
+                text = f"[cockpit: could not fetch logs: {exc.title}: {exc}]\n"
+            out.append((sanitize(name, max_len=253), sanitize(c or "", max_len=253), text))
+    return out
