@@ -44,7 +44,7 @@ def parse_time(value: Any) -> datetime | None:
     text = str(value).replace("Z", "+00:00")
     if "." in text:
         head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
         zone = rest[len(digits):]
         text = f"{head}.{digits[:6]}{zone}"
     try:
