@@ -149,14 +149,17 @@ class WatchConfig(_Section):
 # --------------------------------------------------------------------------- metrics
 
 
-DEFAULT_SELECTOR = 'namespace="{namespace}",job="{deployment}"'
+DEFAULT_SELECTOR = 'namespace="{namespace}",service="{deployment}"'
 
 
 class PrometheusQueries(_Section):
-    """PromQL templates. ``{selector}`` and ``{window}`` (e.g. ``60s``) are filled in."""
+    """PromQL templates. ``{selector}`` and ``{window}`` (e.g. ``60s``) are filled in.
+
+    ``or vector(0)``: a service that never answered 5xx has no 5xx series at all; that is
+    0 % errors when there is traffic (the division by an empty total still gives nothing)."""
 
     error_rate: str = (
-        'sum(rate(http_requests_total{{{selector},code=~"5.."}}[{window}]))'
+        '(sum(rate(http_requests_total{{{selector},code=~"5.."}}[{window}])) or vector(0))'
         " / sum(rate(http_requests_total{{{selector}}}[{window}]))"
     )
     p95_ms: str = (

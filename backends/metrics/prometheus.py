@@ -1,0 +1,158 @@
+"""The Prometheus HTTP API: instant and range queries, and a metrics source built on them.
+
+Every request has a timeout and carries ``User-Agent: cockpit/<version>``; basic auth or a
+bearer token come from the settings as ``SecretStr`` and never appear in errors or output
+(URLs are shown through :func:`cockpit.text.redact_url`).
+
+Default PromQL (``metrics.prometheus.queries``) follows the ``http_requests_total{code}`` /
+``http_request_duration_seconds_bucket{le}`` conventions; ``{selector}`` is
+``metrics.prometheus.selector`` with ``{namespace}`` and ``{deployment}`` filled in and
+``{window}`` the window as a duration (``60s``). An empty result — no series, no traffic, a
+target that went away — is *not measured* (``None``), never zero.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from cockpit.decision import Reading, WindowStats
+from cockpit.errors import CockpitError, ConfigError, UnreachableError
+from cockpit.text import redact_url, sanitize
+
+from backends.metrics.http import client, short_error
+
+
+def _secret(v: SecretStr | str | None) -> str:
+    if isinstance(v, SecretStr):
+        return v.get_secret_value()
+    return v or ""
+
+
+def duration(seconds: float) -> str:
+    """PromQL duration: whole seconds (at least 1s), or milliseconds below 10 s."""
+    if seconds < 10 and seconds != int(seconds):
+        return f"{max(1, int(round(seconds * 1000)))}ms"
+    return f"{max(1, int(round(seconds)))}s"
+
+
+class PrometheusClient:
+    """A small client for ``/api/v1/query`` and ``/api/v1/query_range``."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0, username: str = "", password: SecretStr | str = "",
+                 token: SecretStr | str = "", http: httpx.Client | None = None) -> None:
+        if not url:
+            raise ConfigError("no Prometheus URL", hint="pass --prometheus-url or set metrics.prometheus.url")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"metrics.prometheus.url: expected an http(s):// URL, got {redact_url(url)!r}")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        headers = {}
+        auth = None
+        if _secret(token):
+            headers["Authorization"] = f"Bearer {_secret(token)}"
+        elif username:
+            auth = httpx.BasicAuth(username, _secret(password))
+        self._http = http or client(timeout, headers=headers, auth=auth)
+
+    def __repr__(self) -> str:  # never the credentials
+        return f"PrometheusClient({redact_url(self.url)!r})"
+
+    def _get(self, path: str, params: dict[str, Any]) -> Any:
+        where = redact_url(self.url)
+        try:
+            resp = self._http.get(self.url + path, params=params)
+        except httpx.HTTPError as exc:
+            raise UnreachableError(f"Prometheus at {where} did not answer: {short_error(exc)}") from None
+        try:
+            doc = resp.json()
+        except ValueError:
+            doc = None
+        if resp.status_code in (401, 403):
+            raise CockpitError(f"Prometheus at {where} refused us (HTTP {resp.status_code})",
+                               title="Unauthorized", hint="check metrics.prometheus.username/password/token")
+        if resp.status_code == 400 or (isinstance(doc, dict) and doc.get("errorType") == "bad_data"):
+            msg = sanitize((doc or {}).get("error", resp.text), max_len=300) if isinstance(doc, dict) else resp.text[:300]
+            raise ConfigError(f"Prometheus rejected the query {params.get('query', '')!r}: {msg}",
+                              hint="check metrics.prometheus.queries / selector")
+        if resp.status_code != 200 or not isinstance(doc, dict) or doc.get("status") != "success":
+            msg = sanitize((doc or {}).get("error", "") if isinstance(doc, dict) else resp.text[:200], max_len=300)
+            raise UnreachableError(f"Prometheus at {where} answered HTTP {resp.status_code}: {msg}")
+        return doc["data"]
+
+    def query(self, promql: str, at: float | None = None) -> list[tuple[dict[str, str], float]]:
+        """Instant query → [(labels, value)] (vector or scalar results)."""
+        params: dict[str, Any] = {"query": promql, "timeout": duration(self.timeout)}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = self._get("/api/v1/query", params)
+        kind, result = data.get("resultType"), data.get("result")
+        if kind == "scalar":
+            return [({}, float(result[1]))]
+        if kind == "vector":
+            return [(item.get("metric", {}), float(item["value"][1])) for item in result]
+        raise CockpitError(f"unexpected Prometheus result type {kind!r} for {promql!r}")
+
+    def query_range(self, promql: str, start: float, end: float, step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """Range query → [(labels, [(t, value), ...])]."""
+        data = self._get("/api/v1/query_range", {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}",
+                                                 "step": duration(step), "timeout": duration(self.timeout)})
+        return [(item.get("metric", {}), [(float(t), float(v)) for t, v in item.get("values", [])])
+                for item in data.get("result", [])]
+
+    def scalar(self, promql: str, at: float | None = None) -> float | None:
+        """The first sample's value; None for an empty result or NaN/Inf (0/0: no traffic)."""
+        rows = self.query(promql, at)
+        if not rows:
+            return None
+        v = rows[0][1]
+        return v if math.isfinite(v) else None
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class PrometheusSource:
+    """``MetricsSource`` over the Prometheus API for one deployment."""
+
+    def __init__(self, client: PrometheusClient, *, namespace: str, deployment: str, selector: str,
+                 queries: Any, name: str = "prometheus") -> None:
+        self.client = client
+        self.name = name
+        self.selector = selector.format(namespace=namespace, deployment=deployment)
+        self.queries = queries
+
+    def describe(self) -> str:
+        return f"prometheus {redact_url(self.client.url)} {{{self.selector}}}"
+
+    def promql(self, which: str, window_s: float) -> str:
+        template = getattr(self.queries, which)
+        return template.format(selector=self.selector, window=duration(window_s))
+
+    def sample(self, window_s: float, now: float | None = None) -> Reading:
+        now = time.time() if now is None else now
+        try:
+            err = self.client.scalar(self.promql("error_rate", window_s))
+            p95 = self.client.scalar(self.promql("p95_ms", window_s))
+            rate = self.client.scalar(self.promql("request_rate", window_s))
+        except ConfigError:
+            raise  # a bad query is the operator's to fix, not staleness
+        except CockpitError as exc:
+            return Reading(self.name, at=now, ok=False, error=str(exc))
+        if rate is not None and rate <= 0:
+            err = None  # no traffic: no error rate (and the ratio was 0/0 anyway)
+        return Reading(self.name, at=now, window_s=window_s, error_rate=err, p95_ms=p95, request_rate=rate)
+
+    def window_stats(self, start: float, end: float) -> WindowStats:
+        """One window's averages, evaluated at ``end`` over ``end - start`` (for before/after)."""
+        w = max(1.0, end - start)
+        return WindowStats(start=start, end=end, samples=1,
+                           error_rate=self.client.scalar(self.promql("error_rate", w), at=end),
+                           p95_ms=self.client.scalar(self.promql("p95_ms", w), at=end),
+                           request_rate=self.client.scalar(self.promql("request_rate", w), at=end))
+
+    def close(self) -> None:
+        self.client.close()
