@@ -66,6 +66,10 @@ def _command_modules() -> list[Any]:
     from backends.redis import commands as redis_commands
 
     modules += [postgres_commands, redis_commands]
+    from backends.notify import commands as notify_commands
+    from cockpit import report_commands
+
+    modules += [notify_commands, report_commands]
     return modules
 
 
@@ -74,6 +78,9 @@ def load_step_kinds() -> None:
     import backends.exec  # noqa: F401  exec
     import backends.http  # noqa: F401  http
     import backends.kubernetes.steps  # noqa: F401  kubernetes.*
+    import backends.git  # noqa: F401  git.tag
+    import backends.notify.steps  # noqa: F401  notify.slack|statuspage|webhook
+    import backends.docker.steps  # noqa: F401  docker.rollback
     # Areas added by later issues register their step kinds here (one line each).
 
 
@@ -85,6 +92,10 @@ def make_backends(args: argparse.Namespace, kinds: set[str], target: Any = None)
 
         ns = args.namespace or (target.namespace if target is not None else None)
         backends["kubernetes"] = connect(args.kubeconfig, args.context, ns, readonly=args.readonly)
+    if any(k.startswith("docker.") for k in kinds) or (target is not None and target.kind == "container"):
+        from backends.docker.client import DockerBackend
+
+        backends["docker"] = DockerBackend(os.environ.get("DOCKER_HOST"), readonly=args.readonly)
     return backends
 
 
