@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -382,15 +383,22 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in one write, and without Nagle: otherwise each response
+        # waits for the client's delayed ACK (~40 ms) and a kubectl call takes 3-4 times longer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # --- plumbing
     def _send(self, code: int, body: bytes, ctype: str = "application/json") -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self._headers_buffer.append(b"\r\n")
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        self.wfile.write(head if self.command == "HEAD" else head + body)
 
     def _send_obj(self, code: int, obj: Any, ctype: str = "application/json") -> None:
         self._send(code, dumps(obj), ctype)

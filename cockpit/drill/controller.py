@@ -174,8 +174,6 @@ class Controller:
         ns = md.get("namespace") or "default"
         kind = obj.get("kind", "")
         now = kube.iso(self.clock.wall())
-        for ev in self.store.list("events", ns, fields=None, name=None) if False else ():
-            pass
         key = f"{md['name']}.{abs(hash((md.get('uid'), reason, message))) % (1 << 48):012x}"
         existing = self.store.get("events", ns, key)
         if existing is not None:
@@ -229,6 +227,7 @@ class Controller:
         """Reconcile one deployment. Returns True while something is still in flight."""
         if dep["metadata"].get("deletionTimestamp"):
             return False
+        rv_before = self.store.resource_version
         rss = self.owned_replicasets(dep)
         dep = self._check_paused_condition(dep)
         spec = dep["spec"]
@@ -255,6 +254,8 @@ class Controller:
             and st.get("availableReplicas", 0) == spec.get("replicas", 1)
         )
         timed_out = any(c.get("reason") == "ProgressDeadlineExceeded" for c in st.get("conditions", []))
+        if self.store.resource_version != rv_before:
+            return True  # something changed: look again (as the real controller re-queues on RS updates)
         if spec.get("paused"):
             return in_flight
         return in_flight or not (complete or timed_out) or self._has_crashers(rss)
@@ -592,11 +593,7 @@ class Controller:
             for _ in range(want - len(pods)):
                 pods.append(self._create_pod(rs, now))
         elif len(pods) > want:
-            def rank(p: Obj) -> tuple[int, str]:
-                ready = self._pod_ready(p)
-                return (1 if ready else 0, "~" + (p["metadata"].get("creationTimestamp") or ""))
-            victims = sorted(pods, key=lambda p: (rank(p)[0], p["metadata"].get("creationTimestamp") or ""),
-                             reverse=False)
+            # not-ready pods first, then the newest
             victims = sorted(pods, key=lambda p: (self._pod_ready(p), -self.pods.get(
                 (ns, p["metadata"]["name"]), PodSim(0, 0, 0, False)).created))
             for p in victims[: len(pods) - want]:

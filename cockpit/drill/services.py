@@ -158,9 +158,10 @@ class SimService:
                 self.send_header("Content-Length", str(len(data)))
                 if image:
                     self.send_header("X-Drill-Image", image)
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                self._headers_buffer.append(b"\r\n")
+                head = b"".join(self._headers_buffer)
+                self._headers_buffer = []
+                self.wfile.write(head if self.command == "HEAD" else head + data)
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
