@@ -81,6 +81,8 @@ def load_step_kinds() -> None:
     import backends.git  # noqa: F401  git.tag
     import backends.notify.steps  # noqa: F401  notify.slack|statuspage|webhook
     import backends.docker.steps  # noqa: F401  docker.rollback
+    import backends.postgres.steps  # noqa: F401  postgres.*
+    import backends.redis.steps  # noqa: F401  redis.*
     # Areas added by later issues register their step kinds here (one line each).
 
 

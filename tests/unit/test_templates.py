@@ -1,0 +1,56 @@
+"""Templates: defaults from the runbooks, overrides from a directory, filled from the journal."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cockpit.errors import NotFoundError
+from cockpit.journal import read_journal
+from cockpit.templates import NAMES, check_template, context, load_template, render, statuspage_status
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+@pytest.fixture
+def records() -> list[dict]:
+    return read_journal(GOLDEN / "incident_resolved.jsonl")
+
+
+def test_every_default_template_uses_known_fields_only() -> None:
+    for name in NAMES:
+        text, path = load_template(name, "/nonexistent")
+        assert path.parent.name == "comms_templates"
+        assert check_template(text) == [], name
+
+
+def test_started_filled_from_the_journal(records: list[dict]) -> None:
+    ctx = context(records[:6])
+    msg = render("started", ctx, directory="/nonexistent")
+    assert msg.title == "ROLLBACK INITIATED: shop/checkout ? → ?"
+    assert "*Reason*: 5xx spike after deploy v1.2.3 | red" in msg.body
+    assert "*Error rate*: 8.2 % · *P95*: 1450 ms" in msg.body and "*On-call*: alice" in msg.body
+
+
+def test_completed_has_revisions_verdict_and_elapsed(records: list[dict]) -> None:
+    msg = render("completed", context(records), directory="/nonexistent")
+    assert "*Rolled back to*: revision 4 (from revision 5)" in msg.body
+    assert "*Duration*: 16m 00s" in msg.body and "*Verdict*: ok" in msg.body
+
+
+def test_override_directory_and_escape(tmp_path: Path, records: list[dict]) -> None:
+    (tmp_path / "started.txt").write_text("Hey $service\n<!here> reason: $reason $nosuch\n")
+    ctx = context(records[:1], extra={"reason": "<!channel> & <http://x|y>"})
+    msg = render("started", ctx, directory=tmp_path, escape=lambda v: v.replace("<", "&lt;").replace(">", "&gt;"))
+    assert msg.title == "Hey shop/checkout"
+    assert msg.body == "<!here> reason: &lt;!channel&gt; & &lt;http://x|y&gt; $nosuch"
+    assert check_template("$service $nosuch") == ["nosuch"]
+    with pytest.raises(NotFoundError):
+        load_template("nope")
+
+
+def test_statuspage_status_follows_the_incident(records: list[dict]) -> None:
+    def upto(seq: int) -> list[dict]:
+        return [r for r in records if r["seq"] <= seq]
+
+    assert [statuspage_status(upto(n)) for n in (3, 9, 18, 30)] == ["investigating", "identified", "monitoring", "resolved"]
