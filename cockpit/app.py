@@ -1,10 +1,663 @@
-"""The full-screen cockpit (Textual): composition root. Built in the TUI issue."""
+"""The full-screen cockpit (Textual): the composition root. It composes, wires and routes.
+
+- composes: backends (built readonly when asked — the guarantee lives below the UI), the
+  drill world, the :class:`cockpit.session.Session`, the screens;
+- wires: dolphie poll loops (:class:`screens.poll.Poll`) for targets, the target's cluster
+  state and its metrics, and a thread that tails the incident journal into
+  :class:`cockpit.state.IncidentState` (the operator's own session and an observer's are
+  the same code reading the same file);
+- routes: screens' messages to thread workers; results back to the active screen.
+
+Nothing heavy sits on the path to the first frame: the Kubernetes backend is built in a
+worker after the first frame, and the metrics sources (httpx) and the decision engine are
+imported by the first metrics poll.
+"""
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
 
 from cockpit.errors import CockpitError
+from cockpit.model import Target
+from cockpit.state import IncidentState
+from screens import messages as msg
+from screens.checklist import ChecklistScreen
+from screens.dashboard import DashboardScreen
+from screens.data import UIData
+from screens.history import HistoryScreen
+from screens.keys import bindings
+from screens.modals import ErrorModal, HelpScreen, ResumePrompt, ScenarioPicker
+from screens.poll import Poll
+from screens.rollback import RollbackScreen
+from themes import ASCII_CSS_PATH, CSS_PATH, choose, load_themes
+
+SCREENS = {"dashboard": DashboardScreen, "history": HistoryScreen, "rollback": RollbackScreen, "checklist": ChecklistScreen}
+
+
+class CockpitApp(App):
+    TITLE = "Rollback Cockpit"
+    CSS_PATH = [CSS_PATH]
+    BINDINGS = [*bindings("app"), Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, args: argparse.Namespace, *, session: Any = None, settings: Any = None,
+                 world_factory: Any = None, keymap: dict[str, str] | None = None) -> None:
+        if getattr(args, "ascii", False):
+            self.CSS_PATH = [CSS_PATH, ASCII_CSS_PATH]
+        super().__init__()
+        self.args = args
+        self.settings = settings
+        self.decision_config = getattr(settings, "decision", None)
+        self.session = session
+        self.world = None
+        self.world_factory = world_factory
+        readonly = bool(getattr(args, "readonly", False))
+        self.data = UIData(readonly=readonly, ascii=bool(getattr(args, "ascii", False)),
+                           drill=(getattr(args, "scenario", None) or "…") if getattr(args, "drill", False) else None)
+        self.polls: dict[str, Poll] = {}
+        self.engine = None
+        self.sources: list = []
+        self.probes: list = []
+        self.points: list = []
+        self.version: str | None = None
+        self._dirty: set[str] = set()
+        self._flush_timer = None
+        self._follow_stop = threading.Event()
+        self.auto = None
+        self.user_keymap = keymap or {}
+        for theme in load_themes():
+            self.register_theme(theme)
+        self.theme = choose(getattr(args, "theme", None))
+
+    # ------------------------------------------------------------------ composition
+
+    def on_mount(self) -> None:
+        from cockpit.session import AutoRollback
+
+        self.auto = AutoRollback(countdown_s=getattr(getattr(self.settings, "watch", None), "countdown_s", 10.0))
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+        for name, cls in SCREENS.items():
+            self.install_screen(cls(self.data), name)
+        self.push_screen("dashboard")
+        if self.session is not None:
+            self._connected(self.session)
+        elif self.data.drill and not getattr(self.args, "scenario", None):
+            from cockpit.drill.scenario import list_scenarios, load_scenario
+
+            items = [(n, (load_scenario(n).description or "").strip()) for n in list_scenarios()]
+            self.push_screen(ScenarioPicker(items), self._scenario_picked)
+        else:
+            self.connect()
+
+    def _scenario_picked(self, name: str | None) -> None:
+        if name:
+            self.args.scenario = name
+            self.data.drill = name
+            self.connect()
+
+    @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
+    def connect(self) -> None:
+        """Start the drill world if asked, build the backends readonly or not, in a thread."""
+        try:
+            session = build_session(self.args, self.world_factory, self)
+        except CockpitError as exc:
+            self.call_from_thread(self.show_error, exc)
+            return
+        self.call_from_thread(self._connected, session)
+
+    def _connected(self, session: Any) -> None:
+        self.session = session
+        self.data.readonly = session.readonly
+        self.data.context = getattr(session.backend, "context", "")
+        self.polls["targets"] = Poll(self, "targets", session.targets, self._got_targets, 10.0,
+                                     on_error=lambda e: self._source_failed("kubernetes", e)).start()
+        if self.data.readonly:
+            self._start_observer()
+        elif not session.drill:
+            self._offer_resume()
+        goal = getattr(getattr(getattr(self.world, "scenario", None), "goal", None), "deployment", None)
+        if goal and self.data.target is None:  # a drill starts on the scenario's deployment
+            self._set_target(Target(goal, self.world.scenario.goal.namespace))
+
+    # ------------------------------------------------------------------ observers and resume
+
+    def _start_observer(self) -> None:
+        from cockpit.journal import find_open_incidents
+
+        path = getattr(self.args, "follow", None)
+        if path is None:
+            found = find_open_incidents()
+            path = found[-1] if found else None
+        if path is None:
+            self.notify("readonly: no open incident to follow; showing the cluster only", timeout=6)
+            return
+        self.data.observer_of = str(path)
+        self.follow(Path(path))
+
+    def _offer_resume(self) -> None:
+        from cockpit.journal import find_open_incidents
+        from cockpit.session import describe_incident
+
+        found = [p for p in find_open_incidents() if p != getattr(self.args, "journal", None)]
+        if getattr(self.args, "journal", None) and Path(self.args.journal).exists():
+            found = [Path(self.args.journal)]
+        if not found:
+            return
+        path = found[-1]
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.resume_incident(path)
+
+        self.push_screen(ResumePrompt(describe_incident(path), str(path)), answer)
+
+    @work(thread=True, exclusive=True, group="incident", exit_on_error=False)
+    def resume_incident(self, path: Path) -> None:
+        from cockpit.session import resume_point
+
+        try:
+            state = self.session.attach(path)
+        except CockpitError as exc:
+            self.call_from_thread(self.show_error, exc)
+            return
+        where = resume_point(state)
+        self.call_from_thread(self._resumed, state, where)
+        if where == "rollback" and state.run_status != "ok":
+            self._run(lambda: self.session.run_rollback(self.session.target, 0, (), lambda _l: None, resume=True))
+
+    def _resumed(self, state: IncidentState, where: str) -> None:
+        self.follow(self.session.journal_path)
+        self._set_target(self.session.target)
+        self.goto(where)
+        self.notify(f"resumed {state.target} in phase {state.phase}", timeout=5)
+
+    @work(thread=True, exclusive=True, group="follow", exit_on_error=False)
+    def follow(self, path: Path) -> None:
+        """Tail the journal; fold every record into the state (observers and operators alike)."""
+        from cockpit.journal import follow
+
+        self._follow_stop.set()
+        stop = threading.Event()
+        self._follow_stop = stop
+        batch: list[dict] = []
+        last = time.monotonic()
+        for rec in follow(path, stop, poll=0.2):
+            batch.append(rec)
+            if len(batch) >= 200 or time.monotonic() - last > 0.05:
+                self._apply_records(batch)
+                batch, last = [], time.monotonic()
+        if batch:
+            self._apply_records(batch)
+
+    def _apply_records(self, batch: list[dict]) -> None:
+        try:
+            self.call_from_thread(self._fold, list(batch))
+        except RuntimeError:
+            pass
+
+    def _fold(self, batch: list[dict]) -> None:
+        st = self.data.state
+        for rec in batch:
+            st.apply(rec)
+        if st.target and self.data.target is None:
+            from cockpit.session import parse_target
+
+            self._set_target(parse_target(st.target))
+        if self.data.readonly and st.revision:
+            self.data.history_for = None  # the observer re-reads history lazily
+        self.mark("steps", "log", "checks", "phases", "bar")
+
+    # ------------------------------------------------------------------ rendering
+
+    def mark(self, *parts: str) -> None:
+        """Coalesce redraw requests (many journal lines in a burst → one redraw)."""
+        self._dirty.update(parts)
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(0.05, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        parts, self._dirty = self._dirty, set()
+        if not self.screen_stack or not self.is_running:
+            return
+        screen = self.screen
+        show = getattr(screen, "show", None)
+        if show is None:
+            return
+        for part in parts:
+            show(part)
+
+    def goto(self, name: str) -> None:
+        if name not in SCREENS:
+            return
+        while len(self.screen_stack) > 2:  # close modals first
+            self.pop_screen()
+        if self.screen is not self.get_screen(name):
+            self.switch_screen(name)
+
+    def show_error(self, exc: BaseException) -> None:
+        if isinstance(exc, CockpitError):
+            self.push_screen(ErrorModal(exc.title, exc.message, exc.hint))
+        else:
+            self.push_screen(ErrorModal("Unexpected error", f"{type(exc).__name__}: {exc}"))
+
+    # ------------------------------------------------------------------ actions
+
+    def action_goto(self, name: str) -> None:
+        if name == "history":
+            if self.data.target is None:
+                self.notify("pick a target first (enter on the list)", severity="warning")
+                return
+            self.load_history(self.data.target)
+            if not self.data.readonly and self.session is not None:
+                self._run(lambda: self._open_for_history(self.data.target))
+        self.goto(name)
+
+    def _open_for_history(self, target: Target) -> None:
+        self.session.open_incident(target, "cockpit: history opened")
+        self.call_from_thread(self.follow, self.session.journal_path)
+        self.session.phase("identify", self.data.state)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.data.readonly))
+
+    def action_back(self) -> None:
+        back = getattr(self.screen, "back", None)
+        if back is not None and back():
+            return
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        elif self.screen is not self.get_screen("dashboard"):
+            self.switch_screen("dashboard")
+
+    def action_abort_auto(self) -> None:
+        self.on_abort_auto(msg.AbortAuto())
+
+    async def action_quit(self) -> None:
+        self._follow_stop.set()
+        self.exit(0)
+
+    # ------------------------------------------------------------------ routing
+
+    @on(msg.TargetPicked)
+    def on_target_picked(self, m: msg.TargetPicked) -> None:
+        self._set_target(m.target)
+
+    def _set_target(self, target: Target | None) -> None:
+        if target is None or target == self.data.target and "snapshot" in self.polls:
+            return
+        self.data.target = target
+        self.data.snapshot = None
+        self.data.history, self.data.diffs, self.data.decision = [], {}, None
+        self.data.error_rate.points.clear()
+        self.data.p95.points.clear()
+        self.engine, self.sources, self.probes, self.points, self.version = None, [], [], [], None
+        self.data.stale.clear()
+        s = self.session
+        for name in ("snapshot", "metrics"):
+            if name in self.polls:
+                self.polls[name].stop()
+        self.polls["snapshot"] = Poll(self, "snapshot", lambda: s.snapshot(target), self._got_snapshot, 2.0,
+                                      on_error=lambda e: self._source_failed("kubernetes", e)).start()
+        self.polls["metrics"] = Poll(self, "metrics", lambda: self._sample(target), self._got_metrics, 1.0,
+                                     on_error=lambda e: self._source_failed("metrics", e)).start()
+        self.mark("bar", "snapshot", "metrics")
+
+    @on(msg.DiffWanted)
+    def on_diff_wanted(self, m: msg.DiffWanted) -> None:
+        self.load_diff(m.target, m.revision)
+
+    @on(msg.RollbackConfirmed)
+    def on_rollback_confirmed(self, m: msg.RollbackConfirmed) -> None:
+        self.start_rollback(m.target, m.to_revision, m.images)
+
+    def start_rollback(self, target: Target, revision: int, images: tuple[str, ...]) -> None:
+        self.data.progress = None
+        self.goto("rollback")
+        s = self.session
+
+        def run() -> None:
+            s.open_incident(target, f"rollback to revision {revision}")
+            self.call_from_thread(self.follow, s.journal_path)
+            s.run_rollback(target, revision, images, lambda _line: None)
+
+        self._run(run)
+
+    @on(msg.CheckTicked)
+    def on_check_ticked(self, m: msg.CheckTicked) -> None:
+        who = _whoami()
+        self._run(lambda: self.session.check(m.id, m.ok, who, evidence="ticked by hand", note=m.note))
+
+    @on(msg.ExtendMonitoring)
+    def on_extend(self, m: msg.ExtendMonitoring) -> None:
+        self._run(lambda: self.session.record("monitoring_extended", on=m.on))
+
+    @on(msg.ResolveWanted)
+    def on_resolve(self, m: msg.ResolveWanted) -> None:
+        from cockpit.checklist import all_done
+
+        st = self.data.state
+        missing = [i.title for i in self.data.checklist_items if not ((c := st.checks.get(i.id)) and c.ok)]
+
+        def resolve() -> None:
+            self.session.record("phase", phase="resolved")
+            self.session.record("incident_resolved", summary="resolved from the cockpit",
+                                unchecked=missing, all_checked=all_done(self.data.checklist_items, st))
+
+        self._run(resolve)
+
+    @on(msg.ArmToggled)
+    def on_arm(self, m: msg.ArmToggled) -> None:
+        self.auto.armed = not self.auto.armed
+        if not self.auto.armed:
+            self.auto.abort()
+        self.data.auto_armed = self.auto.armed
+        self._journal_if_open("auto_rollback", armed=self.auto.armed)
+        self.mark("auto")
+
+    @on(msg.AbortAuto)
+    def on_abort_auto(self, m: msg.AbortAuto) -> None:
+        if self.data.readonly:
+            return
+        if self.auto.abort():
+            self.data.auto_remaining = None
+            self.notify("automatic rollback aborted", severity="warning")
+            self._journal_if_open("auto_rollback", aborted=True, reason=self.auto.reason)
+            self.mark("auto")
+
+    @on(msg.CancelRun)
+    def on_cancel_run(self, m: msg.CancelRun) -> None:
+        if self.session is not None:
+            self.session.cancel.set()
+            self.notify("cancelling the run after the current call…", severity="warning")
+
+    # ------------------------------------------------------------------ workers
+
+    def _run(self, fn: Any) -> None:
+        """Run an operator action in a thread; its CockpitError becomes a titled modal."""
+        def job() -> None:
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 — shown as a modal, never a traceback
+                try:
+                    self.call_from_thread(self.show_error, exc)
+                except RuntimeError:
+                    pass
+
+        self.run_worker(job, thread=True, group="action", exit_on_error=False)
+
+    def _journal_if_open(self, type: str, **data: Any) -> None:
+        if self.session is not None and self.session.journal is not None and not self.data.readonly:
+            self._run(lambda: self.session.record(type, **data))
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def load_history(self, target: Target) -> None:
+        try:
+            revs = self.session.history(target)
+        except CockpitError as exc:
+            self.call_from_thread(self.show_error, exc)
+            return
+        self.call_from_thread(self._got_history, target, revs)
+
+    def _got_history(self, target: Target, revs: list) -> None:
+        self.data.history, self.data.history_for = revs, target
+        self.mark("history")
+
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
+    def load_diff(self, target: Target, revision: int) -> None:
+        try:
+            d = self.session.diff(target, revision)
+        except CockpitError as exc:
+            self.call_from_thread(self.notify, f"{exc.title}: {exc}", severity="error")
+            return
+        self.call_from_thread(self._got_diff, revision, d)
+
+    def _got_diff(self, revision: int, d: Any) -> None:
+        self.data.diffs[revision] = d
+        self.mark("diff")
+
+    # ------------------------------------------------------------------ poll deliveries
+
+    def _got_targets(self, targets: list) -> None:
+        self._fresh("kubernetes")
+        if targets != self.data.targets:
+            self.data.targets = targets
+            self.mark("targets")
+
+    def _got_snapshot(self, snap: Any) -> None:
+        self._fresh("kubernetes")
+        self.data.snapshot = snap
+        if snap.progress != self.data.progress:
+            self.data.progress = snap.progress
+            self.mark("progress")
+        self.mark("snapshot")
+        self._checklist()
+
+    def _source_failed(self, name: str, exc: BaseException) -> None:
+        text = f"{exc.title}: {exc}" if isinstance(exc, CockpitError) else f"{type(exc).__name__}: {exc}"
+        if name not in self.data.stale:
+            self.data.stale[name] = time.time()
+        self.data.errors[name] = text
+        self.mark("metrics")
+
+    def _fresh(self, name: str) -> None:
+        if name in self.data.stale:
+            self.data.stale.pop(name, None)
+            self.data.errors.pop(name, None)
+            self.mark("metrics")
+
+    def _sample(self, target: Target) -> Any:
+        """Metrics poll (thread): build sources lazily, read them, tick the engine."""
+        if self.engine is None:
+            self.engine, self.sources, note = build_metrics(self.args, self.settings, self.session, self.world, target)
+            self.data.metrics_note = note
+        now = time.time()
+        window = getattr(getattr(self.settings, "watch", None), "window_s", 60.0)
+        readings = [s.sample(window, now) for s in self.sources]
+        decision = self.engine.tick(readings, now) if self.sources else None
+        return now, readings, decision
+
+    def _got_metrics(self, result: Any) -> None:
+        from cockpit.checklist import MetricPoint, Probe
+
+        now, readings, decision = result
+        for r in readings:
+            if not r.ok:
+                self.data.stale.setdefault(r.source, now)
+                self.data.errors[r.source] = r.error
+            else:
+                self._fresh(r.source)
+            if r.health_ok is not None:
+                self.probes.append(Probe(r.at, bool(r.health_ok)))
+                del self.probes[:-200]
+            if r.version:
+                self.version = r.version
+        self.data.decision = decision
+        if decision is not None:
+            s = decision.sample
+            self.data.error_rate.add(now, s.error_rate)
+            self.data.p95.add(now, s.p95_ms)
+            self.points.append(MetricPoint(now, s.error_rate, s.p95_ms))
+            del self.points[:-2000]
+            if decision.trigger is not None and self.auto.fire(now, decision.trigger.reason.text):
+                self._countdown()
+        self.mark("metrics")
+        self._checklist()
+
+    def _countdown(self) -> None:
+        now = time.time()
+        self.data.auto_remaining = self.auto.remaining(now)
+        self.data.auto_reason = self.auto.reason
+        self.mark("auto")
+        if self.auto.due(now):
+            self.data.auto_remaining = None
+            self.notify("automatic rollback: rolling back to the previous revision", severity="error")
+            self._journal_if_open("auto_rollback", fired=True, reason=self.auto.reason)
+            if self.data.target is not None:
+                self.start_rollback(self.data.target, 0, ())
+            return
+        if self.auto.deadline is not None:
+            self.set_timer(1.0, self._countdown)
+
+    def _checklist(self) -> None:
+        """Auto checks from the evidence; newly proven ones are journaled (operator only)."""
+        from cockpit.checklist import Evidence, evaluate, expected_versions, ticks_to_journal
+        from cockpit.runbook import DEFAULT_CHECKLIST
+
+        st = self.data.state
+        self.data.checklist_items = DEFAULT_CHECKLIST
+        verify = next((p for p in st.phases if p.name == "verify"), None)
+        since = verify.started.timestamp() if verify is not None and verify.started else None
+        snap = self.data.snapshot
+        images = tuple((st.revision or {}).get("images") or ())
+        ev = Evidence(now=time.time(), since=since, progress=getattr(snap, "progress", None),
+                      pods=getattr(snap, "pods", None), probes=tuple(self.probes), version=self.version,
+                      expected=expected_versions(images), samples=tuple(self.points),
+                      window_s=getattr(getattr(self.settings, "watch", None), "window_s", 60.0))
+        auto = evaluate(ev)
+        if auto != self.data.auto_results:
+            self.data.auto_results = auto
+            self.mark("checks")
+        if since is None or self.data.readonly or self.session is None or self.session.journal is None or st.resolved:
+            return
+        ticks = ticks_to_journal(DEFAULT_CHECKLIST, st, auto)
+        pending = getattr(self, "_pending_ticks", set())
+        ticks = [t for t in ticks if (t["id"], t["ok"]) not in pending]
+        if ticks:
+            pending.update((t["id"], t["ok"]) for t in ticks)
+            self._pending_ticks = pending
+
+            def write() -> None:
+                for t in ticks:
+                    self.session.check(t["id"], t["ok"], t["who"], evidence=t["evidence"])
+                    pending.discard((t["id"], t["ok"]))
+
+            self._run(write)
+        if st.phase == "verify" and all(r.ok for r in auto.values()):
+            self._run(lambda: self.session.phase("monitor", self.data.state))
+
+    def on_unmount(self) -> None:
+        self._follow_stop.set()
+        for p in self.polls.values():
+            p.stop()
+        if self.session is not None:
+            self.session.close()
+        for s in self.sources:
+            close = getattr(s, "close", None)
+            if close:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001
+                    pass
+        if self.world is not None:
+            self.world.stop()
+
+
+# ---------------------------------------------------------------------- building
+
+
+def _whoami() -> str:
+    from cockpit.journal import default_actor
+
+    return default_actor()
+
+
+def build_session(args: argparse.Namespace, world_factory: Any = None, app: Any = None) -> Any:
+    """The drill world (if asked) and the backends, built readonly when ``--readonly``."""
+    from backends.kubernetes.backend import connect
+    from cockpit.cli import load_step_kinds
+    from cockpit.journal import state_dir
+    from cockpit.session import Session
+
+    load_step_kinds()
+    kubeconfig, context = getattr(args, "kubeconfig", None), getattr(args, "context", None)
+    drill = bool(getattr(args, "drill", False))
+    state_root = None
+    if drill:
+        from cockpit.drill.world import World
+
+        speed = float(os.environ.get("COCKPIT_DRILL_SPEED", "1") or 1)
+        world = (world_factory or World)(args.scenario or "bad-image", speed=speed)
+        world.start()
+        if app is not None:
+            app.world = world
+        kubeconfig = str(world.write_kubeconfig(Path(tempfile.mkdtemp(prefix="cockpit-drill-")) / "kubeconfig"))
+        context = None
+        state_root = state_dir() / "drills"
+    backend = connect(kubeconfig, context, getattr(args, "namespace", None), readonly=bool(getattr(args, "readonly", False)))
+    return Session(backend=backend, readonly=bool(getattr(args, "readonly", False)),
+                   journal_path=getattr(args, "journal", None), drill=drill, state_root=state_root)
+
+
+def build_metrics(args: Any, settings: Any, session: Any, world: Any, target: Target) -> tuple[Any, list, str]:
+    """The decision engine and the metrics sources for ``target`` (imported lazily: httpx)."""
+    from cockpit.decision import Engine, Policy
+
+    policy = Policy.from_settings(settings) if settings is not None else Policy()
+    engine = Engine(policy)
+    sources: list = []
+    mcfg = getattr(settings, "metrics", None)
+    url = None
+    if world is not None:
+        try:
+            url = world.service_url(target.namespace, target.name)
+        except CockpitError:
+            url = None
+    elif mcfg is not None and mcfg.scrape.url:
+        url = mcfg.scrape.url.rsplit("/metrics", 1)[0]
+    try:
+        if mcfg is not None and mcfg.source == "prometheus" and mcfg.prometheus.url:
+            from backends.metrics.prometheus import PrometheusClient, PrometheusSource
+
+            p = mcfg.prometheus
+            client = PrometheusClient(p.url, timeout=p.timeout_s, username=p.username, password=p.password, token=p.token)
+            sources.append(PrometheusSource(client, namespace=target.namespace, deployment=target.name, selector=p.selector))
+        elif url:
+            from backends.metrics.scrape import ScrapeSource
+
+            sources.append(ScrapeSource(url + "/metrics"))
+        if url:
+            from backends.metrics.probe import ProbeSource
+
+            sources.append(ProbeSource(url))
+        from backends.metrics.crashes import CrashSource
+
+        sources.append(CrashSource(session.backend, target))
+    except Exception as exc:  # noqa: BLE001 — a missing source makes the verdict inconclusive, not a crash
+        return engine, sources, f"metrics: {type(exc).__name__}: {exc}"
+    note = "" if url else "no metrics source configured for this target (see README: metrics)"
+    return engine, sources, note
 
 
 def run_app(args: argparse.Namespace) -> int:
-    raise CockpitError("the full-screen cockpit is not built yet; see `cockpit --help` for the headless commands")
+    """``cockpit`` without a subcommand: the full-screen app."""
+    settings = None
+    try:
+        from cockpit.config import load_settings
+
+        settings = load_settings()
+    except CockpitError:
+        raise
+    except Exception:  # noqa: BLE001 — settings are optional for the app to start
+        settings = None
+    keymap = dict(getattr(getattr(settings, "ui", None), "keys", None) or {})
+    if keymap:
+        from cockpit.keymap import DEFAULTS, apply_overrides
+
+        apply_overrides(DEFAULTS, keymap)
+    if getattr(args, "follow", None) is not None:
+        args.readonly = True
+    app = CockpitApp(args, settings=settings, keymap=keymap)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,92 @@
+"""The cockpit's key bindings as data: ids, default keys, what they do, whether they mutate.
+
+Screens turn these into Textual ``Binding`` s (with ``id`` so a user keymap can rebind them);
+the help screen and the footer list them. Keys follow k9s habits (``/`` filter, ``?`` help,
+``q`` quit, ``esc`` back) and give one-letter actions on the core path. Only keys that
+terminals send over SSH: letters, digits, ``/``, ``?``, ``enter``, ``esc``, ``space``, arrows,
+``tab`` and plain ``ctrl+letter`` (no ``ctrl+enter``, no ``ctrl+shift+...``).
+
+Mutating bindings (``mutating=True``) are not offered at all in readonly (the backend refuses
+them anyway). Rebinding: ``{"history": "H", "quit": "q,ctrl+q"}`` from the config
+(:func:`apply_overrides`), an unknown id or a key terminals cannot send is a ConfigError.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from cockpit.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    id: str
+    key: str
+    """Textual key names, comma-separated for alternatives (``"h"``, ``"escape,backspace"``)."""
+    action: str
+    description: str
+    scope: str = "app"
+    """``app``, ``dashboard``, ``history``, ``confirm``, ``rollback``, ``checklist``."""
+    show: bool = True
+    mutating: bool = False
+    priority: bool = False
+
+
+DEFAULTS: tuple[KeySpec, ...] = (
+    KeySpec("quit", "q", "quit", "Quit", "app", priority=False),
+    KeySpec("help", "question_mark", "help", "Help", "app"),
+    KeySpec("palette", "ctrl+p", "command_palette", "Commands", "app", show=False),
+    KeySpec("back", "escape", "back", "Back", "app"),
+    KeySpec("dashboard", "1", "goto('dashboard')", "Dashboard", "app", show=False),
+    KeySpec("history", "h", "goto('history')", "History", "app"),
+    KeySpec("rollback_screen", "r", "goto('rollback')", "Rollback", "app"),
+    KeySpec("checklist", "c", "goto('checklist')", "Checklist", "app"),
+    KeySpec("filter", "slash", "filter", "Filter", "dashboard"),
+    KeySpec("pick", "enter", "pick", "Select", "dashboard", show=False),
+    KeySpec("arm", "a", "toggle_arm", "Arm auto", "dashboard", mutating=True),
+    KeySpec("abort", "x", "abort_auto", "Abort auto", "app", mutating=True),
+    KeySpec("choose", "enter", "choose", "Roll back to…", "history", mutating=True),
+    KeySpec("diff", "d", "toggle_diff", "Diff", "history"),
+    KeySpec("confirm_yes", "y", "confirm", "Yes, roll back", "confirm", mutating=True),
+    KeySpec("confirm_no", "n,escape", "cancel", "No", "confirm"),
+    KeySpec("cancel_run", "ctrl+x", "cancel_run", "Cancel run", "rollback", mutating=True),
+    KeySpec("tick", "space", "tick", "Tick", "checklist", mutating=True),
+    KeySpec("note", "e", "note", "Tick + note", "checklist", mutating=True),
+    KeySpec("extend", "m", "extend", "30-min monitor", "checklist", mutating=True),
+    KeySpec("resolve", "R", "resolve", "Resolve", "checklist", mutating=True),
+)
+
+# Keys that need modifiers terminals do not send reliably over SSH.
+_UNSENDABLE = re.compile(r"(ctrl\+(enter|return|shift|alt|tab|space|[0-9])|shift\+(enter|space)|super\+|meta\+|hyper\+)")
+
+
+def sendable(key: str) -> bool:
+    return not _UNSENDABLE.search(key.lower())
+
+
+def apply_overrides(specs: tuple[KeySpec, ...], overrides: Mapping[str, str] | None,
+                    source: str = "config keys") -> tuple[KeySpec, ...]:
+    """``specs`` with keys rebound by id. Raises ConfigError naming the id and what is wrong."""
+    if not overrides:
+        return specs
+    known = {s.id for s in specs}
+    for ident, key in overrides.items():
+        if ident not in known:
+            raise ConfigError(f"{source}.{ident}: unknown key binding id; expected one of {', '.join(sorted(known))}")
+        if not isinstance(key, str) or not key.strip():
+            raise ConfigError(f"{source}.{ident}: expected a key name such as 'h' or 'ctrl+r', got {key!r}")
+        for k in key.split(","):
+            if not sendable(k.strip()):
+                raise ConfigError(f"{source}.{ident}: {k.strip()!r} is not sent by terminals over SSH; choose another key")
+    return tuple(replace(s, key=overrides[s.id].replace(" ", "")) if s.id in overrides else s for s in specs)
+
+
+def for_scope(specs: tuple[KeySpec, ...], scope: str, *, readonly: bool = False) -> list[KeySpec]:
+    """The bindings of ``scope``, without mutating ones in readonly."""
+    return [s for s in specs if s.scope == scope and not (readonly and s.mutating)]
+
+
+def display_key(key: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "escape": "esc", "space": "space", "enter": "enter"}
+    return "/".join(names.get(k, k) for k in key.split(","))

@@ -1,0 +1,135 @@
+"""The dashboard: targets, live error-rate and p95 plots, the decision matrix and verdict,
+pods and events, stale marks and the automatic rollback's countdown."""
+from __future__ import annotations
+
+import time
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
+
+from cockpit.model import Target
+from screens import render
+from screens.base import CockpitScreen
+from screens.keys import bindings
+from screens.messages import AbortAuto, ArmToggled, TargetPicked
+from screens.widgets import KeyedTable, Line, MetricPlot
+
+POD_COLUMNS = [("POD", "name", 26), ("RDY", "ready", 3), ("STATUS", "status", 16), ("RST", "restarts", 3), ("IMAGE", "image", 40)]
+EVENT_COLUMNS = [("LAST", "last", 8), ("TYPE", "type", 7), ("REASON", "reason", 17), ("OBJECT", "object", 30), ("MESSAGE", "message", 120)]
+
+
+class DashboardScreen(CockpitScreen):
+    BINDINGS = bindings("dashboard")
+    parts = ("targets", "snapshot", "metrics", "auto")
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_bar()
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Input(placeholder="filter…", id="filter")
+                yield OptionList(id="targets", markup=False)
+            with Vertical(id="right"):
+                with Horizontal(id="plots"):
+                    t = self.data.thresholds
+                    yield MetricPlot("errors %", scale=100.0, thresholds=[(t["error_rate"], "red"), (t["error_ok"], "green")], id="err")
+                    yield MetricPlot("p95 ms", thresholds=[(t["p95_ms"], "red"), (t["p95_ok"], "green")], id="p95")
+                with Horizontal(id="decide"):
+                    yield Line(id="matrix", markup=False)
+                    yield Line(id="verdict", markup=False)
+                yield Line(id="auto", markup=False)
+                yield Line(id="stale", markup=False)
+                yield KeyedTable(POD_COLUMNS, id="pods")
+                yield KeyedTable(EVENT_COLUMNS, id="events", cursor_type="none")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one("#targets", OptionList).focus()
+
+    # ---- rendering
+
+    def show_targets(self) -> None:
+        ol = self.query_one("#targets", OptionList)
+        needle = self.query_one("#filter", Input).value.strip().lower()
+        wanted = [f"{d.namespace}/{d.name}" for d in self.data.targets if needle in f"{d.namespace}/{d.name}".lower()]
+        current = [ol.get_option_at_index(i).id for i in range(ol.option_count)]
+        if wanted == current:
+            return
+        highlighted = ol.highlighted_option.id if ol.highlighted_option is not None else None
+        ol.clear_options()
+        ol.add_options([Option(render.text(w, 120), id=w) for w in wanted])
+        chosen = highlighted or (str(self.data.target) if self.data.target else None)
+        if chosen in wanted:
+            ol.highlighted = wanted.index(chosen)
+        elif wanted:
+            ol.highlighted = 0
+
+    def show_snapshot(self) -> None:
+        snap = self.data.snapshot
+        if snap is None or snap.target != self.data.target:
+            return
+        self.query_one("#pods", KeyedTable).sync([(p.name, render.pod_cells(p, self.data.ascii)) for p in snap.pods])
+        self.query_one("#events", KeyedTable).sync([(render.event_key(e), render.event_cells(e)) for e in snap.events])
+        self.show("bar")
+
+    def show_metrics(self) -> None:
+        now = time.time()
+        d = self.data.decision
+        er = getattr(getattr(d, "sample", None), "error_rate", None)
+        p95 = getattr(getattr(d, "sample", None), "p95_ms", None)
+        self.query_one("#err", MetricPlot).show(self.data.error_rate.points, now, f"errors % (now {render.fmt_pct(er)})")
+        self.query_one("#p95", MetricPlot).show(self.data.p95.points, now, f"p95 ms (now {render.fmt_ms(p95)})")
+        self.query_one("#matrix", Line).set(render.matrix(d, getattr(self.app, "decision_config", None), self.data.ascii))
+        self.query_one("#verdict", Line).set(render.verdict(d, self.data.metrics_note))
+        self.query_one("#stale", Line).set(render.stale_line(self.data.stale, self.data.errors))
+        self.show("bar")
+
+    def show_auto(self) -> None:
+        self.query_one("#auto", Line).set(render.auto_line(self.data.auto_armed, self.data.auto_remaining,
+                                                           self.data.auto_reason, self.data.readonly, self.data.ascii))
+
+    # ---- input
+
+    @on(OptionList.OptionSelected, "#targets")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        ns, _, name = (event.option.id or "").partition("/")
+        self.post_message(TargetPicked(Target(name, ns)))
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.show_targets()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        ol = self.query_one("#targets", OptionList)
+        ol.focus()
+        if ol.option_count:
+            ol.highlighted = 0
+            ol.action_select()
+
+    def action_filter(self) -> None:
+        f = self.query_one("#filter", Input)
+        f.display = True
+        f.focus()
+
+    def action_pick(self) -> None:
+        self.query_one("#targets", OptionList).action_select()
+
+    def action_toggle_arm(self) -> None:
+        self.post_message(ArmToggled())
+
+    def action_abort_auto(self) -> None:
+        self.post_message(AbortAuto())
+
+    def back(self) -> bool:
+        """esc: close the filter first; False when there was nothing to close."""
+        f = self.query_one("#filter", Input)
+        if f.display:
+            f.value = ""
+            f.display = False
+            self.query_one("#targets").focus()
+            return True
+        return False

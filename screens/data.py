@@ -1,0 +1,60 @@
+"""What the screens show: one plain holder the app fills and the screens render from.
+
+The app updates it from its workers (on the event loop) and tells the active screen which
+part changed; a screen that becomes active renders everything from here. No I/O.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cockpit.model import DeploymentInfo, Revision, RolloutProgress, Target, TemplateDiff
+from cockpit.state import IncidentState
+
+
+@dataclass
+class Series:
+    """One metric's recent points (epoch seconds, value or None) for a plot."""
+
+    points: list[tuple[float, float | None]] = field(default_factory=list)
+    keep_s: float = 900.0
+
+    def add(self, at: float, value: float | None) -> None:
+        self.points.append((at, value))
+        cutoff = at - self.keep_s
+        while self.points and self.points[0][0] < cutoff:
+            self.points.pop(0)
+
+
+@dataclass
+class UIData:
+    readonly: bool = False
+    ascii: bool = False
+    drill: str | None = None
+    context: str = ""
+    observer_of: str | None = None
+    """Readonly observers: the journal they follow."""
+    targets: list[DeploymentInfo] = field(default_factory=list)
+    target: Target | None = None
+    snapshot: Any = None
+    """The latest :class:`cockpit.session.Snapshot`."""
+    stale: dict[str, float] = field(default_factory=dict)
+    """source name → epoch seconds since when it is stale (failing)."""
+    errors: dict[str, str] = field(default_factory=dict)
+    decision: Any = None
+    """The latest :class:`cockpit.decision.Decision` (None: no metrics source)."""
+    metrics_note: str = "metrics: connecting…"
+    error_rate: Series = field(default_factory=Series)
+    p95: Series = field(default_factory=Series)
+    history: list[Revision] = field(default_factory=list)
+    history_for: Target | None = None
+    diffs: dict[int, TemplateDiff] = field(default_factory=dict)
+    progress: RolloutProgress | None = None
+    state: IncidentState = field(default_factory=IncidentState)
+    checklist_items: tuple = ()
+    auto_results: dict = field(default_factory=dict)
+    auto_armed: bool = False
+    auto_remaining: float | None = None
+    auto_reason: str = ""
+    thresholds: dict[str, float] = field(default_factory=lambda: {"error_rate": 0.05, "p95_ms": 2000.0,
+                                                                  "error_ok": 0.01, "p95_ok": 500.0})

@@ -1,0 +1,305 @@
+"""Pure render functions: facts → ``Content`` (never markup). Tested without a terminal.
+
+Every string that came from outside goes through :func:`cockpit.text.sanitize` again here
+(belt and braces: models are sanitized at the backend boundary) and into ``Content(...)``,
+which never parses markup, so ``[@click=app.quit]`` stays literal. Colours are theme
+variables (``$error``, ``$warning``, ``$success``), resolved by the active theme.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from textual.content import Content
+
+from cockpit.checklist import PhaseRow, Row, fmt_elapsed
+from cockpit.model import EventInfo, PodInfo, Revision, TemplateDiff
+from cockpit.text import sanitize
+
+UNICODE = {"ok": "✓", "fail": "✗", "pending": "…", "live": "●", "mark": "◆", "arrow": "→", "bar": "█", "dot": "·"}
+ASCII = {"ok": "v", "fail": "x", "pending": ".", "live": "*", "mark": "#", "arrow": "->", "bar": "#", "dot": "-"}
+
+LEVEL_STYLE = {"OK": "$success", "MONITOR": "$warning", "CONSIDER": "$warning bold",
+               "ROLLBACK_NOW": "$error bold", "INCONCLUSIVE": "$text-muted"}
+
+
+def g(ascii: bool) -> dict[str, str]:
+    return ASCII if ascii else UNICODE
+
+
+def text(value: Any, max_len: int = 300, style: str = "") -> Content:
+    """Outside text made inert: sanitized, capped, never parsed as markup."""
+    c = Content(sanitize(value, max_len=max_len))
+    return c.stylize(style) if style else c
+
+
+def clock(ts: float | datetime | None) -> str:
+    if ts is None:
+        return "--:--:--"
+    if isinstance(ts, datetime):
+        ts = ts.timestamp()
+    return datetime.fromtimestamp(ts, timezone.utc).astimezone().strftime("%H:%M:%S")
+
+
+def age(when: datetime | None, now: float) -> str:
+    if when is None:
+        return "?"
+    s = max(0, int(now - when.timestamp()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def tag(image: str) -> str:
+    ref = image.rsplit("/", 1)[-1]
+    return ref
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+def pod_cells(p: PodInfo, ascii: bool = False) -> tuple[Content, ...]:
+    gl = g(ascii)
+    ready = Content(gl["ok"] if p.ready else gl["fail"]).stylize("$success" if p.ready else "$error")
+    status = p.reason or p.phase
+    return (
+        text(p.name, 80),
+        ready,
+        text(status, 40, "" if status == "Running" else "$warning"),
+        Content(str(p.restarts)).stylize("$error" if p.restarts else ""),
+        text(tag(p.image), 60),
+    )
+
+
+def event_key(e: EventInfo) -> str:
+    return f"{e.object}|{e.reason}|{e.message}"[:500]
+
+
+def event_cells(e: EventInfo) -> tuple[Content, ...]:
+    return (
+        Content(clock(e.last_seen)),
+        text(e.type, 12, "$warning" if e.type != "Normal" else ""),
+        text(e.reason, 40),
+        text(e.object, 80),
+        text(e.message, 400),
+    )
+
+
+def fmt_pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v * 100:.1f}%"
+
+
+def fmt_ms(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.0f}ms"
+
+
+def _band(value: float | None, bands: list[tuple[str, float | None, float | None]]) -> str | None:
+    if value is None:
+        return None
+    for level, lo, hi in bands:
+        if (lo is None or value >= lo) and (hi is None or value <= hi):
+            return level
+    return None
+
+
+def matrix(decision: Any, cfg: Any = None, ascii: bool = False) -> Content:
+    """The runbook's decision matrix with the current values placed in their cells."""
+    gl = g(ascii)
+    sample = getattr(decision, "sample", None)
+    er = getattr(sample, "error_rate", None)
+    p95 = getattr(sample, "p95_ms", None)
+    crashes = getattr(sample, "crashes", None)
+    m = getattr(getattr(cfg, "matrix", None), "error_rate", None)
+    e_rb, e_c, e_m = (m.rollback_above, m.consider_from, m.monitor_from) if m else (0.05, 0.02, 0.01)
+    lm = getattr(getattr(cfg, "matrix", None), "p95_ms", None)
+    l_rb, l_c, l_m = (lm.rollback_above, lm.consider_from, lm.monitor_from) if lm else (2000.0, 1000.0, 500.0)
+    rows = [
+        ("errors", er, fmt_pct, [("ROLLBACK_NOW", e_rb + 1e-12, None), ("CONSIDER", e_c, e_rb), ("MONITOR", e_m, e_c - 1e-12), ("OK", None, e_m - 1e-12)],
+         [f"<{e_m * 100:g}%", f"{e_m * 100:g}-{e_c * 100:g}%", f"{e_c * 100:g}-{e_rb * 100:g}%", f">{e_rb * 100:g}%"]),
+        ("p95", p95, fmt_ms, [("ROLLBACK_NOW", l_rb + 1e-9, None), ("CONSIDER", l_c, l_rb), ("MONITOR", l_m, l_c - 1e-9), ("OK", None, l_m - 1e-9)],
+         [f"<{l_m:g}", f"{l_m:g}-{l_c:g}", f"{l_c / 1000:g}-{l_rb / 1000:g}s", f">{l_rb / 1000:g}s"]),
+        ("restarts", crashes, lambda v: "n/a" if v is None else str(int(v)), [("ROLLBACK_NOW", 4, None), ("MONITOR", 1, 3), ("OK", 0, 0)],
+         ["0", "1-3", "", ">3"]),
+    ]
+    levels = ["OK", "MONITOR", "CONSIDER", "ROLLBACK_NOW"]
+    out = [Content.assemble(("metric  ", "bold"), ("OK       ", "$success bold"), ("MONITOR  ", "$warning bold"),
+                            ("CONSIDER ", "$warning bold"), ("ROLLBACK", "$error bold"))]
+    for name, value, fmt, bands, labels in rows:
+        here = _band(value, bands)
+        parts: list[Any] = [(f"{name:<8}", "")]
+        for level, label in zip(levels, labels):
+            if level == here:
+                parts.append((f"{gl['live']}{fmt(value):<8}"[:9], LEVEL_STYLE[level] + " reverse"))
+            else:
+                parts.append((f"{label:<9}", "$text-muted"))
+        out.append(Content.assemble(*parts))
+    return Content("\n").join(out)
+
+
+def verdict(decision: Any, note: str = "") -> Content:
+    if decision is None:
+        return Content.assemble(("verdict: ", "bold"), ("INCONCLUSIVE", LEVEL_STYLE["INCONCLUSIVE"]), ("  " + note, "$text-muted"))
+    v = str(getattr(decision.verdict, "value", decision.verdict))
+    lines = [Content.assemble(("verdict: ", "bold"), (v, LEVEL_STYLE.get(v, "bold")))]
+    for r in list(decision.reasons)[:4]:
+        lines.append(text("  " + r.text, 200, "$text-muted" if r.level.value in ("OK", "INCONCLUSIVE") else ""))
+    return Content("\n").join(lines)
+
+
+def stale_line(stale: dict[str, float], errors: dict[str, str]) -> Content:
+    if not stale:
+        return Content("")
+    parts = [f"{name} stale since {clock(since)}" + (f" ({sanitize(errors[name], max_len=60)})" if errors.get(name) else "")
+             for name, since in sorted(stale.items())]
+    return Content("; ".join(parts)).stylize("$warning bold")
+
+
+def auto_line(armed: bool, remaining: float | None, reason: str, readonly: bool, ascii: bool = False) -> Content:
+    if remaining is not None:
+        return Content.assemble(("AUTO-ROLLBACK in ", "$error bold"), (f"{remaining:.0f}s", "$error bold reverse"),
+                                (" — press x to abort  ", "bold"), text(reason, 120))
+    if armed:
+        return Content.assemble(("auto-rollback: ", "bold"), ("ARMED", "$warning bold"),
+                                ("" if readonly else " (a: disarm)", "$text-muted"))
+    return Content.assemble(("auto-rollback: ", "bold"), ("disarmed", "$text-muted"),
+                            ("" if readonly else " (a: arm)", "$text-muted"))
+
+
+# --------------------------------------------------------------------------- history
+
+
+def revision_cells(r: Revision, now: float, ascii: bool = False) -> tuple[Content, ...]:
+    gl = g(ascii)
+    return (
+        Content.assemble((gl["live"] if r.live else " ", "$success bold"), (f" {r.number}", "bold" if r.live else "")),
+        Content(age(r.created, now)),
+        text(", ".join(tag(i) for i in r.images), 120),
+        text(r.change_cause or "<none>", 200, "" if r.change_cause else "$text-muted"),
+    )
+
+
+def diff_lines(d: TemplateDiff | None) -> list[Content]:
+    if d is None:
+        return [Content("loading the diff…").stylize("$text-muted")]
+    if d.empty:
+        return [Content(f"no difference between {d.left} and {d.right} (ignoring pod-template-hash)").stylize("$text-muted")]
+    out = []
+    for line in d.lines:
+        s = sanitize(line, max_len=500)
+        style = "$success" if s.startswith("+") and not s.startswith("+++") else (
+            "$error" if s.startswith("-") and not s.startswith("---") else ("$accent" if s.startswith("@@") else ""))
+        out.append(Content(s).stylize(style) if style else Content(s))
+    return out
+
+
+def confirm_text(target: Any, live: Revision | None, chosen: Revision) -> Content:
+    live_imgs = ", ".join(tag(i) for i in (live.images if live else ())) or "?"
+    return Content.assemble(
+        ("Roll back deployment ", ""), text(str(target), 200, "bold"), ("\n\nfrom revision ", ""),
+        (str(live.number) if live else "?", "bold"), ("  ", ""), text(live_imgs, 200, "$error"),
+        ("\n  to revision ", ""), (str(chosen.number), "bold"), ("  ", ""),
+        text(", ".join(tag(i) for i in chosen.images), 200, "$success"),
+        ("\n\nchange-cause: ", "$text-muted"), text(chosen.change_cause or "<none>", 200, "$text-muted"),
+    )
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def step_lines(state: Any, now: datetime, ascii: bool = False) -> Content:
+    gl = g(ascii)
+    if not state.steps:
+        return Content("no step has started yet").stylize("$text-muted")
+    lines = []
+    for i in sorted(state.steps):
+        s = state.steps[i]
+        mark = {"ok": gl["ok"], "failed": gl["fail"], "cancelled": gl["fail"]}.get(s.status, gl["pending"])
+        style = {"ok": "$success", "failed": "$error bold", "cancelled": "$warning"}.get(s.status, "$accent")
+        elapsed = s.elapsed if s.elapsed is not None else (
+            (now - s.started).total_seconds() if s.started else 0.0)
+        budget = f" / {fmt_elapsed(s.budget)}" if s.budget else ""
+        over = s.over_budget or (s.budget is not None and elapsed > s.budget)
+        lines.append(Content.assemble((f"{mark} ", style), text(f"{i + 1}. {s.name or s.kind}", 120),
+                                      (f"  {fmt_elapsed(elapsed)}{budget}", "$error bold" if over else "$text-muted"),
+                                      (" OVER BUDGET" if over else "", "$error bold"),
+                                      (" (resumed)" if s.resumed else "", "$text-muted")))
+    return Content("\n").join(lines)
+
+
+def failure_text(state: Any) -> Content:
+    failed = [s for s in state.steps.values() if s.status in ("failed", "cancelled")]
+    if not failed:
+        return Content("")
+    s = failed[-1]
+    nxt = ("press h to pick another revision, or c to record what you checked"
+           if s.status == "failed" else "the run was cancelled; press h to choose again")
+    return Content.assemble((s.error_title or "Failed", "$error bold"), (": ", ""), text(s.error_message, 400),
+                            ("\nnext: ", "bold"), (nxt, ""))
+
+
+def progress_text(p: Any) -> Content:
+    if p is None:
+        return Content("progress: waiting for the first observation").stylize("$text-muted")
+    state = "complete" if p.complete else ("FAILED" if p.failed else "in progress")
+    return Content.assemble(("replicas: ", "bold"), (f"updated {p.updated}/{p.desired}  available {p.available}  "
+                                                    f"ready {p.ready}  total {p.total}  ", ""),
+                            (state, "$success bold" if p.complete else ("$error bold" if p.failed else "$warning")))
+
+
+# --------------------------------------------------------------------------- checklist
+
+
+def check_cells(r: Row, ascii: bool = False) -> tuple[Content, ...]:
+    gl = g(ascii)
+    mark, style = (gl["ok"], "$success bold") if r.ok else ((gl["fail"], "$error bold") if r.ok is False else (gl["pending"], "$text-muted"))
+    who = f"{sanitize(r.who, max_len=40)} {clock(r.at)}" if r.at else ""
+    evidence = r.evidence + (f" — note: {r.note}" if r.note else "")
+    return (
+        Content(mark).stylize(style),
+        text(r.title, 80),
+        Content("auto" if r.auto else "manual").stylize("$text-muted"),
+        text(evidence, 300),
+        text(who, 80, "$text-muted"),
+    )
+
+
+def phase_line(rows: list[PhaseRow], ascii: bool = False) -> Content:
+    parts: list[Any] = []
+    for r in rows:
+        budget = fmt_elapsed(r.budget) if r.budget else "-"
+        label = f"{r.name} {fmt_elapsed(r.elapsed)}/{budget}"
+        if r.overdue:
+            style = "$error bold reverse"
+            label += " OVERDUE"
+        elif r.running:
+            style = "$accent bold"
+        elif r.started:
+            style = "$success"
+        else:
+            style = "$text-muted"
+        parts.append((f" {label} ", style))
+        parts.append((g(ascii)["dot"], "$text-muted"))
+    return Content.assemble(*parts[:-1]) if parts else Content("")
+
+
+def header(data: Any, now: float) -> Content:
+    """The one-line status bar: where we are, what we follow, the verdict and the phase."""
+    st = data.state
+    parts: list[Any] = [(" cockpit ", "bold reverse")]
+    if data.drill:
+        parts.append((f" DRILL {sanitize(data.drill, max_len=40)} ", "$warning bold"))
+    if data.readonly:
+        parts.append((" READONLY ", "$error bold reverse"))
+    if data.observer_of:
+        parts.append((" observing ", "$text-muted"))
+    tgt = data.target or (st.target if st.target else None)
+    parts.append((f" {sanitize(str(tgt) if tgt else 'no target', max_len=80)} ", "bold"))
+    if data.decision is not None:
+        v = str(data.decision.verdict.value)
+        parts.append((f" {v} ", LEVEL_STYLE.get(v, "") + " reverse"))
+    if st.phase:
+        parts.append((f" phase {st.phase} ", "$accent"))
+    if st.resolved:
+        parts.append((" RESOLVED ", "$success bold reverse"))
+    return Content.assemble(*parts)
