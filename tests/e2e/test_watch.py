@@ -1,0 +1,141 @@
+"""``cockpit watch`` end to end: the installed CLI as a subprocess against the simulated world."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cockpit.drill.world import World
+
+pytestmark = pytest.mark.xdist_group("prometheus")
+
+FAST = ["--interval", "0.5", "--window", "2", "--countdown", "1", "--stabilization", "3"]
+
+
+def cockpit() -> list[str]:
+    exe = shutil.which("cockpit")
+    if exe is None:
+        pytest.skip("the cockpit console script is not installed (pip install -e .)")
+    return [exe]
+
+
+def env_for(tmp: Path) -> dict:
+    return dict(os.environ, XDG_STATE_HOME=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "cfg"), NO_COLOR="1")
+
+
+def history(world: World) -> list[str]:
+    from backends.kubernetes.backend import connect
+    from cockpit.model import Target
+
+    return [f"{r.number}:{r.images[0]}:{r.live}" for r in connect(str(world.kubeconfig_path_e2e)).history(Target("checkout", "shop"))]
+
+
+@pytest.fixture
+def start_world(tmp_path):
+    worlds = []
+
+    def start(scenario: str) -> World:
+        w = World(scenario, speed=10).start()
+        w.kubeconfig_path_e2e = w.write_kubeconfig(tmp_path / f"kubeconfig-{len(worlds)}")
+        worlds.append(w)
+        return w
+
+    yield start
+    for w in worlds:
+        w.stop()
+
+
+def live_image(world: World) -> str:
+    from backends.kubernetes.backend import connect
+    from cockpit.model import Target
+
+    return connect(str(world.kubeconfig_path_e2e)).deployment(Target("checkout", "shop")).images[0]
+
+
+def test_bad_image_rolls_back_by_itself_then_reports_ok(start_world, tmp_path):
+    world = start_world("bad-image")
+    journal = tmp_path / "incident.jsonl"
+    p = subprocess.run(
+        cockpit() + ["--kubeconfig", str(world.kubeconfig_path_e2e), "--journal", str(journal), "watch", "checkout",
+                     "-n", "shop", "--auto-rollback", *FAST, "--exit-when-verified", "--duration", "45"],
+        capture_output=True, text=True, env=env_for(tmp_path), timeout=60,
+    )
+    out = p.stdout
+    assert p.returncode == 0, out + p.stderr
+    assert "ROLLBACK_NOW shop/checkout — error rate" in out
+    assert "AUTO-ROLLBACK in 1s: rollback of shop/checkout to revision 2 (registry.example/shop/checkout:1.4.2)" in out
+    assert out.count("rolled back shop/checkout") == 1
+    assert "VERIFIED shop/checkout: OK" in out
+    assert "\x1b[" not in out  # no colour without a TTY
+    assert live_image(world) == "registry.example/shop/checkout:1.4.2"
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    types = [r["type"] for r in records]
+    assert types.index("trigger") < types.index("intent") < types.index("outcome")
+    trig = next(r for r in records if r["type"] == "trigger")
+    assert trig["name"] == "error_rate" and "> 5%" in trig["reason"] and trig["to_revision"] == 2
+    verdicts = [r["value"] for r in records if r["type"] == "verdict"]
+    assert "ROLLBACK_NOW" in verdicts and verdicts[-1] == "OK"
+
+
+def test_healthy_never_rolls_back(start_world, tmp_path):
+    world = start_world("healthy")
+    from backends.kubernetes.backend import connect
+
+    deps = connect(str(world.kubeconfig_path_e2e)).list_deployments()
+    dep = deps[0]
+    before = connect(str(world.kubeconfig_path_e2e)).history(__import__("cockpit.model").model.Target(dep.name, dep.namespace))
+    p = subprocess.run(
+        cockpit() + ["--kubeconfig", str(world.kubeconfig_path_e2e), "watch", dep.name, "-n", dep.namespace,
+                     "--auto-rollback", *FAST, "--duration", "6"],
+        capture_output=True, text=True, env=env_for(tmp_path), timeout=60,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"OK {dep.namespace}/{dep.name}" in p.stdout
+    assert "TRIGGER" not in p.stdout and "rolled back" not in p.stdout and "ROLLBACK_NOW" not in p.stdout
+    after = connect(str(world.kubeconfig_path_e2e)).history(__import__("cockpit.model").model.Target(dep.name, dep.namespace))
+    assert [r.number for r in after] == [r.number for r in before]
+
+
+def test_prometheus_stopped_mid_watch_is_inconclusive_and_no_rollback(start_world, tmp_path, prometheus_factory):
+    world = start_world("bad-image")
+    prom = prometheus_factory([{"url": world.service_url("shop", "checkout") + "/metrics",
+                                "labels": {"namespace": "shop"}, "job": "checkout"}])
+    prom.wait_for('sum(rate(http_requests_total{service="checkout"}[2s])) > 0')
+    # error trigger needs 50 consecutive checks: it cannot fire before Prometheus goes away
+    env = dict(env_for(tmp_path), COCKPIT_DECISION__TRIGGERS__ERROR_CONSECUTIVE="50",
+               COCKPIT_DECISION__TRIGGERS__SUCCESS_MIN_CHECKS="50")
+    proc = subprocess.Popen(
+        cockpit() + ["--kubeconfig", str(world.kubeconfig_path_e2e), "watch", "checkout", "-n", "shop", "--auto-rollback",
+                     "--source", "prometheus", "--prometheus-url", prom.url, "--no-probe", *FAST, "--duration", "9"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    time.sleep(3.5)
+    prom.stop()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    lines = out.splitlines()
+    first_bad = next(i for i, line in enumerate(lines) if "ROLLBACK_NOW shop/checkout" in line)
+    later = lines[first_bad + 1:]
+    assert any("INCONCLUSIVE shop/checkout" in line and "prometheus stale since" in line for line in later), out
+    assert "ALERT metrics source prometheus failed 3 times in a row" in out
+    assert "TRIGGER" not in out and "rolled back" not in out
+    assert live_image(world) == "registry.example/shop/checkout:1.5.0"
+
+
+def test_readonly_only_says_what_it_would_do(start_world, tmp_path):
+    world = start_world("bad-image")
+    p = subprocess.run(
+        cockpit() + ["--kubeconfig", str(world.kubeconfig_path_e2e), "--readonly", "watch", "checkout", "-n", "shop",
+                     "--auto-rollback", *FAST, "--duration", "5"],
+        capture_output=True, text=True, env=env_for(tmp_path), timeout=60,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "readonly: would start rollback of shop/checkout to revision 2" in p.stdout
+    assert "rolled back" not in p.stdout and "AUTO-ROLLBACK in" not in p.stdout
+    assert live_image(world) == "registry.example/shop/checkout:1.5.0"
+    assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.jsonl"))
