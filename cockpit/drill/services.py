@@ -235,5 +235,9 @@ class Services:
                 svc.generate(n)
 
     def stop(self) -> None:
-        for svc in self.items.values():
-            svc.stop()
+        # in parallel: each server's shutdown waits for its poll interval
+        threads = [threading.Thread(target=svc.stop, daemon=True) for svc in self.items.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=5)

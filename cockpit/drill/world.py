@@ -97,10 +97,12 @@ class World:
         self.api.stopping.set()
         self.controller.wake.set()
         self.store.close_watchers()
+        stopper = threading.Thread(target=self.services.stop, daemon=True)
+        stopper.start()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        self.services.stop()
+        stopper.join(timeout=5)
         for t in self._threads:
             t.join(timeout=2)
         self._threads.clear()
