@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,21 @@ from backends.kubernetes.transport import Transport, make_transport
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback will do, resolved once: shown to the operator, then executed."""
+
+    deployment: dict[str, Any]
+    replicaset: dict[str, Any]
+    history: list[Revision]
+    to_revision: int
+    images: tuple[str, ...]
+
+    @property
+    def live(self) -> Revision | None:
+        return next((r for r in self.history if r.live), None)
 
 
 def _selector(match_labels: dict[str, str]) -> str:
@@ -189,21 +205,25 @@ class KubeBackend:
         return infos[-limit:]
 
     # -- write side (every one refused in readonly before anything is sent) --------------
-    def rollback(self, target: Target, to_revision: int = 0) -> RollbackOutcome:
-        """``kubectl rollout undo [--to-revision=N]``, exactly."""
-        self._refuse("rollback of", target)
+    def plan_rollback(self, target: Target, to_revision: int = 0) -> RollbackPlan:
+        """Resolve what a rollback would do (one GET of the deployment, one list of its ReplicaSets)."""
         d = self.get_deployment(target)
         rss = self._replicasets(d)
-        current = int((d["metadata"].get("annotations") or {}).get(rv.REVISION, 0) or 0)
         rs = rv.replicaset_for_revision(d, rss, to_revision)
-        number = rv.revision_of(rs) or 0
-        images = rv.images_of(rs["spec"]["template"])
+        return RollbackPlan(deployment=d, replicaset=rs, history=rv.history(d, rss),
+                            to_revision=rv.revision_of(rs) or 0, images=rv.images_of(rs["spec"]["template"]))
+
+    def rollback(self, target: Target, to_revision: int = 0, *, plan: RollbackPlan | None = None) -> RollbackOutcome:
+        """``kubectl rollout undo [--to-revision=N]``, exactly (``plan`` saves re-fetching)."""
+        self._refuse("rollback of", target)
+        plan = plan or self.plan_rollback(target, to_revision)
+        d, rs = plan.deployment, plan.replicaset
+        current = int((d["metadata"].get("annotations") or {}).get(rv.REVISION, 0) or 0)
         if rv.equal_ignore_hash(rs["spec"]["template"], d["spec"]["template"]):
-            return RollbackOutcome(RollbackResult.SKIPPED, current, number, images,
-                                   f"skipped rollback (current template already matches revision {number})")
-        patch = rv.rollback_patch(d, rs)
-        self.t.request("PATCH", self._deploy_path(target), body=patch, content_type=JSON_PATCH)
-        return RollbackOutcome(RollbackResult.ROLLED_BACK, current, number, images, "rolled back")
+            return RollbackOutcome(RollbackResult.SKIPPED, current, plan.to_revision, plan.images,
+                                   f"skipped rollback (current template already matches revision {plan.to_revision})")
+        self.t.request("PATCH", self._deploy_path(target), body=rv.rollback_patch(d, rs), content_type=JSON_PATCH)
+        return RollbackOutcome(RollbackResult.ROLLED_BACK, current, plan.to_revision, plan.images, "rolled back")
 
     def scale(self, target: Target, replicas: int) -> None:
         self._refuse("scale of", target)

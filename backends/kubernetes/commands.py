@@ -73,18 +73,11 @@ def _confirm(question: str) -> None:
 def cmd_rollback(args: argparse.Namespace) -> int:
     kube = backend_from(args)
     target = _target(args, kube)
-    revisions = kube.history(target)
-    live = next((r for r in revisions if r.live), None)
-    # Resolve the target revision now so the question names it (and errors list what exists).
-    from backends.kubernetes import revisions as rv
-
-    deployment = kube.get_deployment(target)
-    rs = rv.replicaset_for_revision(deployment, kube._replicasets(deployment), args.to_revision)
-    to_number = rv.revision_of(rs) or 0
-    to_images = ", ".join(rv.images_of(rs["spec"]["template"]))
+    plan = kube.plan_rollback(target, args.to_revision)
+    live, to_number, to_images = plan.live, plan.to_revision, ", ".join(plan.images)
     from_desc = f"revision {live.number} ({', '.join(live.images)})" if live else "the live template"
     if args.readonly:
-        kube.rollback(target, to_number)  # refused by the backend; nothing is sent
+        kube.rollback(target, to_number, plan=plan)  # refused by the backend; nothing is sent
     if not args.yes:
         _confirm(f"Roll back deployment {target} from {from_desc} to revision {to_number} ({to_images})?")
 
@@ -93,21 +86,21 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     journal = Journal.open(args.journal or default_journal_path(str(target)))
     lock = journal.lock(str(target))
     try:
-        return _rollback_journaled(args, kube, target, journal, live, to_number, to_images)
+        return _rollback_journaled(args, kube, target, journal, plan)
     finally:
         lock.release()
         journal.close()
 
 
-def _rollback_journaled(args: argparse.Namespace, kube: Any, target: Any, journal: Any, live: Any,
-                        to_number: int, to_images: str) -> int:
+def _rollback_journaled(args: argparse.Namespace, kube: Any, target: Any, journal: Any, plan: Any) -> int:
     from cockpit.model import RollbackResult
 
+    live, to_number, to_images = plan.live, plan.to_revision, ", ".join(plan.images)
     journal.append("incident_opened", target=str(target), kind="deployment", reason="headless rollback")
     journal.append("revision_chosen", target=str(target), revision=to_number, images=to_images)
     with journal.action("rollback", target=str(target), from_revision=live.number if live else None,
                         to_revision=to_number, images=to_images) as act:
-        outcome = kube.rollback(target, to_number)
+        outcome = kube.rollback(target, to_number, plan=plan)
         act.result = {"result": outcome.result.value, "message": outcome.message,
                       "from_revision": outcome.from_revision, "to_revision": outcome.to_revision}
     if args.output != "json":

@@ -70,6 +70,7 @@ def test_crash_mid_rollback_resumes_without_a_second_write(world: tuple[World, s
     with pytest.raises(Crash):
         run(journal, CrashingBackend(kube, when))
     journal.close()
+    list(kube.watch_progress(CHECKOUT, timeout=60))  # let the controller observe what was sent
     expected_after_crash = ([1, 3, 4], 4) if when == "after" else ([1, 2, 3], 3)
     assert numbers(kube) == expected_after_crash
     state = replay(Journal.open(tmp_path / "j.jsonl", readonly=True).read())
