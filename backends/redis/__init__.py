@@ -7,14 +7,19 @@ Step kinds live in :mod:`backends.redis.steps`, headless commands in
 """
 from __future__ import annotations
 
-from backends.redis.models import CountResult, FlushResult, InvalidateProgress
+from typing import Any
 
-__all__ = ["CountResult", "FlushResult", "InvalidateProgress", "RedisBackend"]
+_MODELS = ("CountResult", "FlushResult", "InvalidateProgress")
+__all__ = [*_MODELS, "RedisBackend"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "RedisBackend":
         from backends.redis.client import RedisBackend
 
         return RedisBackend
+    if name in _MODELS:
+        from backends.redis import models
+
+        return getattr(models, name)
     raise AttributeError(name)
