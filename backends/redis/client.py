@@ -36,6 +36,16 @@ _READ_COMMANDS = frozenset(
 )
 
 
+_READ_SUBCOMMANDS = {
+    b"CLIENT": frozenset({b"GETNAME", b"SETNAME", b"ID", b"INFO", b"LIST"}),
+    b"MEMORY": frozenset({b"USAGE", b"STATS", b"DOCTOR"}),
+}
+
+
+def _word(value: Any) -> bytes:
+    return (value if isinstance(value, bytes) else str(value).encode()).upper()
+
+
 class AuthenticationError(ConfigError):
     title = "Authentication failed"
 
@@ -203,8 +213,9 @@ class RedisBackend:
         """One command. Readonly: only read commands (and CLIENT SETNAME) are sent."""
         from backends.redis.resp import pack
 
-        name = (args[0] if isinstance(args[0], bytes) else str(args[0]).encode()).upper()
-        if self.readonly and name not in _READ_COMMANDS:
+        name = _word(args[0])
+        if self.readonly and (name not in _READ_COMMANDS or (
+                name in _READ_SUBCOMMANDS and (len(args) < 2 or _word(args[1]) not in _READ_SUBCOMMANDS[name]))):
             raise ReadonlyError(f"{name.decode()} refused: the Redis backend is readonly; nothing was sent")
         conn = self._conn()
         try:

@@ -17,12 +17,13 @@ def seed(client, prefix: str, n: int, *, db_chunk: int = 5000) -> None:
         client.mset({f"{prefix}{i}": b"v" for i in range(start, min(n, start + db_chunk))})
 
 
-def test_invalidate_deletes_only_matching_keys_and_streams_progress(redis_server, redis_url):
+@pytest.mark.parametrize("transport", ["fast", "redis-py"])
+def test_invalidate_deletes_only_matching_keys_and_streams_progress(redis_server, redis_url, transport):
     r = redis_server.client()
     seed(r, "moshimoshi:", 3000)
     seed(r, "keep:", 2000)
     r.set("moshimoshi", "no colon: must survive")
-    backend = RedisBackend(redis_url, scan_count=500, max_batch=300)
+    backend = RedisBackend(redis_url, scan_count=500, max_batch=300, transport=transport)
     items = list(backend.invalidate("moshimoshi:*"))
     assert items[0].deleted == 0 and not items[0].done
     assert len(items) > 3, "progress must stream per SCAN call"
@@ -79,9 +80,14 @@ def test_readonly_refuses_every_write_before_sending(redis_server, redis_url):
         ro.flush(confirm=ro.target)
     with pytest.raises(ReadonlyError):
         ro.flush(confirm=ro.server, scope="all")
-    for cmd in ("UNLINK", "DEL", "FLUSHDB", "FLUSHALL", "SET"):
+    for cmd in ("UNLINK", "DEL", "FLUSHDB", "FLUSHALL", "SET", "unlink", "EVAL", "CONFIG"):
         with pytest.raises(ReadonlyError):
             ro.execute(cmd, "moshimoshi:1")
+    with pytest.raises(ReadonlyError):
+        ro.execute("CLIENT", "KILL", "ID", "1")
+    with pytest.raises(ReadonlyError):
+        ro.execute("MEMORY", "PURGE")
+    assert ro.execute("CLIENT", "GETNAME") == b"cockpit"
     assert r.dbsize() == 50
     # reads still work, and a dry run is a read
     assert ro.count("moshimoshi:*").matched == 50
@@ -117,6 +123,8 @@ def test_flush_needs_the_exact_target_and_reports_dbsize(redis_server, redis_url
 def test_connections_are_named_cockpit(redis_server, redis_url):
     backend = RedisBackend(redis_url)
     assert backend.client_name() == "cockpit"
+    list(backend.invalidate("none:*"))
+    assert RedisBackend(redis_url, transport="redis-py").client_name() == "cockpit"
     clients = redis_server.client().client_list()
     assert any(c["name"] == "cockpit" for c in clients)
 
@@ -148,11 +156,12 @@ def test_unreachable_and_bad_urls_are_clear_errors():
             RedisBackend(bad).dbsize()
 
 
-def test_password_never_in_display_or_errors(redis_server, redis_url):
-    good = RedisBackend(redis_server.url_with_password())
+@pytest.mark.parametrize("transport", ["fast", "redis-py"])
+def test_password_never_in_display_or_errors(redis_server, redis_url, transport):
+    good = RedisBackend(redis_server.url_with_password(), transport=transport)
     assert ACL_PASSWORD not in good.display_url and "***" in good.display_url
     assert good.ping() and good.client_name() == "cockpit"
-    bad = RedisBackend(redis_server.url_with_password("wrong-" + ACL_PASSWORD))
+    bad = RedisBackend(redis_server.url_with_password("wrong-" + ACL_PASSWORD), transport=transport)
     with pytest.raises(AuthenticationError) as exc:
         bad.dbsize()
     assert ACL_PASSWORD not in str(exc.value)

@@ -82,6 +82,7 @@ def test_unreachable_and_bad_url_are_one_line_errors():
 
 
 def test_invalidate_path_imports_no_heavy_modules(redis_server, redis_url):
+    pytest.importorskip("hiredis", reason="the lean path needs hiredis (without it redis-py is used)")
     code = ("import sys; from cockpit.cli import main; rc = main(['redis', 'invalidate', 'zz:*', '--url', %r, '--yes']);"
             "heavy = [m for m in ('pydantic', 'yaml', 'textual', 'kubernetes', 'redis', 'asyncio', 'docker', 'httpx') if m in sys.modules];"
             "print(heavy); sys.exit(rc)") % redis_url
