@@ -1,0 +1,20 @@
+"""The embedded simulated world behind ``cockpit --drill`` and ``cockpit world serve``.
+
+A Kubernetes API subset served over HTTP/1.1 on loopback (real kubectl 1.20–1.33 drives it),
+a deployment-controller simulation that builds rollout history the way a real cluster does,
+and simulated services whose errors and latency depend on the image that serves.
+
+Modules (standard library plus PyYAML and pydantic; nothing here imports textual or kubernetes):
+
+- :mod:`.world` — :class:`~cockpit.drill.world.World`, the whole thing, embeddable;
+- :mod:`.serve` — ``serve()``, the foreground server behind ``cockpit world serve``;
+- :mod:`.scenario` — the YAML scenario format, ``list_scenarios()``, ``load_scenario()``;
+- :mod:`.api` — HTTP routing, discovery, verbs, watch; :mod:`.tables` — server-side Tables;
+- :mod:`.store` — the versioned, indexed, watchable object store;
+- :mod:`.controller` — deployment + ReplicaSet controllers and a kubelet, in simulated time;
+- :mod:`.patch`, :mod:`.selectors`, :mod:`.kube`, :mod:`.protobuf` — the API's building blocks;
+- :mod:`.services` — the simulated HTTP services and their traffic.
+
+Import the submodules directly (``from cockpit.drill.world import World``); this package
+imports nothing so that ``import cockpit.drill`` stays free.
+"""

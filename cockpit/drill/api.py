@@ -476,7 +476,7 @@ class Handler(BaseHTTPRequestHandler):
             dry = q.get("dryRun") == "All"
             if method in ("GET", "HEAD"):
                 if name is None:
-                    if q.get("watch") in ("1", "true"):
+                    if q.get("watch") in ("1", "t", "T", "true", "True", "TRUE"):
                         self._watch(res, ns, q, accept)
                     else:
                         items, rv = api.list(res, ns, q)

@@ -8,6 +8,7 @@ cluster.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import re
@@ -74,13 +75,15 @@ def equal_ignore_hash(a: Obj, b: Obj) -> bool:
 
 
 def template_hash(template: Obj, collision_count: int = 0) -> str:
-    """A stable, DNS-safe hash of a pod template (FNV-32a, encoded like k8s SafeEncodeString)."""
-    data = json.dumps(canonical(template_without_hash(template)), sort_keys=True).encode()
+    """A stable, DNS-safe hash of a pod template (32 bits, encoded like k8s SafeEncodeString).
+
+    The real controller uses FNV-32a over a Go dump of the struct; any stable hash of the
+    canonical template serves the same purpose here (blake2b: fast enough for bulk loads).
+    """
+    data = json.dumps(canonical(template_without_hash(template)), sort_keys=True, separators=(",", ":")).encode()
     if collision_count:
         data += str(collision_count).encode()
-    h = 0x811C9DC5
-    for byte in data:
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    h = int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "big")
     return "".join(_SAFE[ord(c) % len(_SAFE)] for c in str(h))
 
 

@@ -75,7 +75,7 @@ class Store:
         self._labels: dict[Key, dict[tuple[str, str], set[str]]] = collections.defaultdict(
             lambda: collections.defaultdict(set)
         )
-        self._json: dict[tuple[str, str, str], bytes] = {}
+        self._json: dict[tuple[str, str, str], tuple[Obj, bytes]] = {}
         self._history: collections.deque[tuple[int, str, str, Obj]] = collections.deque(maxlen=HISTORY)
         self._watchers: list[Watcher] = []
         self._listeners: list[Callable[[str, str, Obj], None]] = []
@@ -133,14 +133,14 @@ class Store:
             return out
 
     def encoded(self, resource: str, obj: Obj) -> bytes:
-        """The cached JSON encoding of a stored object."""
+        """The JSON encoding of a stored object, cached per object identity."""
         md = obj["metadata"]
         ck = (resource, md.get("namespace", ""), md["name"])
-        data = self._json.get(ck)
-        if data is None or self._objs.get((resource, ck[1]), {}).get(ck[2]) is not obj:
-            data = dumps(obj)
-            if self._objs.get((resource, ck[1]), {}).get(ck[2]) is obj:
-                self._json[ck] = data
+        cached = self._json.get(ck)
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        data = dumps(obj)
+        self._json[ck] = (obj, data)
         return data
 
     def namespaces_of(self, resource: str) -> list[str]:

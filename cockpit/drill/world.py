@@ -13,6 +13,8 @@ crash back-off, progress deadlines), not the wall clock of timestamps.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -210,6 +212,8 @@ class World:
 
     def _build(self) -> None:
         sc = self.scenario
+        oldest = max((r.age or 0.0 for d in sc.deployments for r in d.revisions), default=0.0)
+        self.clock.backdate(max(oldest, DEFAULT_AGES[0]) + 3600)
         for ns in sc.all_namespaces():
             self.ensure_namespace(ns)
         for d in sc.deployments:
@@ -286,10 +290,14 @@ class World:
                 dep = store.create("deployments", dep, generation=True)
                 uid = dep["metadata"]["uid"]
                 last_name = ""
+                base = json.dumps(dep["spec"]["template"])
                 for r in range(1, replicasets_per + 1):
-                    template = copy.deepcopy(dep["spec"]["template"])
-                    template["spec"]["containers"][0]["image"] = f"registry.example/{name}:1.{r}.0"
-                    h = kube.template_hash(template)
+                    template = json.loads(base)  # a fast deep copy
+                    image = f"registry.example/{name}:1.{r}.0"
+                    template["spec"]["containers"][0]["image"] = image
+                    # a cheap stand-in for kube.template_hash (the templates differ only by image)
+                    digest = hashlib.blake2b(f"{name}/{image}".encode(), digest_size=4).digest()
+                    h = "".join("bcdfghjklmnpqrstvwxz2456789"[ord(c) % 27] for c in str(int.from_bytes(digest, "big")))
                     template["metadata"]["labels"][kube.HASH_LABEL] = h
                     n = replicas if r == replicasets_per else 0
                     rs = {
