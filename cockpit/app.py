@@ -82,6 +82,10 @@ class CockpitApp(App):
     # ------------------------------------------------------------------ composition
 
     def on_mount(self) -> None:
+        self.setup()
+
+    def setup(self) -> None:
+        """Install the screens and connect (in a worker, after the first frame)."""
         from cockpit.session import AutoRollback
 
         self.auto = AutoRollback(countdown_s=getattr(getattr(self.settings, "watch", None), "countdown_s", 10.0))
@@ -182,34 +186,35 @@ class CockpitApp(App):
         self.goto(where)
         self.notify(f"resumed {state.target} in phase {state.phase}", timeout=5)
 
-    @work(thread=True, exclusive=True, group="follow", exit_on_error=False)
-    def follow(self, path: Path) -> None:
-        """Tail the journal; fold every record into the state (observers and operators alike)."""
+    def follow(self, path: Path | None) -> None:
+        """Tail the journal at ``path`` into the state (observers and operators alike)."""
+        if path is None or getattr(self, "_following", None) == Path(path):
+            return
+        self._following = Path(path)
+        self._follow_stop.set()
+        self._follow_stop = stop = threading.Event()
+        self.data.state = IncidentState()
+        self.run_worker(lambda: self._tail(Path(path), stop), thread=True, group="follow", exit_on_error=False)
+
+    def _tail(self, path: Path, stop: threading.Event) -> None:
         from cockpit.journal import follow
 
-        self._follow_stop.set()
-        stop = threading.Event()
-        self._follow_stop = stop
-        batch: list[dict] = []
-        last = time.monotonic()
         for rec in follow(path, stop, poll=0.2):
-            batch.append(rec)
-            if len(batch) >= 200 or time.monotonic() - last > 0.05:
-                self._apply_records(batch)
-                batch, last = [], time.monotonic()
-        if batch:
-            self._apply_records(batch)
+            if stop.is_set():
+                return
+            try:
+                self.call_from_thread(self._fold, [rec], stop)
+            except RuntimeError:
+                return
 
-    def _apply_records(self, batch: list[dict]) -> None:
-        try:
-            self.call_from_thread(self._fold, list(batch))
-        except RuntimeError:
-            pass
-
-    def _fold(self, batch: list[dict]) -> None:
+    def _fold(self, batch: list[dict], stop: threading.Event | None = None) -> None:
+        if stop is not None and stop.is_set():
+            return  # a record of a journal we no longer follow
         st = self.data.state
         for rec in batch:
             st.apply(rec)
+            if rec.get("type") == "phase" and rec.get("phase") == "verify":
+                self._stabilize = True  # judge only what came after the rollback
         if st.target and self.data.target is None:
             from cockpit.session import parse_target
 
@@ -463,6 +468,11 @@ class CockpitApp(App):
             self.engine, self.sources, note = build_metrics(self.args, self.settings, self.session, self.world, target)
             self.data.metrics_note = note
         now = time.time()
+        if getattr(self, "_stabilize", False):
+            self._stabilize = False
+            self.engine.stabilize(now, "the rollback")
+            for source in self.sources:
+                getattr(source, "reset", lambda: None)()
         window = getattr(getattr(self.settings, "watch", None), "window_s", 60.0)
         readings = [s.sample(window, now) for s in self.sources]
         decision = self.engine.tick(readings, now) if self.sources else None

@@ -55,7 +55,7 @@ class ChecklistScreen(CockpitScreen):
 
     def show_phases(self) -> None:
         st = self.data.state
-        self.query_one("#phases", Line).set(render.phase_line(phase_rows(st, datetime.now(timezone.utc)), self.data.ascii))
+        self.query_one("#phases", Line).set(render.phase_line(phase_rows(st, datetime.fromtimestamp(self.data.now, timezone.utc) if self.data.now else datetime.now(timezone.utc)), self.data.ascii))
 
     def _row(self):
         table = self.query_one("#checks", KeyedTable)

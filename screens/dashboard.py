@@ -76,7 +76,7 @@ class DashboardScreen(CockpitScreen):
         self.show("bar")
 
     def show_metrics(self) -> None:
-        now = time.time()
+        now = self.data.now or time.time()
         d = self.data.decision
         er = getattr(getattr(d, "sample", None), "error_rate", None)
         p95 = getattr(getattr(d, "sample", None), "p95_ms", None)

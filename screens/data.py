@@ -56,5 +56,7 @@ class UIData:
     auto_armed: bool = False
     auto_remaining: float | None = None
     auto_reason: str = ""
+    now: float | None = None
+    """A frozen clock for snapshots (None: the real time)."""
     thresholds: dict[str, float] = field(default_factory=lambda: {"error_rate": 0.05, "p95_ms": 2000.0,
                                                                   "error_ok": 0.01, "p95_ok": 500.0})

@@ -60,7 +60,7 @@ class HistoryScreen(CockpitScreen):
                                    ("   enter: roll back to the highlighted revision" if not self.data.readonly else "", "$text-muted")))
         table = self.query_one("#revisions", KeyedTable)
         fresh = not table._cells
-        now = time.time()
+        now = self.data.now or time.time()
         table.sync([(str(r.number), render.revision_cells(r, now, self.data.ascii)) for r in revs])
         if fresh and revs:
             # start on the newest revision that is not live: the usual rollback target

@@ -32,11 +32,16 @@ class RollbackScreen(CockpitScreen):
 
     def on_mount(self) -> None:
         self._shown = 0
-        self._first_seen: int | None = None
+        self.set_interval(1.0, self._tick_clock)
+
+    def _tick_clock(self) -> None:
+        # the elapsed clock of a running step moves every second (only while visible)
+        if self.is_current and any(s.status == "running" for s in self.data.state.steps.values()):
+            self.show_steps()
 
     def show_steps(self) -> None:
         st = self.data.state
-        self.query_one("#steps", Line).set(render.step_lines(st, datetime.now(timezone.utc), self.data.ascii))
+        self.query_one("#steps", Line).set(render.step_lines(st, datetime.fromtimestamp(self.data.now, timezone.utc) if self.data.now else datetime.now(timezone.utc), self.data.ascii))
         self.query_one("#failure", Line).set(render.failure_text(st))
         self.show("bar")
 
@@ -48,6 +53,9 @@ class RollbackScreen(CockpitScreen):
         st = self.data.state
         log = self.query_one("#log", RichLog)
         total = st.log_count
+        if total < self._shown:  # another journal (resume / observer switched): start over
+            log.clear()
+            self._shown = 0
         new = total - self._shown
         if new <= 0:
             return

@@ -1,0 +1,46 @@
+"""Snapshots of every screen at 80x24 and 120x40, dark and light, over fixed data with a
+frozen clock (tests/ui/fakes.py). Update with ``pytest tests/snapshots --snapshot-update``."""
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.fakes import StaticCockpit, freeze_tz
+
+freeze_tz()
+
+SIZES = [(80, 24), (120, 40)]
+THEMES = ["dark", "light"]
+
+
+async def _settle(pilot) -> None:
+    await pilot.pause(0.2)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", ["dashboard", "history", "rollback", "checklist"])
+def test_screen(snap_compare, screen, size, theme):
+    assert snap_compare(StaticCockpit(screen, theme=theme), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_confirm_modal(snap_compare, size, theme):
+    async def open_confirm(pilot):
+        await _settle(pilot)
+        await pilot.press("enter")  # the cursor starts on revision 2, the newest non-live one
+        await pilot.pause(0.2)
+
+    assert snap_compare(StaticCockpit("history", theme=theme), terminal_size=size, run_before=open_confirm)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_readonly_observer(snap_compare, size, theme):
+    assert snap_compare(StaticCockpit("rollback", readonly=True, theme=theme), terminal_size=size, run_before=_settle)
+
+
+def test_ascii_dashboard(snap_compare):
+    assert snap_compare(StaticCockpit("dashboard", ascii=True, theme="mono"), terminal_size=(80, 24), run_before=_settle)
