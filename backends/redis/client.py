@@ -58,11 +58,27 @@ class RedisCommandError(CockpitError):
     title = "Redis error"
 
 
-def _pack(name: bytes, args: list[bytes]) -> bytes:
+def _pack_py(name: bytes, args: list[bytes]) -> bytes:
     """RESP encoding of ``name *args`` (keys as bytes, as SCAN returned them)."""
     parts = [b"*%d\r\n$%d\r\n%s\r\n" % (len(args) + 1, len(name), name)]
     parts += [b"$%d\r\n%s\r\n" % (len(a), a) for a in args]
     return b"".join(parts)
+
+
+def _pack(name: bytes, args: list[bytes]) -> bytes:
+    """Like :func:`_pack_py`, in C when hiredis has ``pack_command`` (a third of the CPU)."""
+    global _pack
+    try:
+        from hiredis import pack_command
+    except ImportError:
+        _pack = _pack_py
+        return _pack_py(name, args)
+
+    def _pack_c(name: bytes, args: list[bytes]) -> bytes:
+        return pack_command((name, *args))
+
+    _pack = _pack_c
+    return _pack_c(name, args)
 
 
 def _scan_cmd(cursor: bytes, pattern: bytes, count: int) -> bytes:

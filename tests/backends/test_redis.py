@@ -68,6 +68,9 @@ def test_hostile_key_names_are_sanitized_in_samples(redis_server, redis_url):
     (name,) = result.sample
     assert "\x1b" not in name and "\u202e" not in name and "\x07" not in name
     assert name.startswith("evil:") and "red" in name
+    r.set(b"evil:\x00bin\r\n\xff", 1)
+    assert RedisBackend(redis_url).invalidate_all("evil:*").deleted == 2  # binary-safe packing
+    assert r.dbsize() == 0
 
 
 def test_readonly_refuses_every_write_before_sending(redis_server, redis_url):
