@@ -274,6 +274,11 @@ class CockpitApp(App):
         self.call_from_thread(self.follow, self.session.journal_path)
         self.session.phase("identify", self.data.state)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        from screens.keys import MUTATING_ACTIONS
+
+        return not (self.data.readonly and action in MUTATING_ACTIONS)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.data.readonly))
 

@@ -38,12 +38,17 @@ class CockpitScreen(Screen):
             self.show(part)
 
     def show(self, part: str) -> None:
-        if part == "bar":
-            self.query_one("#bar", Line).set(render.header(self.data, time.time()))
-            return
-        fn = getattr(self, f"show_{part}", None)
-        if fn is not None and self.is_mounted:
-            fn()
+        from textual.css.query import NoMatches
+
+        try:
+            if part == "bar":
+                self.query_one("#bar", Line).set(render.header(self.data, time.time()))
+                return
+            fn = getattr(self, f"show_{part}", None)
+            if fn is not None and self.is_mounted:
+                fn()
+        except NoMatches:
+            pass  # not composed yet: on_screen_resume renders everything
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.data.readonly and action in MUTATING_ACTIONS:
