@@ -2,10 +2,7 @@
 
 ``GET /api/v1/namespaces/{ns}/pods/{pod}/log?container=..&sinceSeconds=..&timestamps=true``
 for every container of every pod of the target's Deployment (the last hour by default), via
-the backend's transport. The log endpoint answers ``text/plain``; the light transport's
-``request`` parses JSON, so when the transport has ``request_text`` we use it, else a raw
-GET over the light transport's own connection details, else ``request`` (the official
-transport hands back text). Every line passes :func:`cockpit.text.sanitize`.
+the backend's transport (``request_text``: the log endpoint answers ``text/plain``). Every line passes :func:`cockpit.text.sanitize`.
 Reads only: allowed readonly.
 """
 from __future__ import annotations
@@ -21,28 +18,7 @@ MAX_BYTES = 20 * 1024 * 1024
 
 
 def _get_text(t: Any, path: str, query: dict[str, Any], timeout: float) -> str:
-    if hasattr(t, "request_text"):
-        return t.request_text("GET", path, query, timeout=timeout)
-    if hasattr(t, "_new_connection") and hasattr(t, "_url") and hasattr(t, "_headers"):
-        from backends.kubernetes.transport import _error
-
-        conn = t._new_connection(timeout)
-        try:
-            headers = {**t._headers, "Accept": "text/plain, */*"}
-            conn.request("GET", t._url(path, query), headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read(MAX_BYTES)
-            if resp.status >= 400:
-                raise _error(resp.status, raw, "GET", path)
-            return raw.decode("utf-8", "replace")
-        except CockpitError:
-            raise
-        except OSError as exc:
-            raise t._unreachable(exc) from None
-        finally:
-            conn.close()
-    doc = t.request("GET", path, query, timeout=timeout)
-    return doc if isinstance(doc, str) else ("" if doc is None else str(doc))
+    return t.request_text("GET", path, query, timeout=timeout)[:MAX_BYTES]
 
 
 def pod_log(backend: Any, namespace: str, pod: str, container: str | None, since_seconds: int,

@@ -34,6 +34,7 @@ from backends.kubernetes.kubeconfig import Connection
 USER_AGENT = f"cockpit/{__version__}"
 FIELD_MANAGER = "cockpit"
 DEFAULT_TIMEOUT = 10.0
+MAX_BODY = 256 << 20  # a list bigger than this is a mistake, not a history
 
 
 class Transport(Protocol):
@@ -138,12 +139,12 @@ class HttpTransport:
         return UnreachableError(f"Kubernetes API at {self.server} did not answer: {reason}",
                                 hint="check the context (--context) and that the cluster is reachable")
 
-    def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
-                content_type: str = "application/json", timeout: float | None = None) -> Any:
+    def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
+              timeout: float | None, accept: str) -> bytes:
         method = method.upper()
         _guard(self.readonly, method, path)
         url = self._url(path, _with_manager(method, query))
-        headers = dict(self._headers)
+        headers = {**self._headers, "Accept": accept}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -160,7 +161,11 @@ class HttpTransport:
                     conn.sock.settimeout(timeout)
                 conn.request(method, url, body=payload, headers=headers)
                 resp = conn.getresponse()
-                raw = resp.read()
+                raw = resp.read(MAX_BODY + 1)
+                if len(raw) > MAX_BODY:
+                    self._drop()
+                    raise CockpitError(f"{method} {path}: the answer is larger than {MAX_BODY >> 20} MiB",
+                                       title="API server error")
                 break
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self._drop()
@@ -172,11 +177,21 @@ class HttpTransport:
                 raise self._unreachable(exc) from None
         if resp.status >= 400:
             raise _error(resp.status, raw, method, path)
+        return raw
+
+    def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
+                content_type: str = "application/json", timeout: float | None = None) -> Any:
+        raw = self._send(method, path, query, body, content_type, timeout, "application/json")
         try:
             return json.loads(raw) if raw else None
         except ValueError:
             raise CockpitError(f"{method} {path}: the API answered something that is not JSON",
                                title="API server error") from None
+
+    def request_text(self, method: str, path: str, query: dict[str, Any] | None = None,
+                     timeout: float | None = None) -> str:
+        """For the endpoints that answer text (pod logs)."""
+        return self._send(method, path, query, None, "application/json", timeout, "text/plain, */*").decode("utf-8", "replace")
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -257,6 +272,12 @@ class OfficialTransport:
         _guard(self.readonly, method, path)
         raw = self._call(method, path, _with_manager(method, query), body, content_type, timeout or self.timeout).read()
         return json.loads(raw) if raw else None
+
+    def request_text(self, method: str, path: str, query: dict[str, Any] | None = None,
+                     timeout: float | None = None) -> str:
+        _guard(self.readonly, method, path)
+        raw = self._call(method.upper(), path, query, None, "application/json", timeout or self.timeout).read()
+        return (raw or b"").decode("utf-8", "replace")
 
     def stream(self, path: str, query: dict[str, Any] | None = None, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
         resp = self._call("GET", path, query, None, "application/json", timeout + 5).response

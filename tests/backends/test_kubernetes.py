@@ -196,3 +196,13 @@ def test_cli_unreachable_and_bad_kubeconfig(tmp_path: Path) -> None:
     kc.write_text("clusters: [\n")
     out = cockpit("history", "x", "--kubeconfig", str(kc))
     assert out.returncode == 2 and "not valid YAML" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_switch_selector_blue_green(kube: KubeBackend) -> None:
+    before = kube.t.request("GET", "/api/v1/namespaces/shop/services/checkout")["spec"]["selector"]
+    previous = kube.switch_selector("shop", "checkout", {"app": "checkout", "track": "green"})
+    assert previous == before
+    after = kube.t.request("GET", "/api/v1/namespaces/shop/services/checkout")["spec"]["selector"]
+    assert after == {"app": "checkout", "track": "green"}
+    with pytest.raises(NotFoundError):
+        kube.switch_selector("shop", "no-such-service", {"app": "x"})
