@@ -100,50 +100,13 @@ class NotifySettings(BaseModel):
 
 
 def load_notify_settings(env: dict[str, str] | None = None) -> NotifySettings:
-    """The ``notify`` settings: from ``cockpit.config`` when it has a ``notify`` section,
-    else from ``COCKPIT_NOTIFY__*`` environment variables (JSON for lists/maps).
+    """The ``notify`` section of the settings (defaults ← config file ← ``COCKPIT_NOTIFY__*``).
 
-    Raises ConfigError naming the variable on a bad value.
+    Raises ConfigError naming the file or variable on a bad value.
     """
-    import os
+    from cockpit.config import load_settings  # config imports this module: import here
 
-    from pydantic import ValidationError
-
-    from cockpit.errors import ConfigError
-
-    try:
-        from cockpit import config as _config  # written by another area; optional
-
-        if "notify" in getattr(_config.Settings, "model_fields", {}):
-            return _config.load_settings(env=env).notify  # type: ignore[no-any-return]
-    except ImportError:
-        pass
-    env = dict(os.environ if env is None else env)
-    prefix = "COCKPIT_NOTIFY__"
-    data: dict[str, Any] = {}
-    import json
-
-    for key, raw in env.items():
-        if not key.upper().startswith(prefix):
-            continue
-        name = key[len(prefix):].lower()
-        value: Any = raw
-        if name in ("escalation", "statuspage_components", "webhook_headers") or raw[:1] in "[{":
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                raise ConfigError(f"environment variable {key}: expected JSON") from None
-        data[name] = value
-    try:
-        return NotifySettings.model_validate(data)
-    except ValidationError as exc:
-        msgs = []
-        for e in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in e["loc"])
-            var = prefix + str(e["loc"][0]).upper() if e["loc"] else prefix
-            msg = "unknown setting (a typo?)" if e["type"] == "extra_forbidden" else e["msg"]
-            msgs.append(f"environment variable {var} ({loc}): {msg}")
-        raise ConfigError("; ".join(msgs)) from None
+    return load_settings(env=env).notify
 
 
 # --------------------------------------------------------------------------- policy

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from cockpit.comms import NotifySettings
 from cockpit.errors import ConfigError
 
 ENV_PREFIX = "COCKPIT_"
@@ -216,6 +217,7 @@ class Settings(BaseSettings):
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @classmethod
     def settings_customise_sources(
