@@ -6,9 +6,7 @@ its password never appears in output or the journal.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,8 @@ from typing import Any
 
 def duration(text: str) -> float:
     """``90``, ``90s``, ``5m``, ``1h``, ``250ms`` → seconds."""
+    import re
+
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text or "")
     if not m:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 5m, 1h)")
@@ -214,6 +214,8 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _load_snapshot(path: Path) -> dict[str, int]:
+    import json
+
     from cockpit.errors import ConfigError
 
     try:
@@ -225,6 +227,8 @@ def _load_snapshot(path: Path) -> dict[str, int]:
 
 
 def _counts(args: argparse.Namespace) -> int:
+    import json
+
     from cockpit.errors import ConfigError
     from cockpit.output import emit
 
@@ -249,6 +253,8 @@ def _counts(args: argparse.Namespace) -> int:
 
 
 def _integrity(args: argparse.Namespace) -> int:
+    import json
+
     from cockpit.errors import ConfigError
     from cockpit.output import emit
 
