@@ -1,0 +1,48 @@
+"""Time to the first frame showing live data (pods of the drill target on screen) vs a
+minimal Textual app, in the same run, both in tmux. Prints figures; asserts nothing.
+
+    python bench/startup.py [runs]
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+MINIMAL = "from textual.app import App\nfrom textual.widgets import Static\nclass A(App):\n    def compose(self):\n        yield Static('READY-MINIMAL')\nA().run()\n"
+
+
+def first_frame(cmd: str, needle: str, timeout: float = 30.0) -> float:
+    s = f"bench-{uuid.uuid4().hex[:6]}"
+    t0 = time.perf_counter()
+    subprocess.run(["tmux", "new-session", "-d", "-s", s, "-x", "120", "-y", "40", cmd], check=True)
+    try:
+        while time.perf_counter() - t0 < timeout:
+            out = subprocess.run(["tmux", "capture-pane", "-t", s, "-p"], capture_output=True, text=True).stdout
+            if needle in out:
+                return time.perf_counter() - t0
+            time.sleep(0.01)
+        return float("nan")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", s], capture_output=True)
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    tmp = tempfile.mkdtemp()
+    script = f"{tmp}/minimal.py"
+    open(script, "w").write(MINIMAL)
+    mins, cps = [], []
+    for _ in range(runs):
+        mins.append(first_frame(f"{sys.executable} {script}", "READY-MINIMAL"))
+        cps.append(first_frame(f"env XDG_STATE_HOME={tmp} cockpit --drill --scenario bad-image", "Running"))
+    m, c = sorted(mins)[len(mins) // 2], sorted(cps)[len(cps) // 2]
+    print(f"minimal textual app first frame: median {m:.3f}s  {['%.3f' % x for x in mins]}")
+    print(f"cockpit --drill first frame with live pods: median {c:.3f}s  {['%.3f' % x for x in cps]}")
+    print(f"ratio {c / m:.2f} (goal <= 2.0)")
+
+
+if __name__ == "__main__":
+    main()
