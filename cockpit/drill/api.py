@@ -50,7 +50,7 @@ RESOURCES: dict[str, Resource] = {
     r.name: r
     for r in (
         Resource("namespaces", "", "v1", "Namespace", "namespace", False, ("ns",), ()),
-        Resource("pods", "", "v1", "Pod", "pod", True, ("po",), ("all",)),
+        Resource("pods", "", "v1", "Pod", "pod", True, ("po",), ("all",), ("log", "status")),
         Resource("events", "", "v1", "Event", "event", True, ("ev",), (), ()),
         Resource("services", "", "v1", "Service", "service", True, ("svc",), ("all",)),
         Resource("deployments", "apps", "v1", "Deployment", "deployment", True, ("deploy",), ("all",),
@@ -69,6 +69,8 @@ def _verbs(r: Resource) -> list[str]:
 def _sub_kind(r: Resource, sub: str) -> tuple[str, str, str]:
     if sub == "scale":
         return ("autoscaling", "v1", "Scale")
+    if sub == "log":
+        return ("", "v1", "Pod")
     return (r.group, r.version, r.kind)
 
 
@@ -81,7 +83,7 @@ def legacy_resource_list(group_version: str, resources: list[Resource]) -> Obj:
         for sub in r.subresources:
             g, v, k = _sub_kind(r, sub)
             entry = {"name": f"{r.name}/{sub}", "singularName": "", "namespaced": r.namespaced, "kind": k,
-                     "verbs": SUB_VERBS}
+                     "verbs": ["get"] if sub == "log" else SUB_VERBS}
             if sub == "scale":
                 entry.update(group=g, version=v)
             out.append(entry)
@@ -105,7 +107,7 @@ def aggregated(core: bool, version: str) -> Obj:
             for sub in r.subresources:
                 g, v, k = _sub_kind(r, sub)
                 entry["subresources"].append({"subresource": sub, "responseKind": {"group": g, "version": v, "kind": k},
-                                              "verbs": SUB_VERBS})
+                                              "verbs": ["get"] if sub == "log" else SUB_VERBS})
         return entry
 
     group = {"metadata": {"creationTimestamp": None}, "versions": [
@@ -130,6 +132,8 @@ class Api:
         self.log: list[tuple[str, str]] = []
         self._log_lock = threading.Lock()
         self.stopping = threading.Event()
+        # pod, query → log text; the World plugs in its simulated logs
+        self.pod_log: Any = lambda pod, q: ""
 
     # ------------------------------------------------------------------ helpers
     def record(self, method: str, path: str) -> None:
@@ -370,6 +374,8 @@ class Api:
         gone = self.store.delete(resource, ns, md["name"])
         if resource == "pods":
             self.controller.pods.pop((ns, md["name"]), None)
+            for c in obj["spec"].get("containers") or []:
+                self.controller.event(obj, "Normal", "Killing", f"Stopping container {c['name']}", "kubelet")
         if resource in ("replicasets", "pods"):
             self.controller.touch_owner_of(gone)
         return gone
@@ -481,6 +487,15 @@ class Handler(BaseHTTPRequestHandler):
                     else:
                         items, rv = api.list(res, ns, q)
                         self._send_list(res, items, rv, accept, q)
+                elif sub == "log":
+                    pod = api.store.require("pods", ns or "", name)
+                    cs = [c["name"] for c in pod["spec"].get("containers") or []]
+                    if q.get("container") and q["container"] not in cs:
+                        raise StoreError(400, "BadRequest", f"container {q['container']} is not valid for pod {name}")
+                    if not q.get("container") and len(cs) > 1:
+                        raise StoreError(400, "BadRequest", f"a container name must be specified for pod {name}, "
+                                         f"choose one of: [{' '.join(cs)}]")
+                    self._send(200, api.pod_log(pod, q).encode(), "text/plain")
                 else:
                     obj = api.get(res, ns, name, sub)
                     if "as=Table" in accept and sub is None:

@@ -598,6 +598,8 @@ class Controller:
                 (ns, p["metadata"]["name"]), PodSim(0, 0, 0, False)).created))
             for p in victims[: len(pods) - want]:
                 self.store.delete("pods", ns, p["metadata"]["name"])
+                for c in p["spec"].get("containers") or []:
+                    self.event(p, "Normal", "Killing", f"Stopping container {c['name']}", "kubelet")
                 self.pods.pop((ns, p["metadata"]["name"]), None)
                 self.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}",
                            "replicaset-controller")

@@ -49,6 +49,7 @@ class World:
         self.store = Store(lambda: kube.iso(self.clock.wall()))
         self.controller = Controller(self.store, self.clock, self._pod_behaviour)
         self.api = Api(self.store, self.controller, kube_version)
+        self.api.pod_log = self.pod_log
         self.services = Services(self.scenario.traffic_rps)
         self._server = None
         self._threads: list[threading.Thread] = []
@@ -160,6 +161,72 @@ class World:
         path.chmod(0o600)
         self.kubeconfig_path = path
         return path
+
+    def pod_log(self, pod: Obj, query: dict[str, str]) -> str:
+        """Simulated container output: start-up lines, then what the image's behaviour implies
+        (request errors at its error rate, or a crash before each restart). Honours
+        ``sinceSeconds``, ``tailLines``, ``timestamps`` and ``previous``."""
+        import random
+
+        md = pod["metadata"]
+        image = pod["spec"]["containers"][0].get("image", "")
+        tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+        b = self.behaviour(image)
+        start = kube.parse_iso(md.get("creationTimestamp")) or self.clock.wall()
+        now = self.clock.wall()
+        rng = random.Random(md.get("uid", ""))
+        lines: list[tuple[float, str]] = []
+        restarts = max((c.get("restartCount", 0) for c in pod["status"].get("containerStatuses") or []), default=0)
+        if b.crash:
+            last = start
+            for cs in pod["status"].get("containerStatuses") or []:
+                fin = kube.parse_iso(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+                last = fin or last
+            t = last
+            lines += [(t, f"level=info msg=\"starting\" version={tag}"),
+                      (t, "level=info msg=\"migrating ledger schema\""),
+                      (t, "level=error msg=\"ledger schema v7 not found\""),
+                      (t, "panic: schema mismatch: expected v7, found v6"),
+                      (t, "goroutine 1 [running]:"),
+                      (t, "main.main()"),
+                      (t, f"exit status 1 (restart {restarts})")]
+        else:
+            lines += [(start, f"level=info msg=\"starting\" version={tag}"),
+                      (start + b.ready_after, "level=info msg=\"listening\" addr=:8080"),
+                      (start + b.ready_after, "level=info msg=\"ready\"")]
+            t = start + b.ready_after
+            step = 30.0
+            first = max(t, now - 3600)
+            t = first
+            while t < now and len(lines) < 2000:
+                n = 300
+                errors = sum(1 for _ in range(20) if rng.random() < b.error_rate) * (n // 20)
+                p95 = b.latency_ms.p95 * (0.8 + 0.4 * rng.random())
+                lines.append((t, f"level=info msg=\"requests\" window=30s total={n} errors={errors} p95_ms={p95:.0f}"))
+                if errors:
+                    lines.append((t, f"level=error msg=\"request failed\" status=500 err=\"upstream error\" "
+                                     f"count={errors}"))
+                t += step
+        if query.get("previous") in ("true", "1") and not b.crash:
+            raise_previous = True
+        else:
+            raise_previous = False
+        if raise_previous:
+            from cockpit.drill.store import StoreError
+
+            raise StoreError(400, "BadRequest", f'previous terminated container "{pod["spec"]["containers"][0]["name"]}" '
+                             f'in pod "{md["name"]}" not found')
+        since = query.get("sinceSeconds")
+        if since and since.isdigit():
+            lines = [(t, m) for t, m in lines if t >= now - int(since)]
+        tail = query.get("tailLines")
+        if tail and tail.lstrip("-").isdigit() and int(tail) >= 0:
+            lines = lines[-int(tail):] if int(tail) else []
+        stamps = query.get("timestamps") in ("true", "1")
+        out = []
+        for t, m in lines:
+            out.append(f"{kube.iso(t)[:-1]}.000000000Z {m}" if stamps else m)
+        return "\n".join(out) + ("\n" if out else "")
 
     # ------------------------------------------------------------------ building
     def ensure_namespace(self, name: str) -> Obj:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -269,3 +270,28 @@ def test_protobuf_create_body(w: World) -> None:
     conn.request("POST", DEPLOYS, body=body, headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
     resp = conn.getresponse()
     assert resp.status == 201 and json.loads(resp.read())["metadata"]["name"] == "pb"
+
+
+def test_pod_logs(world) -> None:
+    w: World = world("crashloop", speed=100)
+    pods = w.store.list("pods", "payments")
+    crashing = next(p for p in pods if p["spec"]["containers"][0]["image"].endswith(":2.0.0"))
+    healthy = next(p for p in pods if p["spec"]["containers"][0]["image"].endswith(":1.9.4"))
+    base = "/api/v1/namespaces/payments/pods/"
+    u = urlsplit(w.url)
+
+    def text(path: str) -> tuple[int, str, str]:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read().decode(), r.getheader("Content-Type") or ""
+
+    code, out, ctype = text(base + crashing["metadata"]["name"] + "/log")
+    assert code == 200 and ctype.startswith("text/plain") and "panic: schema mismatch" in out
+    code, out, _ = text(base + healthy["metadata"]["name"] + "/log?timestamps=true&tailLines=2&container=payments")
+    lines = out.splitlines()
+    assert len(lines) == 2 and all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ", line) for line in lines)
+    code, out, _ = text(base + healthy["metadata"]["name"] + "/log?container=nope")
+    assert code == 400
+    code, out, _ = text(base + "missing/log")
+    assert code == 404
