@@ -148,17 +148,44 @@ class Controller:
             spent += dt
         return spent
 
-    def run(self, stop: threading.Event, interval: float = 0.25, busy_interval: float = 0.05) -> None:
-        """The controller thread: tick while work is in flight, doze otherwise."""
+    def next_due(self) -> float | None:
+        """The simulated time of the next scheduled pod transition or progress deadline."""
+        due: float | None = None
+        for ps in self.pods.values():
+            t = {"creating": ps.start_at, "running": ps.ready_at, "crashing": ps.next_restart}.get(ps.phase)
+            if t is not None and (due is None or t < due):
+                due = t
+        for key in self.active:
+            dep = self.store.get("deployments", *key)
+            deadline = int((dep or {}).get("spec", {}).get("progressDeadlineSeconds") or 0)
+            if deadline and key in self.progress_at:
+                t = self.progress_at[key] + deadline + 0.001
+                if due is None or t < due:
+                    due = t
+        return due
+
+    def run(self, stop: threading.Event, interval: float = 0.25, min_interval: float = 0.02) -> None:
+        """The controller thread. It sleeps until the next thing is due (a pod becoming ready,
+        a restart, a deadline), at most ``interval`` seconds, and wakes at once on API writes;
+        so it ticks a few times a second at most when idle, whatever the speed."""
         while not stop.is_set():
             self.clock.tick()
+            rv = self.store.resource_version
             try:
                 self.step()
             except Exception:  # noqa: BLE001 - a simulation bug must not kill the world
                 import traceback
 
                 traceback.print_exc()
-            self.wake.wait(busy_interval if self.active else interval)
+            wait = interval
+            if self.active and self.store.resource_version != rv:
+                wait = min_interval  # things are moving: look again soon
+            else:
+                with self.store.lock:
+                    due = self.next_due()
+                if due is not None:
+                    wait = min(interval, max(min_interval, (due - self.clock.sim()) / self.clock.speed))
+            self.wake.wait(wait)
             self.wake.clear()
 
     # ------------------------------------------------------------------ writing helpers
