@@ -32,6 +32,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--compress", type=int, action="append", default=None, metavar="N",
+                    help="time pg_dump at this level (repeatable; default: 1, ours, and 6, pg_dump's)")
     args = ap.parse_args()
     import psycopg
 
@@ -57,24 +59,29 @@ def main() -> int:
         print(f"loaded {args.rows:,} rows in {time.perf_counter() - t:.1f}s; database size {db_size / 1e6:.1f} MB")
         print(f"pg_dump: {find_tool('pg_dump')}")
         argv = [*cockpit_argv(), "pg", "backup", "--dsn", dsn, "-o", "json"]
-        print(f"command: {' '.join(argv)} --dir DIR")
-        times, verify_times, sizes = [], [], []
-        for i in range(args.runs):
-            out_dir = Path(tmp) / f"run{i}"
-            t = time.perf_counter()
-            proc = subprocess.run([*argv, "--dir", str(out_dir)], capture_output=True, text=True)
-            times.append(time.perf_counter() - t)
-            if proc.returncode != 0:
-                raise SystemExit(f"backup failed: {proc.stderr.strip()}")
-            info = json.loads(proc.stdout)
-            sizes.append(info["size"])
-            t = time.perf_counter()
-            checked = PostgresBackend.verify_backup(Path(info["path"]))
-            verify_times.append(time.perf_counter() - t)
-            if not checked.verified:
-                raise SystemExit("WRONG: the backup does not match its recorded sha256")
-            print(f"run {i + 1}: backup {times[-1]:.2f}s, {info['size'] / 1e6:.1f} MB, sha256 {info['sha256'][:16]}…; "
-                  f"verify {verify_times[-1]:.2f}s")
+        print(f"command: {' '.join(argv)} --dir DIR [--compress N]")
+        summary = []
+        for level in args.compress or [1, 6]:
+            times, verify_times, sizes = [], [], []
+            extra = ["--compress", str(level)]
+            name = str(level)
+            for i in range(args.runs):
+                out_dir = Path(tmp) / f"z{level}-run{i}"
+                t = time.perf_counter()
+                proc = subprocess.run([*argv, *extra, "--dir", str(out_dir)], capture_output=True, text=True)
+                times.append(time.perf_counter() - t)
+                if proc.returncode != 0:
+                    raise SystemExit(f"backup failed: {proc.stderr.strip()}")
+                info = json.loads(proc.stdout)
+                sizes.append(info["size"])
+                t = time.perf_counter()
+                checked = PostgresBackend.verify_backup(Path(info["path"]))
+                verify_times.append(time.perf_counter() - t)
+                if not checked.verified:
+                    raise SystemExit("WRONG: the backup does not match its recorded sha256")
+                print(f"compress {name}, run {i + 1}: backup {times[-1]:.2f}s, {info['size'] / 1e6:.1f} MB, "
+                      f"sha256 {info['sha256'][:16]}…; verify {verify_times[-1]:.2f}s")
+            summary.append((name, statistics.median(times), statistics.median(sizes), statistics.median(verify_times)))
         # a restore check of the last one into a fresh database proves the evidence is usable
         with server.admin() as conn:
             conn.execute("CREATE DATABASE shop_restored")
@@ -87,10 +94,9 @@ def main() -> int:
             n = conn.execute("SELECT count(*) FROM events").fetchone()[0]
         if n != args.rows:
             raise SystemExit(f"WRONG: restored {n} rows, expected {args.rows}")
-        print(f"median backup (whole process): {statistics.median(times):.2f} s")
-        print(f"median verify (sha256):        {statistics.median(verify_times):.2f} s")
-        print(f"backup size:                   {statistics.median(sizes) / 1e6:.1f} MB "
-              f"({statistics.median(sizes) / db_size:.0%} of the database's {db_size / 1e6:.1f} MB)")
+        for name, t, size, vt in summary:
+            print(f"compress {name:12s} median backup (whole process) {t:.2f} s, size {size / 1e6:.1f} MB "
+                  f"({size / db_size:.0%} of the database's {db_size / 1e6:.1f} MB), verify {vt:.2f} s")
         print(f"restore check:                 {restore_s:.2f} s, {n:,} rows back")
     return 0
 

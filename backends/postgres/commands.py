@@ -41,6 +41,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     dsn_arg(b)
     b.add_argument("--dir", type=Path, required=True, help="evidence directory")
     b.add_argument("--timeout", type=duration, default=3600.0, metavar="DUR")
+    b.add_argument("--compress", type=int, choices=range(0, 10), default=1, metavar="0-9",
+                   help="pg_dump zlib level (default 1: fast, ~10%% larger than pg_dump's own 6)")
     b.set_defaults(handler=_backup)
 
     bl = psub.add_parser("backups", parents=[common], help="list the backups in DIR (and verify their checksums)")
@@ -168,7 +170,7 @@ def _backup(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty() and getattr(args, "output", "text") != "json"
     with _Journaled(args, "postgres.backup", dsn=backend.display_dsn, dir=str(args.dir)) as act:
         info = None
-        for p in backend.backup(args.dir, timeout=args.timeout):
+        for p in backend.backup(args.dir, timeout=args.timeout, compress=args.compress):
             if tty and p.message:
                 print(p.message, file=sys.stderr)
             if p.done:

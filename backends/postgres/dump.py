@@ -138,7 +138,7 @@ def _failure(backend: Any, what: str, tail: list[str], cls: type[CockpitError]) 
 
 
 def run_backup(backend: Any, directory: Path, *, cancel: threading.Event | None, timeout: float,
-               label: str | None) -> Iterator[BackupProgress]:
+               label: str | None, compress: int | None = None) -> Iterator[BackupProgress]:
     directory.mkdir(parents=True, exist_ok=True)
     created = datetime.now(timezone.utc)
     stem = f"{_safe(backend.database)}-{created.strftime('%Y%m%dT%H%M%S.%fZ')}"
@@ -149,6 +149,8 @@ def run_backup(backend: Any, directory: Path, *, cancel: threading.Event | None,
     env, conninfo = backend.tool_env_and_conninfo()
     cmd = [find_tool("pg_dump"), "--format=custom", "--verbose", "--no-password", f"--file={partial}",
            f"--dbname={conninfo}"]
+    if compress is not None:
+        cmd.insert(2, f"--compress={int(compress)}")
     started = time.monotonic()
     tail: list[str] = []
     ok = False
@@ -174,7 +176,8 @@ def run_backup(backend: Any, directory: Path, *, cancel: threading.Event | None,
                           verified=True, dsn=backend.display_dsn, duration=round(duration, 3))
         (directory / (final.name + ".sha256")).write_text(f"{digest}  {final.name}\n")
         meta = {"database": info.database, "dsn": info.dsn, "created": created.isoformat(), "size": size,
-                "sha256": digest, "duration": info.duration, "format": "custom", "tool": cmd[0]}
+                "sha256": digest, "duration": info.duration, "format": "custom", "tool": cmd[0],
+                "compress": compress}
         (directory / (final.name + ".json")).write_text(json.dumps(meta, indent=2) + "\n")
         ok = True
         yield BackupProgress(f"backup written: {final.name} ({size} bytes, sha256 {digest[:12]}…)", size,

@@ -159,6 +159,7 @@ class BackupParams(PgParams):
     dir: str | None = Field(None, description="default: <evidence dir>/postgres")
     label: str | None = None
     timeout: Duration = 3600.0
+    compress: int = Field(1, ge=0, le=9, description="pg_dump zlib level (1: fast, ~10% larger than 6)")
 
 
 @step_kind
@@ -177,7 +178,7 @@ class PostgresBackup(Step):
         backend = backend_for(ctx, params)
         info = None
         for p in backend.backup(_evidence(ctx, "postgres", params.dir), cancel=ctx.cancel,
-                                timeout=params.timeout, label=params.label):
+                                timeout=params.timeout, label=params.label, compress=params.compress):
             if p.message:
                 ctx.log(p.message)
             if p.done:
