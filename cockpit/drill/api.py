@@ -118,6 +118,39 @@ def aggregated(core: bool, version: str) -> Obj:
             "items": [group]}
 
 
+def openapi_v3_index() -> Obj:
+    return {"paths": {
+        "api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=drill1"},
+        "apis/apps/v1": {"serverRelativeURL": "/openapi/v3/apis/apps/v1?hash=drill1"},
+    }}
+
+
+def openapi_v3_group(prefix: str, resources: list[Resource]) -> Obj:
+    """A minimal OpenAPI v3 document: the operations kubectl inspects (which query parameters a
+    PATCH of a kind accepts: fieldValidation, dryRun, fieldManager), with no schemas. kubectl
+    then leaves validation to the server (which here accepts what it understands)."""
+    params = [{"name": n, "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
+              for n in ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")]
+    paths: Obj = {}
+    for r in resources:
+        gvk = {"group": r.group, "version": r.version, "kind": r.kind}
+        ns = "/namespaces/{namespace}" if r.namespaced else ""
+        op = {"x-kubernetes-group-version-kind": gvk, "parameters": params,
+              "responses": {"200": {"description": "OK"}}}
+        paths[f"{prefix}{ns}/{r.name}/{{name}}"] = {
+            "get": dict(op, operationId=f"read{r.kind}", **{"x-kubernetes-action": "get"}),
+            "put": dict(op, operationId=f"replace{r.kind}", **{"x-kubernetes-action": "put"}),
+            "patch": dict(op, operationId=f"patch{r.kind}", **{"x-kubernetes-action": "patch"}),
+            "delete": dict(op, operationId=f"delete{r.kind}", **{"x-kubernetes-action": "delete"}),
+        }
+        paths[f"{prefix}{ns}/{r.name}"] = {
+            "get": dict(op, operationId=f"list{r.kind}", **{"x-kubernetes-action": "list"}),
+            "post": dict(op, operationId=f"create{r.kind}", **{"x-kubernetes-action": "post"}),
+        }
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes (cockpit drill world)", "version": "v1.30.0"},
+            "paths": paths, "components": {"schemas": {}}}
+
+
 APPS_GROUP = {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
               "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}
 
@@ -475,6 +508,15 @@ class Handler(BaseHTTPRequestHandler):
                 if disc is not None:
                     code, obj, ctype = disc
                     self._send_obj(code, obj, ctype)
+                    return
+                if path == "/openapi/v3":
+                    self._send_obj(200, openapi_v3_index())
+                    return
+                if path == "/openapi/v3/apis/apps/v1":
+                    self._send_obj(200, openapi_v3_group("/apis/apps/v1", APPS))
+                    return
+                if path == "/openapi/v3/api/v1":
+                    self._send_obj(200, openapi_v3_group("/api/v1", CORE))
                     return
                 if path.startswith("/openapi"):
                     raise StoreError(404, "NotFound", "the server could not find the requested resource")

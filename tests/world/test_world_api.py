@@ -295,3 +295,24 @@ def test_pod_logs(world) -> None:
     assert code == 400
     code, out, _ = text(base + "missing/log")
     assert code == 404
+
+
+def test_watch_send_initial_events_ends_with_bookmark(w: World) -> None:
+    u = urlsplit(w.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn.request("GET", DEPLOYS + "?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+                 "&allowWatchBookmarks=true&timeoutSeconds=1")
+    events = [json.loads(x) for x in conn.getresponse().read().splitlines() if x.strip()]
+    assert [e["type"] for e in events[:2]] == ["ADDED", "ADDED"]
+    assert events[2]["type"] == "BOOKMARK"
+    assert events[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_openapi_v3_declares_patch_parameters(w: World) -> None:
+    code, index, _ = call(w, "GET", "/openapi/v3")
+    url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+    code, doc, _ = call(w, "GET", url)
+    patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert patch["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
+    assert {"fieldValidation", "dryRun"} <= {p["name"] for p in patch["parameters"]}
+    assert call(w, "GET", "/openapi/v2")[0] == 404

@@ -161,3 +161,23 @@ def test_dry_run_server_does_not_persist(world, kubectl, binary: str) -> None:
     assert k.run("get", "deploy", "ghost").returncode != 0
     k.ok("scale", "deploy/web", "--replicas=7", "--dry-run=server")
     assert k.ok("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}") == "3"
+
+
+def test_client_side_apply(world, kubectl, binary: str, tmp_path) -> None:
+    if "1.20" in binary or binary.endswith("kubectl.1.27"):
+        pytest.skip("kubectl < 1.30 needs the protobuf /openapi/v2 for apply, which the world does not serve")
+    w = world("healthy", speed=100)
+    k: Kubectl = kubectl(w, binary)
+    manifest = tmp_path / "app.yaml"
+    doc = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "applied", "namespace": "default"},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "applied"}},
+                    "template": {"metadata": {"labels": {"app": "applied"}},
+                                 "spec": {"containers": [{"name": "a", "image": "img:1"}]}}}}
+    manifest.write_text(yaml.safe_dump(doc))
+    assert k.ok("apply", "-f", str(manifest)).strip() == "deployment.apps/applied created"
+    doc["spec"]["template"]["spec"]["containers"][0]["image"] = "img:2"
+    manifest.write_text(yaml.safe_dump(doc))
+    assert k.ok("apply", "-f", str(manifest)).strip() == "deployment.apps/applied configured"
+    k.ok("rollout", "status", "deploy/applied", "--timeout=30s")
+    hist = k.ok("rollout", "history", "deploy/applied")
+    assert [line.split()[0] for line in hist.splitlines()[2:] if line.strip()] == ["1", "2"]
