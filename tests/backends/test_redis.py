@@ -170,3 +170,18 @@ def test_password_never_in_display_or_errors(redis_server, redis_url, transport)
     assert ACL_PASSWORD not in str(exc.value)
     bare = RedisBackend(f"redis://:{ACL_PASSWORD}@127.0.0.1:1/0")
     assert ACL_PASSWORD not in bare.display_url
+
+
+@pytest.mark.parametrize("transport", ["fast", "redis-py"])
+def test_unix_socket_url_and_other_database(redis_server, redis_url, transport):
+    r2 = redis_server.client(db=2)
+    seed(r2, "moshimoshi:", 120)
+    r0 = redis_server.client()
+    seed(r0, "moshimoshi:", 10)
+    url = redis_server.unix_url.replace("db=0", "db=2")
+    backend = RedisBackend(url, transport=transport)
+    assert backend.target.endswith("redis.sock/2")
+    final = backend.invalidate_all("moshimoshi:*")
+    assert final.deleted == 120 and r2.dbsize() == 0
+    assert r0.dbsize() == 10, "another database must be untouched"
+    assert backend.client_name() == "cockpit"
