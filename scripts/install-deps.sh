@@ -11,6 +11,7 @@ want_servers=1
 need=()
 if [ "$want_servers" = 1 ]; then
   command -v tmux >/dev/null || need+=(tmux)
+  command -v htop >/dev/null || need+=(htop)   # bench/idle.py compares against it
   command -v redis-server >/dev/null || need+=(redis-server)
   command -v prometheus >/dev/null || need+=(prometheus)
   command -v dockerd >/dev/null || need+=(docker.io)
