@@ -6,6 +6,7 @@ WatchEvents) / create / update / patch (JSON, merge, strategic) / delete with pr
 """
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import queue
@@ -155,6 +156,9 @@ APPS_GROUP = {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version"
               "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}
 
 
+LOG_LIMIT = 100_000
+
+
 class Api:
     """The API's logic, independent of HTTP: ``handle(method, path, query, headers, body)``."""
 
@@ -162,7 +166,9 @@ class Api:
         self.store = store
         self.controller = controller
         self.version = version
-        self.log: list[tuple[str, str]] = []
+        # The last requests (bounded: a drill may run for hours) and counts by method (never trimmed).
+        self.log: collections.deque[tuple[str, str]] = collections.deque(maxlen=LOG_LIMIT)
+        self.method_counts: collections.Counter[str] = collections.Counter()
         self._log_lock = threading.Lock()
         self.stopping = threading.Event()
         # pod, query → log text; the World plugs in its simulated logs
@@ -172,6 +178,7 @@ class Api:
     def record(self, method: str, path: str) -> None:
         with self._log_lock:
             self.log.append((method, path))
+            self.method_counts[method] += 1
 
     def version_info(self) -> Obj:
         major, minor = self.version.lstrip("v").split(".")[:2]

@@ -124,13 +124,20 @@ class World:
 
     @property
     def request_log(self) -> list[tuple[str, str]]:
-        """Every API request so far as (method, path) — a copy, safe to read from any thread."""
+        """The last API requests (up to 100,000) as (method, path) — a copy, safe from any thread."""
         with self.api._log_lock:
             return list(self.api.log)
+
+    @property
+    def request_counts(self) -> dict[str, int]:
+        """Requests by HTTP method since the start (or the last clear), never trimmed."""
+        with self.api._log_lock:
+            return dict(self.api.method_counts)
 
     def clear_request_log(self) -> None:
         with self.api._log_lock:
             self.api.log.clear()
+            self.api.method_counts.clear()
 
     def service_url(self, namespace: str, deployment: str) -> str:
         """Base URL of the simulated service in front of ``namespace/deployment``."""

@@ -125,6 +125,7 @@ def test_readonly_sends_zero_writes(bad_image: tuple[World, Path]) -> None:
         assert ro.history(CHECKOUT)  # reads still work
         methods = {m for m, _ in world.request_log}
         assert methods == {"GET"}, f"{client}: {world.request_log}"
+        assert set(world.request_counts) == {"GET"}
         ro.close()
 
 
