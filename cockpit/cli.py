@@ -48,28 +48,54 @@ def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("-o", "--output", choices=("text", "json"), default=d("text"), help="output format for data")
 
 
-def _command_modules() -> list[Any]:
-    """Every module that contributes subcommands. Imported lazily; each is cheap to import."""
-    from backends.kubernetes import commands as kubernetes_commands
-    from cockpit import core_commands
+# Each subcommand and the module that registers it. Only the module of the subcommand being
+# run is imported (each import costs milliseconds a headless command should not pay); help
+# and unknown commands import them all.
+COMMAND_MODULES: dict[str, str] = {
+    "history": "backends.kubernetes.commands",
+    "rollback": "backends.kubernetes.commands",
+    "status": "backends.kubernetes.commands",
+    "run": "cockpit.cli",
+    "world": "cockpit.core_commands",
+    "journal": "cockpit.core_commands",
+    "watch": "backends.metrics.commands",
+    "config": "cockpit.config_commands",
+    "docker": "backends.docker.commands",
+    "pg": "backends.postgres.commands",
+    "redis": "backends.redis.commands",
+    "notify": "backends.notify.commands",
+    "report": "cockpit.report_commands",
+}
+# Global flags that take a value (to find the subcommand in argv without parsing it).
+_VALUED = {"--kubeconfig", "--context", "-n", "--namespace", "--journal", "-o", "--output", "--scenario", "--follow", "--theme"}
 
-    modules: list[Any] = [kubernetes_commands, core_commands, _RunCommand]
-    # Areas added by later issues register here (one line each).
-    from backends.metrics import commands as metrics_commands
-    from cockpit import config_commands
 
-    modules += [metrics_commands, config_commands]
-    from backends.docker import commands as docker_commands
+def _subcommand(argv: list[str]) -> str | None:
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUED:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
-    modules.append(docker_commands)
-    from backends.postgres import commands as postgres_commands
-    from backends.redis import commands as redis_commands
 
-    modules += [postgres_commands, redis_commands]
-    from backends.notify import commands as notify_commands
-    from cockpit import report_commands
+def _command_modules(argv: list[str] | None = None) -> list[Any]:
+    """The modules whose ``register(sub, common)`` add the subcommands this argv needs."""
+    import importlib
 
-    modules += [notify_commands, report_commands]
+    args = argv or []
+    wanted = _subcommand(args)
+    helps = [i for i, a in enumerate(args) if a in ("-h", "--help")]
+    if wanted in COMMAND_MODULES and not (helps and helps[0] < args.index(wanted)):
+        names = [COMMAND_MODULES[wanted]]
+    else:
+        names = list(dict.fromkeys(COMMAND_MODULES.values()))
+    modules = []
+    for name in names:
+        modules.append(_RunCommand if name == "cockpit.cli" else importlib.import_module(name))
     return modules
 
 
@@ -98,6 +124,11 @@ def make_backends(args: argparse.Namespace, kinds: set[str], target: Any = None)
         from backends.docker.client import DockerBackend
 
         backends["docker"] = DockerBackend(os.environ.get("DOCKER_HOST"), readonly=args.readonly)
+    # Data stores: the step's own dsn/url wins; else the conventional environment variables.
+    if any(k.startswith("postgres.") for k in kinds) and os.environ.get("DATABASE_URL"):
+        backends["postgres"] = os.environ["DATABASE_URL"]
+    if any(k.startswith("redis.") for k in kinds) and os.environ.get("REDIS_URL"):
+        backends["redis"] = os.environ["REDIS_URL"]
     return backends
 
 
@@ -170,7 +201,7 @@ class _RunCommand:
         raise RolloutFailed(f"runbook {runbook.name} {result.status}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _add_globals(common, suppress=True)
     parser = argparse.ArgumentParser(
@@ -189,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--theme", metavar="NAME", help="dark, light, high-contrast or mono")
     tui.add_argument("--ascii", action="store_true", help="no box drawing or emoji")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _command_modules():
+    for module in _command_modules(argv):
         module.register(sub, common)
     return parser
 
@@ -208,7 +239,7 @@ def _log_internal_error() -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     try:

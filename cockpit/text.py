@@ -53,6 +53,6 @@ def sanitize(value: object, *, max_len: int = MAX_LEN, keep_newlines: bool = Fal
 
 def redact_url(url: str) -> str:
     """Drop the password (and any token-like query) from a URL or DSN for display."""
-    url = re.sub(r"(//[^:/@\s]+):[^@/\s]*@", r"\1:***@", url)
+    url = re.sub(r"(//[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
     url = re.sub(r"(?i)(password|passwd|token|secret|key)=([^&\s]+)", r"\1=***", url)
     return url
