@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cockpit.model import (
     DeploymentInfo,
@@ -26,6 +26,9 @@ from cockpit.model import (
     Target,
     TemplateDiff,
 )
+
+if TYPE_CHECKING:
+    from cockpit.decision import Reading
 
 
 @runtime_checkable
@@ -88,3 +91,20 @@ class CanPause(Protocol):
 class CanSwitchSelector(Protocol):
     def switch_selector(self, namespace: str, service: str, selector: dict[str, str]) -> dict[str, str]:
         """Point a Service at other pods (blue-green); returns the previous selector."""
+
+
+@runtime_checkable
+class MetricsSource(Protocol):
+    """A source of :class:`~cockpit.decision.Reading` s for one service (``backends/metrics``).
+
+    ``sample(window_s, now)`` measures rates and quantiles over the last ``window_s`` seconds
+    and stamps the reading ``now`` (epoch seconds; the source's own clock when ``None``).
+    It never raises for a failed fetch: it returns ``Reading(ok=False, error=...)`` so the
+    engine can mark the source *stale since T*; only a :class:`~cockpit.errors.ConfigError`
+    (a query the operator must fix) propagates. Optional extras, looked up by the watch:
+    ``describe() -> str``, ``reset()`` (forget history after a rollback), ``close()``.
+    """
+
+    name: str
+
+    def sample(self, window_s: float, now: float | None = None) -> Reading: ...
