@@ -1,6 +1,6 @@
 """The headless watch loop: sources → engine → verdict lines, journal, and (armed) auto-rollback.
 
-Core logic over ports: metrics sources (:class:`MetricsSource`), a rollout backend
+Core logic over ports: metrics sources (:class:`cockpit.ports.MetricsSource`), a rollout backend
 (:class:`cockpit.ports.RolloutBackend`, and :class:`~cockpit.ports.CanRollback` to act), an
 optional journal and an optional runbook runner are injected; the clock, sleep and output
 are parameters, so the loop is testable without a cluster or a terminal.
@@ -22,20 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from cockpit.decision import Decision, Engine, Policy, Reading, Sample, Verdict, clock, compare, window_stats
 from cockpit.errors import Aborted, CockpitError, ConfigError, RolloutFailed
 from cockpit.model import Revision, Target
+from cockpit.ports import MetricsSource
 
-
-@runtime_checkable
-class MetricsSource(Protocol):
-    """A source of :class:`~cockpit.decision.Reading` s. Never raises for a failed fetch."""
-
-    name: str
-
-    def sample(self, window_s: float, now: float | None = None) -> Reading: ...
+__all__ = ["MetricsSource", "Watcher", "choose_revision", "use_color"]  # MetricsSource: re-export (moved to ports)
 
 
 COLORS = {Verdict.ROLLBACK_NOW: "\x1b[1;31m", Verdict.CONSIDER: "\x1b[33m", Verdict.MONITOR: "\x1b[36m",
