@@ -15,7 +15,7 @@ import yaml
 
 from tests.fixtures.world import Kubectl, kubectl_binaries
 
-pytestmark = pytest.mark.kubectl
+pytestmark = [pytest.mark.kubectl, pytest.mark.xdist_group("kubectl")]  # one worker downloads Debian's kubectl once
 
 BINARIES = kubectl_binaries()
 
