@@ -19,8 +19,8 @@ metrics sources:
   The health endpoint (/health, /version) of the same service is probed unless --no-probe,
   and pod restarts come from the Kubernetes API unless --no-crashes.
 
-auto-rollback (--auto-rollback): when a trigger fires (3 failed health checks; < 70 %% of
-checks passed after >= 5; p95 > 5000 ms 3 times; errors > 5 %% 5 times in a row) the trigger
+auto-rollback (--auto-rollback): when a trigger fires (3 failed health checks; < 70 % of
+checks passed after >= 5; p95 > 5000 ms 3 times; errors > 5 % 5 times in a row) the trigger
 is journaled, a countdown runs (Ctrl-C aborts, nothing changes), then the deployment is rolled
 back to the last revision seen healthy (else the previous one), or --runbook is run; the watch
 then stabilizes and verifies. Once per incident; never on inconclusive data; with --readonly
