@@ -24,7 +24,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.decision import Decision, Engine, Policy, Reading, Sample, Verdict, clock, compare, window_stats
+from cockpit.decision import (
+    Comparison,
+    Decision,
+    Engine,
+    Policy,
+    Reading,
+    Sample,
+    Verdict,
+    WindowStats,
+    clock,
+    compare,
+    ms,
+    pct,
+    window_stats,
+)
 from cockpit.errors import Aborted, CockpitError, ConfigError, RolloutFailed
 from cockpit.model import Revision, Target
 from cockpit.ports import MetricsSource
@@ -66,6 +80,8 @@ class Watcher:
     color: bool = False
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    """The countdown's clock (inject it with ``sleep`` in tests; wall-clock jumps must not shorten it)."""
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -75,6 +91,9 @@ class Watcher:
         self.triggered = False
         self.rolled_back_to: int | None = None
         self.rolled_back_at: float | None = None
+        self.bad_release_at: float | None = None
+        """When the revision the trigger rolled away from was created (the end of the before window)."""
+        self.comparison: Comparison | None = None
         self.verified: bool | None = None
         self.history: list[tuple[Sample, str]] = []
         self.last: Decision | None = None
@@ -109,6 +128,8 @@ class Watcher:
         if j is None:
             return
         for r in j.read():
+            if r.get("target") not in (None, str(self.target)):
+                continue
             if r.get("type") == "verdict" and r.get("value") == "OK" and r.get("template_hash"):
                 self.healthy.add(str(r["template_hash"]))
 
@@ -217,6 +238,9 @@ class Watcher:
             return
         self.triggered = True
         history = self.backend.history(self.target)
+        bad = next((r for r in history if r.live), self.live)
+        if bad is not None and bad.created is not None:
+            self.bad_release_at = bad.created.timestamp()
         if self._journal_obj is not None:
             self._healthy_from_journal()
         to_rev, why = choose_revision(history, self.healthy)
@@ -273,18 +297,18 @@ class Watcher:
 
     def _countdown(self, what: str, why: str, j: Any) -> None:
         n = self.policy.watch.countdown_s
-        self._say(f"AUTO-ROLLBACK in {n:g}s: {what}; {why}. Press Ctrl-C to abort.")
-        end = time.monotonic() + n
-        try:
+        try:  # the announcement is inside: a SIGINT right after it still aborts (and is journaled)
+            end = self.monotonic() + n
+            self._say(f"AUTO-ROLLBACK in {n:g}s: {what}; {why}. Press Ctrl-C to abort.")
             while True:
-                left = end - time.monotonic()
-                if left <= 0:
-                    break
                 if self.cancel.is_set():
                     raise KeyboardInterrupt
+                left = end - self.monotonic()
+                if left <= 0:
+                    break
                 self.sleep(min(1.0, left))
-                if end - time.monotonic() > 0.5:
-                    self.out(f"  … {end - time.monotonic():.0f}s")
+                if end - self.monotonic() > 0.5:
+                    self.out(f"  … {end - self.monotonic():.0f}s")
         except KeyboardInterrupt:
             if j is not None:
                 j.append("trigger_aborted", target=str(self.target), reason="SIGINT during the countdown")
@@ -314,19 +338,60 @@ class Watcher:
             self._say(f"NOT VERIFIED {self.target}: still {d.verdict.value} {limit:.0f}s after the rollback")
 
     def _compare(self, now: float) -> None:
-        bad_hash = None
-        before = [s for s, h in self.history if h and h in self.healthy and (self.rolled_back_at or 0) > s.at]
-        after = [s for s, h in self.history if s.at >= (self.rolled_back_at or now) + self.policy.watch.stabilization_s]
-        del bad_hash
-        if not before:
-            self._say("before/after: no baseline (the watch did not see the service healthy before the release)")
+        after_from = (self.rolled_back_at or now) + self.policy.watch.stabilization_s
+        c, before_from = self.before_after(self.bad_release_at, after_from, now)
+        self.comparison = c
+        if c is None:
+            self._say("before/after: no baseline (no source keeps history and the watch did not see the service "
+                      "healthy before the release)")
             return
-        c = compare(window_stats(before[-60:]), window_stats(after), self.policy.decision.compare_ratio_above)
-        if c.warnings:
-            for w in c.warnings:
-                self._say(f"WARNING {w}")
-        elif c.error_ratio is not None:
-            self._say(f"before/after: error ratio {c.error_ratio:.2f} (≤ {self.policy.decision.compare_ratio_above:g})")
+        for line in comparison_lines(c, before_from, self.policy.decision.compare_ratio_above):
+            self._say(line)
+        j = self._j()
+        if j is not None:
+            j.append("comparison", target=str(self.target), before_from=before_from, ok=c.ok, warnings=list(c.warnings),
+                     error_ratio=c.error_ratio, latency_ratio=c.latency_ratio, throughput_ratio=c.throughput_ratio,
+                     before={"start": c.before.start, "end": c.before.end, "error_rate": c.before.error_rate,
+                             "p95_ms": c.before.p95_ms, "request_rate": c.before.request_rate},
+                     after={"start": c.after.start, "end": c.after.end, "error_rate": c.after.error_rate,
+                            "p95_ms": c.after.p95_ms, "request_rate": c.after.request_rate})
+
+    def before_after(self, release_at: float | None, after_from: float, now: float) -> tuple[Comparison | None, str]:
+        """Runbook 001's comparison: the window before the bad release against the one after the
+        rollback (samples this watch took from ``after_from`` to ``now``).
+
+        The *before* window ends at ``release_at`` (the bad revision's creation time from the
+        rollout history). A source that keeps history (``window_stats(start, end)``, i.e.
+        Prometheus) is asked for it, so there is a baseline even when the watch started after
+        the release; otherwise the samples this watch saw healthy before the rollback are used.
+        Returns the comparison (None without any baseline) and where the baseline came from.
+        """
+        after_samples = [s for s, _ in self.history if after_from <= s.at <= now]
+        after = window_stats(after_samples)
+        span = max(self.policy.watch.window_s, after.end - after.start if after_samples else 0.0)
+        ratio = self.policy.decision.compare_ratio_above
+        if release_at is not None:
+            for src in self.sources:
+                stats = getattr(src, "window_stats", None)
+                if not callable(stats):
+                    continue
+                try:
+                    before = stats(release_at - span, release_at)
+                except ConfigError:
+                    raise
+                except CockpitError as exc:
+                    self._say(f"before/after: {src.name} could not give the window before the release: "
+                              f"{exc.title}: {exc}")
+                    continue
+                if before.error_rate is not None or before.p95_ms is not None:
+                    return compare(before, after, ratio), src.name
+        cutoff = self.rolled_back_at if self.rolled_back_at is not None else now
+        if release_at is not None:
+            cutoff = min(cutoff, release_at)
+        before_samples = [s for s, h in self.history if h and h in self.healthy and s.at < cutoff]
+        if not before_samples:
+            return None, ""
+        return compare(window_stats(before_samples[-60:]), after, ratio), "this watch"
 
     # ------------------------------------------------------------------ the loop
 
@@ -356,6 +421,25 @@ class Watcher:
             self._say("stopped")
             return 0
         return 0
+
+
+def comparison_lines(c: Comparison, before_from: str, ratio_above: float) -> list[str]:
+    """The before/after comparison as lines for a log (pure): the two windows, then warnings."""
+    def fmt(st: WindowStats) -> str:
+        parts = [f"error rate {pct(st.error_rate)}" if st.error_rate is not None else "error rate ?",
+                 f"p95 {ms(st.p95_ms)}" if st.p95_ms is not None else "p95 ?"]
+        if st.request_rate is not None:
+            parts.append(f"{st.request_rate:.1f} req/s")
+        return ", ".join(parts)
+
+    span = max(0.0, c.before.end - c.before.start)
+    lines = [f"before/after: before the release ({before_from}, {span:.0f}s until {clock(c.before.end)}): {fmt(c.before)}"
+             f" → after the rollback ({c.after.samples} checks): {fmt(c.after)}"]
+    if c.error_ratio is not None:
+        verdict = f"> {ratio_above:g}" if c.error_ratio > ratio_above else f"≤ {ratio_above:g}"
+        lines[0] += f"; error ratio after/before {c.error_ratio:.2f} ({verdict})"
+    lines += [f"WARNING {w}" for w in c.warnings]
+    return lines
 
 
 def use_color(stream: Any = None) -> bool:
