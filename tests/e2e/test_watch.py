@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -24,8 +25,15 @@ def cockpit() -> list[str]:
     return [exe]
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def env_for(tmp: Path) -> dict:
-    return dict(os.environ, XDG_STATE_HOME=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "cfg"), NO_COLOR="1")
+    """The installed console script, but importing *this* tree (an editable install may point at
+    another checkout): PYTHONPATH's path entries come before the editable finder."""
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return dict(os.environ, XDG_STATE_HOME=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "cfg"), NO_COLOR="1",
+                PYTHONPATH=path)
 
 
 def history(world: World) -> list[str]:
@@ -139,3 +147,73 @@ def test_readonly_only_says_what_it_would_do(start_world, tmp_path):
     assert "rolled back" not in p.stdout and "AUTO-ROLLBACK in" not in p.stdout
     assert live_image(world) == "registry.example/shop/checkout:1.5.0"
     assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.jsonl"))
+
+
+def test_sigint_during_the_countdown_aborts_and_changes_nothing(start_world, tmp_path):
+    world = start_world("bad-image")
+    journal = tmp_path / "incident.jsonl"
+    fast = ["--interval", "0.5", "--window", "2", "--stabilization", "3"]
+    proc = subprocess.Popen(
+        cockpit() + ["--kubeconfig", str(world.kubeconfig_path_e2e), "--journal", str(journal), "watch", "checkout",
+                     "-n", "shop", "--auto-rollback", "--countdown", "5", *fast, "--duration", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(tmp_path),
+    )
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:  # blocks until the line comes (or the watch ends: then the assert below fails)
+            seen.append(line)
+            if "AUTO-ROLLBACK in 5s:" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = "".join(seen) + out
+    assert any("AUTO-ROLLBACK in 5s:" in line for line in seen), out + err
+    assert proc.returncode == 130, out + err
+    assert "auto-rollback ABORTED by the operator; nothing was changed" in out
+    assert "cockpit: Aborted:" in err and "rolled back" not in out
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    types = [r["type"] for r in records]
+    assert "trigger" in types and "trigger_aborted" in types and "intent" not in types
+    assert types.index("trigger") < types.index("trigger_aborted")
+    assert world.request_counts.get("PATCH", 0) == 0
+    assert history(world) == ["1:registry.example/shop/checkout:1.4.1:False", "2:registry.example/shop/checkout:1.4.2:False",
+                              "3:registry.example/shop/checkout:1.5.0:True"]
+
+
+def test_runbook_runs_through_the_executor_when_a_trigger_fires(start_world, tmp_path):
+    world = start_world("bad-image")
+    journal = tmp_path / "incident.jsonl"
+    runbook = tmp_path / "rollback.yaml"
+    runbook.write_text(
+        "name: checkout rollback\n"
+        "target: {kind: deployment, namespace: shop, name: checkout}\n"
+        "steps:\n"
+        "  - kind: kubernetes.rollback\n"
+        "    name: Roll checkout back to 1.4.2\n"
+        "    params: {to_revision: 2, timeout: 60}\n"
+    )
+    p = subprocess.run(
+        cockpit() + ["--kubeconfig", str(world.kubeconfig_path_e2e), "--journal", str(journal), "watch", "checkout",
+                     "-n", "shop", "--auto-rollback", "--runbook", str(runbook), *FAST, "--exit-when-verified",
+                     "--duration", "45"],
+        capture_output=True, text=True, env=env_for(tmp_path), timeout=60,
+    )
+    out = p.stdout
+    assert p.returncode == 0, out + p.stderr
+    assert "AUTO-ROLLBACK in 1s: the runbook" in out
+    assert "rolling back shop/checkout to revision 2 (registry.example/shop/checkout:1.4.2)" in out
+    assert "runbook finished: ok" in out and "VERIFIED shop/checkout: OK" in out
+    assert live_image(world) == "registry.example/shop/checkout:1.4.2"
+    assert world.request_counts.get("PATCH", 0) == 1
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    types = [r["type"] for r in records]
+    assert types.index("trigger") < types.index("run_started") < types.index("intent") < types.index("run_finished")
+    intent = next(r for r in records if r["type"] == "intent")
+    assert intent["action"] == "kubernetes.rollback" and intent["params"]["to_revision"] == 2
+    step = next(r for r in records if r["type"] == "step_finished")
+    assert step["ok"] is True and step["kind"] == "kubernetes.rollback"
+    assert next(r for r in records if r["type"] == "run_finished")["ok"] is True
