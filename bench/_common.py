@@ -21,6 +21,12 @@ def cockpit_argv() -> list[str]:
     return [found] if found else [sys.executable, "-m", "cockpit"]
 
 
+def repo_cockpit() -> tuple[list[str], dict[str, str]]:
+    """This checkout's cockpit (``python -m cockpit`` with the repo first on ``PYTHONPATH``):
+    the installed console script may be an editable install of another checkout."""
+    return [sys.executable, "-m", "cockpit"], {"PYTHONPATH": str(ROOT)}
+
+
 def start_world(kubeconfig: Path, *, scenario: str = "healthy", speed: float = 1.0, bulk: str | None = None) -> subprocess.Popen:
     """Serve a world from another process (so our timings don't share its GIL)."""
     code = (
