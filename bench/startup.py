@@ -1,15 +1,24 @@
-"""Time to the first frame showing live data (pods of the drill target on screen) vs a
-minimal Textual app, in the same run, both in tmux. Prints figures; asserts nothing.
+"""Time to the first frame showing live data vs a minimal Textual app, in the same run, both
+in tmux at 120x40. Prints figures; asserts nothing.
+
+"Live data" is the drill target's pods table with a pod's real STATUS from the world
+("Running" appears nowhere else on the dashboard): the world started, the backend connected,
+the first snapshot polled and painted. The cockpit is this checkout's (``python -m cockpit``
+with the repo on PYTHONPATH, no pyenv shim), the minimal app the same interpreter.
 
     python bench/startup.py [runs]
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import ROOT, repo_cockpit  # noqa: E402
 
 MINIMAL = "from textual.app import App\nfrom textual.widgets import Static\nclass A(App):\n    def compose(self):\n        yield Static('READY-MINIMAL')\nA().run()\n"
 
@@ -37,7 +46,9 @@ def main() -> None:
     mins, cps = [], []
     for _ in range(runs):
         mins.append(first_frame(f"{sys.executable} {script}", "READY-MINIMAL"))
-        cps.append(first_frame(f"env XDG_STATE_HOME={tmp} cockpit --drill --scenario bad-image", "Running"))
+        argv, _env = repo_cockpit()
+        cps.append(first_frame(f"env XDG_STATE_HOME={tmp} PYTHONPATH={ROOT} {' '.join(argv)} --drill --scenario bad-image",
+                               "Running"))
     m, c = sorted(mins)[len(mins) // 2], sorted(cps)[len(cps) // 2]
     print(f"minimal textual app first frame: median {m:.3f}s  {['%.3f' % x for x in mins]}")
     print(f"cockpit --drill first frame with live pods: median {c:.3f}s  {['%.3f' % x for x in cps]}")

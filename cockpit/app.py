@@ -30,17 +30,23 @@ from cockpit.errors import CockpitError
 from cockpit.model import Target
 from cockpit.state import IncidentState
 from screens import messages as msg
-from screens.checklist import ChecklistScreen
-from screens.dashboard import DashboardScreen
 from screens.data import UIData
-from screens.history import HistoryScreen
 from screens.keys import bindings
-from screens.modals import ErrorModal, HelpScreen, ResumePrompt, ScenarioPicker
 from screens.poll import Poll
-from screens.rollback import RollbackScreen
 from themes import ASCII_CSS_PATH, CSS_PATH, choose, load_themes
 
-SCREENS = {"dashboard": DashboardScreen, "history": HistoryScreen, "rollback": RollbackScreen, "checklist": ChecklistScreen}
+# name → (module, class). Only the dashboard is imported before the first frame; the other
+# screens (and what they pull in: RichLog → rich.pretty, the checklist, the modals) are
+# imported and installed the first time they are shown.
+SCREENS = {"dashboard": ("screens.dashboard", "DashboardScreen"), "history": ("screens.history", "HistoryScreen"),
+           "rollback": ("screens.rollback", "RollbackScreen"), "checklist": ("screens.checklist", "ChecklistScreen")}
+
+
+def screen_class(name: str) -> type:
+    import importlib
+
+    module, cls = SCREENS[name]
+    return getattr(importlib.import_module(module), cls)
 
 
 class CockpitApp(App):
@@ -91,18 +97,24 @@ class CockpitApp(App):
         self.auto = AutoRollback(countdown_s=getattr(getattr(self.settings, "watch", None), "countdown_s", 10.0))
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        for name, cls in SCREENS.items():
-            self.install_screen(cls(self.data), name)
+        self.ensure_screen("dashboard")
         self.push_screen("dashboard")
         if self.session is not None:
             self._connected(self.session)
         elif self.data.drill and not getattr(self.args, "scenario", None):
             from cockpit.drill.scenario import list_scenarios, load_scenario
+            from screens.modals import ScenarioPicker
 
             items = [(n, (load_scenario(n).description or "").strip()) for n in list_scenarios()]
             self.push_screen(ScenarioPicker(items), self._scenario_picked)
         else:
             self.connect()
+
+    def ensure_screen(self, name: str) -> Any:
+        """The installed screen ``name``, imported and installed on first use."""
+        if not self.is_screen_installed(name):
+            self.install_screen(screen_class(name)(self.data), name)
+        return self.get_screen(name)
 
     def _scenario_picked(self, name: str | None) -> None:
         if name:
@@ -164,6 +176,8 @@ class CockpitApp(App):
             if yes:
                 self.resume_incident(path)
 
+        from screens.modals import ResumePrompt
+
         self.push_screen(ResumePrompt(describe_incident(path), str(path)), answer)
 
     @work(thread=True, exclusive=True, group="incident", exit_on_error=False)
@@ -175,6 +189,7 @@ class CockpitApp(App):
         except CockpitError as exc:
             self.call_from_thread(self.show_error, exc)
             return
+        load_step_kinds()
         where = resume_point(state)
         self.call_from_thread(self._resumed, state, where)
         if where == "rollback" and state.run_status != "ok":
@@ -232,6 +247,8 @@ class CockpitApp(App):
             self._flush_timer = self.set_timer(0.05, self._flush)
 
     def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
         self._flush_timer = None
         parts, self._dirty = self._dirty, set()
         if not self.screen_stack or not self.is_running:
@@ -248,10 +265,12 @@ class CockpitApp(App):
             return
         while len(self.screen_stack) > 2:  # close modals first
             self.pop_screen()
-        if self.screen is not self.get_screen(name):
+        if self.screen is not self.ensure_screen(name):
             self.switch_screen(name)
 
     def show_error(self, exc: BaseException) -> None:
+        from screens.modals import ErrorModal
+
         if isinstance(exc, CockpitError):
             self.push_screen(ErrorModal(exc.title, exc.message, exc.hint))
         else:
@@ -280,6 +299,8 @@ class CockpitApp(App):
         return not (self.data.readonly and action in MUTATING_ACTIONS)
 
     def action_help(self) -> None:
+        from screens.modals import HelpScreen
+
         self.push_screen(HelpScreen(self.data.readonly))
 
     def action_back(self) -> None:
@@ -320,8 +341,10 @@ class CockpitApp(App):
                 self.polls[name].stop()
         self.polls["snapshot"] = Poll(self, "snapshot", lambda: s.snapshot(target), self._got_snapshot, 2.0,
                                       on_error=lambda e: self._source_failed("kubernetes", e)).start()
+        # started by the first snapshot: building the sources imports httpx and the decision
+        # engine, which must not compete with the first live frame
         self.polls["metrics"] = Poll(self, "metrics", lambda: self._sample(target), self._got_metrics, 1.0,
-                                     on_error=lambda e: self._source_failed("metrics", e)).start()
+                                     on_error=lambda e: self._source_failed("metrics", e))
         self.mark("bar", "snapshot", "metrics")
 
     @on(msg.DiffWanted)
@@ -338,6 +361,7 @@ class CockpitApp(App):
         s = self.session
 
         def run() -> None:
+            load_step_kinds()
             s.open_incident(target, f"rollback to revision {revision}")
             self.call_from_thread(self.follow, s.journal_path)
             s.run_rollback(target, revision, images, lambda _line: None)
@@ -447,12 +471,25 @@ class CockpitApp(App):
 
     def _got_snapshot(self, snap: Any) -> None:
         self._fresh("kubernetes")
+        first = self.data.snapshot is None
         self.data.snapshot = snap
         if snap.progress != self.data.progress:
             self.data.progress = snap.progress
             self.mark("progress")
         self.mark("snapshot")
+        if first:  # the first live frame: draw now, then start what can wait
+            self._flush()
+            metrics = self.polls.get("metrics")
+            if metrics is not None and metrics.timer is None and metrics.generation == 0:
+                metrics.start()
+            if not getattr(self, "_warmed", False) and not self.data.readonly:
+                self._warmed = True
+                self.run_worker(self._warm_up, thread=True, group="warm", exit_on_error=False)
         self._checklist()
+
+    def _warm_up(self) -> None:
+        """After the first live frame: the imports a rollback and the settings will need."""
+        load_step_kinds()
 
     def _source_failed(self, name: str, exc: BaseException) -> None:
         text = f"{exc.title}: {exc}" if isinstance(exc, CockpitError) else f"{type(exc).__name__}: {exc}"
@@ -582,6 +619,15 @@ class CockpitApp(App):
 # ---------------------------------------------------------------------- building
 
 
+def load_step_kinds() -> None:
+    """Register every backend's step kinds (imports pydantic models, httpx, psycopg glue:
+    ~0.4 s). Not on the path to the first frame: a worker warms it up after the first live
+    frame, and every path that parses a runbook calls it first (idempotent)."""
+    from cockpit.cli import load_step_kinds as load
+
+    load()
+
+
 def _whoami() -> str:
     from cockpit.journal import default_actor
 
@@ -591,11 +637,9 @@ def _whoami() -> str:
 def build_session(args: argparse.Namespace, world_factory: Any = None, app: Any = None) -> Any:
     """The drill world (if asked) and the backends, built readonly when ``--readonly``."""
     from backends.kubernetes.backend import connect
-    from cockpit.cli import load_step_kinds
     from cockpit.journal import state_dir
     from cockpit.session import Session
 
-    load_step_kinds()
     kubeconfig, context = getattr(args, "kubeconfig", None), getattr(args, "context", None)
     drill = bool(getattr(args, "drill", False))
     state_root = None
@@ -655,22 +699,32 @@ def build_metrics(args: Any, settings: Any, session: Any, world: Any, target: Ta
     return engine, sources, note
 
 
+_NOT_SETTINGS = {"COCKPIT_DRILL_SPEED", "COCKPIT_KUBE_CLIENT", "COCKPIT_PG_BINDIR"}
+
+
+def config_present(env: dict[str, str] | None = None) -> bool:
+    """Is there any configuration to read: a config file or a ``COCKPIT_`` settings variable?
+
+    Without any, the settings are the defaults, which every consumer here also assumes for
+    ``settings=None`` — so pydantic (~0.3 s) is not imported at all. With some, they are loaded before the TUI starts,
+    so a bad value is one clear line on stderr (file, key, expected) and not a modal.
+    """
+    env = dict(os.environ if env is None else env)
+    if any(k.startswith("COCKPIT_") and k not in _NOT_SETTINGS for k in env):
+        return True  # includes COCKPIT_CONFIG_FILE
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return (Path(base) / "cockpit" / "config.yaml").exists()  # cockpit.config.default_config_file
+
+
 def run_app(args: argparse.Namespace) -> int:
     """``cockpit`` without a subcommand: the full-screen app."""
     settings = None
-    try:
+    keymap: dict[str, str] = {}
+    if config_present():
         from cockpit.config import load_settings
 
-        settings = load_settings()
-    except CockpitError:
-        raise
-    except Exception:  # noqa: BLE001 — settings are optional for the app to start
-        settings = None
-    keymap = dict(getattr(getattr(settings, "ui", None), "keys", None) or {})
-    if keymap:
-        from cockpit.keymap import DEFAULTS, apply_overrides
-
-        apply_overrides(DEFAULTS, keymap)
+        settings = load_settings()  # ConfigError: one line on stderr, exit 2 (cli.main)
+        keymap = dict(getattr(getattr(settings, "ui", None), "keys", None) or {})
     if getattr(args, "follow", None) is not None:
         args.readonly = True
     app = CockpitApp(args, settings=settings, keymap=keymap)

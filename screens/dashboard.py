@@ -34,8 +34,10 @@ class DashboardScreen(CockpitScreen):
             with Vertical(id="right"):
                 with Horizontal(id="plots"):
                     t = self.data.thresholds
-                    yield MetricPlot("errors %", scale=100.0, thresholds=[(t["error_rate"], "red"), (t["error_ok"], "green")], id="err")
-                    yield MetricPlot("p95 ms", thresholds=[(t["p95_ms"], "red"), (t["p95_ok"], "green")], id="p95")
+                    yield MetricPlot("errors %", scale=100.0, thresholds=[(t["error_rate"], "red"), (t["error_ok"], "green")],
+                                     ascii=self.data.ascii, id="err")
+                    yield MetricPlot("p95 ms", thresholds=[(t["p95_ms"], "red"), (t["p95_ok"], "green")],
+                                     ascii=self.data.ascii, id="p95")
                 with Horizontal(id="decide"):
                     yield Line(id="matrix", markup=False)
                     yield Line(id="verdict", markup=False)

@@ -114,7 +114,7 @@ class StaticCockpit(CockpitApp):
 
     def setup(self) -> None:  # no session: render the fixture, start nothing
         from cockpit.checklist import Evidence, MetricPoint, Probe, evaluate
-        from cockpit.app import SCREENS
+        from cockpit.app import SCREENS, screen_class
         from cockpit.session import AutoRollback
 
         h = self.hostile
@@ -150,8 +150,8 @@ class StaticCockpit(CockpitApp):
         d.auto_remaining = 7.0
         d.auto_reason = "trigger: error rate 30.1% > 5% for 5 consecutive checks"
         self.auto = AutoRollback(armed=True)
-        for name, cls in SCREENS.items():
-            self.install_screen(cls(d), name)
+        for name in SCREENS:
+            self.install_screen(screen_class(name)(d), name)
         self.push_screen(self.start_screen)
 
 
