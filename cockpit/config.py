@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cockpit.comms import NotifySettings
@@ -201,6 +201,30 @@ class MetricsConfig(_Section):
     crashes: bool = Field(True, description="count pod restarts from the Kubernetes backend")
 
 
+# --------------------------------------------------------------------------- ui
+
+
+class UiConfig(_Section):
+    """The full-screen cockpit."""
+
+    keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="rebind keys by binding id (see the help screen, `?`), e.g. {history: H, quit: 'q,ctrl+q'}; "
+                    "only keys terminals send over SSH",
+    )
+
+    @field_validator("keys")
+    @classmethod
+    def _known_and_sendable(cls, v: dict[str, str]) -> dict[str, str]:
+        from cockpit.keymap import DEFAULTS, apply_overrides
+
+        try:
+            apply_overrides(DEFAULTS, v, source="ui.keys")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+
 # --------------------------------------------------------------------------- the root
 
 
@@ -218,6 +242,7 @@ class Settings(BaseSettings):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    ui: UiConfig = Field(default_factory=UiConfig)
 
     @classmethod
     def settings_customise_sources(
