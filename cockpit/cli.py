@@ -172,8 +172,10 @@ class _RunCommand:
                 raise NotFoundError(f"no open incident for {target} to resume", hint="pass --journal PATH")
             journal_path = mine[-1]
         journal = Journal.open(journal_path or default_journal_path(str(target)))
+        log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.output == "json" else \
+            (lambda line: print(line, flush=True))
         ctx = StepContext(backends=make_backends(args, {s.kind for s in runbook.steps}, target),
-                          log=lambda line: print(line, flush=True), readonly=args.readonly,
+                          log=log, readonly=args.readonly,
                           namespace=target.namespace, target=target)
         try:
             lock = journal.lock(str(target))
@@ -190,10 +192,21 @@ class _RunCommand:
                     lock.release()
         finally:
             journal.close()
-        for step in result.steps:
-            print(f"step {step.index + 1} {step.kind}: {step.status}{' (resumed)' if step.resumed else ''}"
-                  f"{' OVER BUDGET' if step.over_budget else ''}")
-        print(f"journal: {journal.path}")
+        if args.output == "json":
+            from cockpit.output import print_json
+
+            print_json({"runbook": runbook.name, "target": str(target), "status": result.status,
+                        "journal": str(journal.path),
+                        "steps": [{"index": st.index, "kind": st.kind, "name": st.name, "status": st.status,
+                                   "elapsed_s": round(st.elapsed, 3), "over_budget": st.over_budget,
+                                   "resumed": st.resumed, "data": st.data,
+                                   "error": None if st.error is None else {"title": st.error.title, "message": str(st.error)}}
+                                  for st in result.steps]})
+        else:
+            for step in result.steps:
+                print(f"step {step.index + 1} {step.kind}: {step.status}{' (resumed)' if step.resumed else ''}"
+                      f"{' OVER BUDGET' if step.over_budget else ''}")
+            print(f"journal: {journal.path}")
         if result.ok:
             return 0
         if result.error is not None:
