@@ -50,3 +50,17 @@ def test_run_json_then_nothing_left_to_resume(tmp_path: Path) -> None:
         assert set(world.request_counts) <= {"GET"}
         ro = cockpit("run", str(rb), "--kubeconfig", kc, "--readonly", cwd=tmp_path)
         assert ro.returncode == 5 and "nothing was sent" in ro.stderr
+
+
+def test_journal_show_reports_a_torn_tail_and_never_accepts_it(tmp_path: Path) -> None:
+    journal = tmp_path / "j.jsonl"
+    journal.write_text('{"seq": 1, "ts": "2026-01-01T00:00:00.000Z", "actor": "a@b", "type": "incident_opened", '
+                       '"target": "shop/checkout"}\n{"seq": 2, "ts": "2026-01-01T00:00:01.000Z", "type": "inte')
+    out = cockpit("journal", "show", str(journal), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "incident_opened" in out.stdout and "target=shop/checkout" in out.stdout
+    assert "torn last line" in out.stdout and "inte" not in out.stdout.split("torn")[0].split("incident_opened")[1]
+    doc = json.loads(cockpit("journal", "show", str(journal), "-o", "json", cwd=tmp_path).stdout)
+    assert [r["type"] for r in doc["records"]] == ["incident_opened"] and doc["torn_tail"]["offset"] > 0
+    missing = cockpit("journal", "show", str(tmp_path / "nope.jsonl"), cwd=tmp_path)
+    assert missing.returncode == 3 and "does not exist" in missing.stderr
