@@ -56,6 +56,14 @@ class CockpitApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     ENABLE_COMMAND_PALETTE = True
 
+    @staticmethod
+    def _cockpit_commands() -> type:
+        from screens.commands import CockpitCommands
+
+        return CockpitCommands
+
+    COMMANDS = App.COMMANDS | {_cockpit_commands}
+
     def __init__(self, args: argparse.Namespace, *, session: Any = None, settings: Any = None,
                  world_factory: Any = None, keymap: dict[str, str] | None = None) -> None:
         if getattr(args, "ascii", False):
@@ -81,6 +89,9 @@ class CockpitApp(App):
         self._follow_stop = threading.Event()
         self.auto = None
         self.user_keymap = keymap or {}
+        from cockpit.keymap import DEFAULTS, apply_overrides
+
+        self.keyspecs = apply_overrides(DEFAULTS, self.user_keymap)  # the help screen shows the user's keys
         for theme in load_themes():
             self.register_theme(theme)
         self.theme = choose(getattr(args, "theme", None))
@@ -301,7 +312,7 @@ class CockpitApp(App):
     def action_help(self) -> None:
         from screens.modals import HelpScreen
 
-        self.push_screen(HelpScreen(self.data.readonly))
+        self.push_screen(HelpScreen(self.data.readonly, self.keyspecs))
 
     def action_back(self) -> None:
         back = getattr(self.screen, "back", None)
@@ -314,6 +325,18 @@ class CockpitApp(App):
 
     def action_abort_auto(self) -> None:
         self.on_abort_auto(msg.AbortAuto())
+
+    def action_toggle_arm(self) -> None:
+        if not self.data.readonly:
+            self.on_arm(msg.ArmToggled())
+
+    def action_set_cockpit_theme(self, name: str) -> None:
+        from cockpit.errors import ConfigError
+
+        try:
+            self.theme = choose(name)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
 
     async def action_quit(self) -> None:
         self._follow_stop.set()
