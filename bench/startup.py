@@ -43,16 +43,30 @@ def main() -> None:
     tmp = tempfile.mkdtemp()
     script = f"{tmp}/minimal.py"
     open(script, "w").write(MINIMAL)
-    mins, cps = [], []
-    for _ in range(runs):
-        mins.append(first_frame(f"{sys.executable} {script}", "READY-MINIMAL"))
-        argv, _env = repo_cockpit()
-        cps.append(first_frame(f"env XDG_STATE_HOME={tmp} PYTHONPATH={ROOT} {' '.join(argv)} --drill --scenario bad-image",
-                               "Running"))
-    m, c = sorted(mins)[len(mins) // 2], sorted(cps)[len(cps) // 2]
+    # a cluster that is already running (the world in its own process, as a real API server is)
+    kubeconfig = f"{tmp}/kubeconfig"
+    world = subprocess.Popen([sys.executable, "-m", "cockpit", "world", "serve", "--kubeconfig", kubeconfig,
+                              "--scenario", "bad-image"], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert world.stdout is not None and world.stdout.readline().startswith("world ready")
+    mins, cps, live = [], [], []
+    try:
+        for _ in range(runs):
+            mins.append(first_frame(f"{sys.executable} {script}", "READY-MINIMAL"))
+            argv, _env = repo_cockpit()
+            cps.append(first_frame(f"env XDG_STATE_HOME={tmp} PYTHONPATH={ROOT} {' '.join(argv)} --drill --scenario bad-image",
+                                   "Running"))
+            # the deployments across namespaces, listed from the cluster ("checkout" is only in that list)
+            live.append(first_frame(f"env XDG_STATE_HOME={tmp} PYTHONPATH={ROOT} {' '.join(argv)} --kubeconfig {kubeconfig}",
+                                    "checkout"))
+    finally:
+        world.terminate()
+        world.wait()
+    m, c, k = (sorted(v)[len(v) // 2] for v in (mins, cps, live))
     print(f"minimal textual app first frame: median {m:.3f}s  {['%.3f' % x for x in mins]}")
-    print(f"cockpit --drill first frame with live pods: median {c:.3f}s  {['%.3f' % x for x in cps]}")
-    print(f"ratio {c / m:.2f} (goal <= 2.0)")
+    print(f"cockpit on a running cluster, first frame with its deployments: median {k:.3f}s  {['%.3f' % x for x in live]}")
+    print(f"cockpit --drill (boots its world too), first frame with live pods: median {c:.3f}s  {['%.3f' % x for x in cps]}")
+    print(f"ratio on a running cluster {k / m:.2f}; ratio for a drill {c / m:.2f} (goal <= 2.0)")
 
 
 if __name__ == "__main__":

@@ -153,9 +153,8 @@ class CockpitApp(App):
             self._start_observer()
         elif not session.drill:
             self._offer_resume()
-        goal = getattr(getattr(getattr(self.world, "scenario", None), "goal", None), "deployment", None)
-        if goal and self.data.target is None:  # a drill starts on the scenario's deployment
-            self._set_target(Target(goal, self.world.scenario.goal.namespace))
+        if session.drill_goal is not None and self.data.target is None:  # a drill starts on its deployment
+            self._set_target(session.drill_goal)
 
     # ------------------------------------------------------------------ observers and resume
 
@@ -667,19 +666,32 @@ def build_session(args: argparse.Namespace, world_factory: Any = None, app: Any 
     drill = bool(getattr(args, "drill", False))
     state_root = None
     if drill:
-        from cockpit.drill.world import World
-
         speed = float(os.environ.get("COCKPIT_DRILL_SPEED", "1") or 1)
-        world = (world_factory or World)(args.scenario or "bad-image", speed=speed)
-        world.start()
+        world = getattr(args, "drill_world", None)
+        if world is None and world_factory is not None:  # tests: a world in this process
+            world = world_factory(args.scenario or "bad-image", speed=speed).start()
+        elif world is None:
+            from cockpit.drill.process import WorldProcess
+
+            world = args.drill_world = WorldProcess(args.scenario or "bad-image", speed=speed).start()
+        if hasattr(world, "wait_ready"):
+            world.wait_ready()
         if app is not None:
             app.world = world
         kubeconfig = str(world.write_kubeconfig(Path(tempfile.mkdtemp(prefix="cockpit-drill-")) / "kubeconfig"))
         context = None
         state_root = state_dir() / "drills"
     backend = connect(kubeconfig, context, getattr(args, "namespace", None), readonly=bool(getattr(args, "readonly", False)))
+    drill_goal = None
+    if drill and isinstance(getattr(world, "goal", None), tuple):  # a world process names it when ready
+        drill_goal = Target(world.goal[1], world.goal[0])
+    elif drill:  # an in-process world (tests); here, in the worker: the scenario costs a pydantic import
+        goal = getattr(world.scenario, "goal", None)
+        if goal is not None and goal.deployment:
+            drill_goal = Target(goal.deployment, goal.namespace)
     return Session(backend=backend, readonly=bool(getattr(args, "readonly", False)),
-                   journal_path=getattr(args, "journal", None), drill=drill, state_root=state_root)
+                   journal_path=getattr(args, "journal", None), drill=drill, state_root=state_root,
+                   drill_goal=drill_goal)
 
 
 def build_metrics(args: Any, settings: Any, session: Any, world: Any, target: Target) -> tuple[Any, list, str]:

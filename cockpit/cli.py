@@ -257,9 +257,20 @@ def main(argv: list[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     try:
         if handler is None:
+            if args.drill and args.scenario and os.environ.get("COCKPIT_DRILL_INPROCESS") != "1":
+                # Start the drill world first: it boots on the other core while Textual loads.
+                from cockpit.drill.process import WorldProcess
+
+                speed = float(os.environ.get("COCKPIT_DRILL_SPEED", "1") or 1)
+                args.drill_world = WorldProcess(args.scenario, speed=speed).start()
             from cockpit.app import run_app  # the full-screen cockpit (Textual)
 
-            return run_app(args) or 0
+            try:
+                return run_app(args) or 0
+            finally:
+                world = getattr(args, "drill_world", None)
+                if world is not None:
+                    world.stop()
         return handler(args) or 0
     except CockpitError as exc:
         print(f"cockpit: {exc.title}: {exc}", file=sys.stderr)

@@ -92,6 +92,8 @@ class Session:
     journal: Journal | None = None
     lock: Any = None
     target: Target | None = None
+    drill_goal: Target | None = None
+    """A drill's scenario names the deployment the drill is about: the cockpit starts on it."""
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
