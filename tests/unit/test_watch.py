@@ -152,6 +152,8 @@ def test_trigger_journals_why_counts_down_rolls_back_to_previous_and_verifies(wo
     assert "INCONCLUSIVE shop/checkout — stabilizing after rollback to revision 2" in text
     assert "VERIFIED shop/checkout: OK" in text
     assert watcher.verified is True and src.resets >= 1
+    # no source keeps history and the watch never saw it healthy: said so, not invented
+    assert "before/after: no baseline" in text and watcher.comparison is None
 
     t = types(j)
     assert t.index("trigger") < t.index("phase") < t.index("revision_chosen") < t.index("intent") < t.index("outcome")
@@ -189,6 +191,7 @@ def test_last_stable_revision_comes_from_the_health_history_and_stabilization_af
     w0 = world("bad-image")
     b = backend(w0)
     ft, out = FakeTime(), []
+    ft.t -= 60  # the fake timeline must not run ahead of the world's (real) revision timestamps
     src = ImageSource(w0, bad={"registry.example/shop/checkout:9.0.1"})  # 1.5.0 is fine in this test
     watcher = make(w0, ft, src, out=out, auto_rollback=True, backend=b)
     for _ in range(3):
@@ -219,6 +222,9 @@ def test_last_stable_revision_comes_from_the_health_history_and_stabilization_af
     assert "rollback of shop/checkout to revision 3 (registry.example/shop/checkout:1.5.0); revision 3 was last seen healthy" in text
     assert live(b).images == ("registry.example/shop/checkout:1.5.0",)
     assert patches(w0) == 1
+    # the baseline is what this watch saw healthy before the release (no source keeps history)
+    assert "before/after: before the release (this watch" in text
+    assert watcher.comparison is not None and watcher.comparison.before.error_rate == pytest.approx(0.002)
 
 
 # --------------------------------------------------------------------------- once per incident
