@@ -98,6 +98,7 @@ class Watcher:
         self.history: list[tuple[Sample, str]] = []
         self.last: Decision | None = None
         self._rollout_done = False
+        self._acting = False
         self._journal_obj = None if callable(self.journal) and not hasattr(self.journal, "append") else self.journal
         self._journal_factory = self.journal if self._journal_obj is None else None
 
@@ -255,6 +256,7 @@ class Watcher:
             return
         self._say(f"TRIGGER {trig.reason.text}")
         self._countdown(what, why, j)
+        self._acting = True  # a Ctrl-C from here on interrupts a change being sent (see run)
         if j is not None:
             j.append("phase", phase="execute")
         if self.runbook_runner is not None:
@@ -282,6 +284,7 @@ class Watcher:
                                                 "to_revision": outcome.to_revision, "images": list(outcome.images)})
             self._say(f"rolled back {self.target}: revision {outcome.from_revision} → {outcome.to_revision} "
                       f"({', '.join(outcome.images)}); {outcome.result.value}")
+        self._acting = False
         now = self.clock()
         self.rolled_back_to = to_rev
         self.rolled_back_at = now
@@ -418,6 +421,11 @@ class Watcher:
                 if pause > 0:
                     self.sleep(pause)
         except KeyboardInterrupt:
+            if self._acting:  # not a quiet stop: the change may or may not have taken effect
+                self._say("INTERRUPTED while the rollback was being sent; check the live revision "
+                          f"(`cockpit history {self.target.name} -n {self.target.namespace}`)")
+                raise Aborted("interrupted while the rollback was being sent; it may or may not have taken effect",
+                              hint="check the live revision; the journal's intent has no outcome") from None
             self._say("stopped")
             return 0
         return 0

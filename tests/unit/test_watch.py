@@ -430,3 +430,36 @@ def test_choose_revision():
     assert choose_revision([rev(1, "d"), rev(2, "b"), rev(3, "d", live=True)], {"d"})[0] == 2
     with pytest.raises(RolloutFailed):
         choose_revision([rev(1, "a", live=True)], set())
+
+
+def test_ctrl_c_while_the_rollback_is_sent_is_not_a_quiet_stop(world, tmp_path):
+    """A recording fake wraps the real backend only to raise KeyboardInterrupt inside
+    ``rollback`` (a real PATCH cannot be interrupted on cue); everything else is the real one."""
+    w0 = world("bad-image")
+    real = backend(w0)
+
+    class Interrupted:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def rollback(self, target, to_revision=0):
+            raise KeyboardInterrupt
+
+    ft, out = FakeTime(), []
+    j = Journal.open(tmp_path / "j.jsonl")
+    watcher = make(w0, ft, ImageSource(w0, bad={BAD}), out=out, journal=j, auto_rollback=True, backend=Interrupted())
+    with pytest.raises(Aborted, match="may or may not have taken effect"):
+        watcher.run(duration=3600)
+    assert any("INTERRUPTED while the rollback was being sent" in x for x in out)
+    assert not any(x.endswith(" stopped") for x in out)
+    assert types(j).count("intent") == 1 and "outcome" not in types(j)  # resume/report see a dangling intent
+
+    # a Ctrl-C while only watching is a quiet stop (exit 0)
+    out2: list[str] = []
+    quiet = make(w0, FakeTime(), ImageSource(w0, bad=set()), out=out2)
+
+    def interrupt(dt):
+        raise KeyboardInterrupt
+
+    quiet.sleep = interrupt
+    assert quiet.run(duration=3600) == 0 and out2[-1].endswith(" stopped")
