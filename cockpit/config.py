@@ -201,6 +201,21 @@ class MetricsConfig(_Section):
     crashes: bool = Field(True, description="count pod restarts from the Kubernetes backend")
 
 
+# --------------------------------------------------------------------------- data
+
+
+class DataConfig(_Section):
+    """The data layer the cockpit's data panel shows (key ``D``): PostgreSQL and Redis.
+
+    Environment: ``COCKPIT_DATA__POSTGRES_DSN``, ``COCKPIT_DATA__REDIS_URL``. Both are secrets
+    (their passwords are never shown); unset, the panel says how to configure them."""
+
+    postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL DSN or URL (a secret: the password is never shown)")
+    redis_url: SecretStr | None = Field(None, description="Redis URL, e.g. redis://:pw@host:6379/0 (a secret)")
+    backups_dir: Path | None = Field(None, description="where pg_dump backups are listed from (default: <state dir>/backups)")
+    long_tx_older_than_s: float = Field(30.0, ge=0, description="list transactions open longer than this")
+
+
 # --------------------------------------------------------------------------- ui
 
 
@@ -242,6 +257,7 @@ class Settings(BaseSettings):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    data: DataConfig = Field(default_factory=DataConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
 
     @classmethod
