@@ -39,7 +39,8 @@ from themes import ASCII_CSS_PATH, CSS_PATH, choose, load_themes
 # screens (and what they pull in: RichLog → rich.pretty, the checklist, the modals) are
 # imported and installed the first time they are shown.
 SCREENS = {"dashboard": ("screens.dashboard", "DashboardScreen"), "history": ("screens.history", "HistoryScreen"),
-           "rollback": ("screens.rollback", "RollbackScreen"), "checklist": ("screens.checklist", "ChecklistScreen")}
+           "rollback": ("screens.rollback", "RollbackScreen"), "checklist": ("screens.checklist", "ChecklistScreen"),
+           "comms": ("screens.comms", "CommsScreen"), "data": ("screens.data_layer", "DataScreen")}
 
 
 def screen_class(name: str) -> type:
@@ -87,6 +88,9 @@ class CockpitApp(App):
         self._dirty: set[str] = set()
         self._flush_timer = None
         self._follow_stop = threading.Event()
+        self._redis_lock = threading.Lock()
+        self._redis_cancel = threading.Event()
+        self._comms_announced: set[tuple[str, str]] = set()
         self.auto = None
         self.user_keymap = keymap or {}
         from cockpit.keymap import DEFAULTS, apply_overrides
@@ -147,6 +151,13 @@ class CockpitApp(App):
         self.session = session
         self.data.readonly = session.readonly
         self.data.context = getattr(session.backend, "context", "")
+        pg, redis = session.postgres, session.redis
+        self.data.data_pg = getattr(pg, "display_dsn", None) if pg is not None else None
+        if redis is not None:
+            self.data.data_redis = f"{redis.display_url}  ({redis.target})"
+            self.data.redis_server, self.data.redis_db = redis.server, redis.db
+        for part, text in getattr(session, "data_errors", {}).items():
+            self.notify(f"{part}: {text}", severity="error", timeout=10)
         self.polls["targets"] = Poll(self, "targets", session.targets, self._got_targets, 10.0,
                                      on_error=lambda e: self._source_failed("kubernetes", e)).start()
         if self.data.readonly:
@@ -219,6 +230,7 @@ class CockpitApp(App):
         self._follow_stop.set()
         self._follow_stop = stop = threading.Event()
         self.data.state = IncidentState()
+        self.data.records = []
         self.run_worker(lambda: self._tail(Path(path), stop), thread=True, group="follow", exit_on_error=False)
 
     def _tail(self, path: Path, stop: threading.Event) -> None:
@@ -238,6 +250,8 @@ class CockpitApp(App):
         st = self.data.state
         for rec in batch:
             st.apply(rec)
+            if rec.get("type") != "log":
+                self.data.records.append(rec)
             if rec.get("type") == "phase" and rec.get("phase") == "verify":
                 self._stabilize = True  # judge only what came after the rollback
         if st.target and self.data.target is None:
@@ -246,7 +260,7 @@ class CockpitApp(App):
             self._set_target(parse_target(st.target))
         if self.data.readonly and st.revision:
             self.data.history_for = None  # the observer re-reads history lazily
-        self.mark("steps", "log", "checks", "phases", "bar")
+        self.mark("steps", "log", "checks", "phases", "bar", "comms")
 
     # ------------------------------------------------------------------ rendering
 
@@ -296,6 +310,11 @@ class CockpitApp(App):
             self.load_history(self.data.target)
             if not self.data.readonly and self.session is not None:
                 self._run(lambda: self._open_for_history(self.data.target))
+        elif name == "comms" and self.data.comms_policy is None:
+            self.load_comms(then_show=True)  # pydantic and the notify settings: in a thread
+            return
+        elif name == "data":
+            self._start_data_poll()
         self.goto(name)
 
     def _open_for_history(self, target: Target) -> None:
@@ -407,9 +426,12 @@ class CockpitApp(App):
         missing = [i.title for i in self.data.checklist_items if not ((c := st.checks.get(i.id)) and c.ok)]
 
         def resolve() -> None:
+            if st.resolved:
+                return
             self.session.record("phase", phase="resolved")
             self.session.record("incident_resolved", summary="resolved from the cockpit",
                                 unchecked=missing, all_checked=all_done(self.data.checklist_items, st))
+            self.call_from_thread(self._offer_report)
 
         self._run(resolve)
 
@@ -512,6 +534,7 @@ class CockpitApp(App):
     def _warm_up(self) -> None:
         """After the first live frame: the imports a rollback and the settings will need."""
         load_step_kinds()
+        self._load_comms(False)
 
     def _source_failed(self, name: str, exc: BaseException) -> None:
         text = f"{exc.title}: {exc}" if isinstance(exc, CockpitError) else f"{type(exc).__name__}: {exc}"
@@ -621,7 +644,245 @@ class CockpitApp(App):
         if st.phase == "verify" and all(r.ok for r in auto.values()):
             self._run(lambda: self.session.phase("monitor", self.data.state))
 
+    # ------------------------------------------------------------------ team communication
+
+    @work(thread=True, exclusive=True, group="comms-load", exit_on_error=False)
+    def load_comms(self, then_show: bool = False) -> None:
+        self._load_comms(then_show)
+
+    def _load_comms(self, then_show: bool) -> None:
+        """The notify settings (pydantic) and the comms screen's module, in a thread."""
+        import importlib
+
+        try:
+            ns = notify_settings(self.settings)
+            importlib.import_module("screens.comms")
+        except Exception as exc:  # noqa: BLE001 — a titled modal, never a traceback
+            self.call_from_thread(self.show_error, exc)
+            return
+        try:
+            self.call_from_thread(self._comms_loaded, ns.policy(), ns.configured_channels(), then_show)
+        except RuntimeError:
+            pass
+
+    def _comms_loaded(self, policy: Any, channels: list[str], then_show: bool) -> None:
+        first = self.data.comms_policy is None
+        self.data.comms_policy, self.data.comms_channels = policy, channels
+        if first:
+            self.set_interval(5.0, self._comms_tick)
+        if then_show:
+            self.goto("comms")
+        self.mark("comms")
+
+    def _comms_tick(self) -> None:
+        """A toast when a comms item falls due (once per item and due time)."""
+        from cockpit.comms import plan
+
+        if self.data.comms_policy is None or not self.data.records:
+            return
+        from datetime import datetime, timezone
+
+        for due in plan(self.data.records, self.data.comms_policy).due_now(datetime.now(timezone.utc)):
+            key = (due.key, due.due_at.isoformat())
+            if key not in self._comms_announced:
+                self._comms_announced.add(key)
+                what = "periodic update" if due.kind == "update" else f"escalation {due.level}"
+                self.notify(f"comms: the {what} is due — t opens the comms panel", severity="warning", timeout=8)
+
+    @on(msg.CommsWanted)
+    def on_comms_wanted(self, m: msg.CommsWanted) -> None:
+        if self.data.readonly or self.session is None:
+            return
+        s = self.session
+        if s.journal is None:
+            self.notify("no incident is open: nothing to send yet", severity="warning")
+            return
+        if m.action == "skip":
+            self._run(lambda: (s.comms_skip(m.item), self.call_from_thread(self.notify, "skipped (journaled)")))
+            return
+        if not self.data.comms_channels:
+            self.notify("no notification channel is configured (see the comms panel)", severity="warning")
+            return
+        if m.action == "edit":
+            def preview() -> None:
+                due, text = s.comms_preview(m.item)
+                self.call_from_thread(self._edit, due.key, text)
+
+            self._run(preview)
+        else:
+            self._send(m.item, None)
+
+    def _edit(self, item: str, text: str) -> None:
+        from screens.modals import EditMessage
+
+        def done(edited: str | None) -> None:
+            if edited is not None and edited.strip():
+                self._send(item, edited)
+
+        self.push_screen(EditMessage(item, text), done)
+
+    def _send(self, item: str | None, text: str | None) -> None:
+        self.data.comms_busy = f"sending {item or 'the next item'}…"
+        self.mark("comms")
+
+        def job() -> None:
+            deliveries = None
+            try:
+                deliveries = self.session.comms_send(item, text)
+            finally:
+                self.call_from_thread(self._sent, deliveries)
+
+        self._run(job)
+
+    def _sent(self, deliveries: list | None) -> None:
+        self.data.comms_busy = ""
+        self.mark("comms")
+        for d in deliveries or ():
+            if d.ok:
+                self.notify(f"sent on {d.channel}", timeout=4)
+            else:
+                self.notify(f"{d.channel}: not delivered ({d.detail})", severity="error", timeout=10)
+
+    # ------------------------------------------------------------------ the incident report
+
+    def _offer_report(self) -> None:
+        from screens.modals import ReportPrompt
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.write_report()
+
+        self.push_screen(ReportPrompt(), answer)
+
+    @on(msg.ReportWanted)
+    def on_report_wanted(self, m: msg.ReportWanted) -> None:
+        if not self.data.state.resolved:
+            self.notify("the report is written once the incident is resolved (checklist: R)", severity="warning")
+            return
+        self.write_report()
+
+    def write_report(self) -> None:
+        """Show the dashboard, take its SVG screenshot on the event loop (rendering only),
+        then write the screenshot and the report next to the journal in a thread."""
+        if self.data.readonly or self.session is None or self.session.journal is None:
+            return
+        back = next((n for n in SCREENS if self.is_screen_installed(n) and self.get_screen(n) is self.screen), None)
+        self.goto("dashboard")
+
+        def shoot() -> None:
+            try:
+                svg = self.export_screenshot(title="Rollback Cockpit — resolved")
+            except Exception:  # noqa: BLE001 — the report is worth more than its picture
+                svg = None
+            if back and back != "dashboard":
+                self.goto(back)
+            self._run(lambda: self.call_from_thread(self._report_written, self.session.write_report(svg)))
+
+        self.set_timer(0.3, shoot)
+
+    def _report_written(self, path: Path) -> None:
+        from textual.content import Content
+
+        from screens.modals import InfoModal
+        from screens.render import text
+
+        self.data.report_path = str(path)
+        self.mark("comms")
+        self.push_screen(InfoModal("Incident report written", Content.assemble(
+            text(str(path), 1000, "bold"), ("\n\nscreenshot: ", "$text-muted"),
+            text(str(path.with_name(path.name.replace(".report.md", ".dashboard.svg"))), 1000, "$text-muted"))))
+
+    # ------------------------------------------------------------------ the data layer
+
+    def _start_data_poll(self) -> None:
+        s = self.session
+        if s is None or s.postgres is None or "data" in self.polls:
+            self.mark("data", "redis")
+            return
+
+        def active() -> bool:
+            return self.is_screen_installed("data") and self.screen is self.get_screen("data")
+
+        self.polls["data"] = Poll(self, "data", s.data_snapshot, self._got_data, 5.0, active=active,
+                                  on_error=lambda e: self._source_failed("postgres", e)).start()
+
+    def _got_data(self, snap: Any) -> None:
+        self._fresh("postgres")
+        self.data.data_snapshot = snap
+        self.mark("data")
+
+    @on(msg.RedisCountWanted)
+    def on_redis_count(self, m: msg.RedisCountWanted) -> None:
+        if self.session is None or self.session.redis is None:
+            return
+        if self.data.redis_running:
+            self.notify("an invalidation is running (ctrl+x cancels it)", severity="warning")
+            return
+        self.data.redis_count = None
+        self.data.redis_log.append(f"{time.strftime('%H:%M:%S')} dry run {m.pattern}")
+        self.mark("redis")
+        s = self.session
+
+        def job() -> None:
+            with self._redis_lock:
+                result = s.redis_count(m.pattern)
+            self.call_from_thread(self._counted, result)
+
+        self._run(job)
+
+    def _counted(self, result: Any) -> None:
+        self.data.redis_count = result
+        self.data.redis_log.append(f"{time.strftime('%H:%M:%S')} dry run: {result.matched} of {result.dbsize} keys match")
+        self.mark("redis")
+
+    @on(msg.InvalidateConfirmed)
+    def on_invalidate(self, m: msg.InvalidateConfirmed) -> None:
+        if self.data.readonly or self.session is None or self.data.redis_running:
+            return
+        self.data.redis_running = True
+        self.data.redis_progress = None
+        self._redis_cancel = cancel = threading.Event()
+        self.data.redis_log.append(f"{time.strftime('%H:%M:%S')} invalidating {m.pattern} on {self.data.redis_server}"
+                                   f"/{self.data.redis_db}")
+        self.mark("redis")
+        s = self.session
+        last_sent = [0.0]
+
+        def progress(p: Any) -> None:
+            now = time.monotonic()
+            if p.done or now - last_sent[0] >= 0.2:  # back-pressure: at most five redraws a second
+                last_sent[0] = now
+                self.call_from_thread(self._invalidate_progress, p)
+
+        def job() -> None:
+            try:
+                with self._redis_lock:
+                    s.redis_invalidate(m.pattern, cancel, progress)
+            finally:
+                self.call_from_thread(self._invalidate_finished)
+
+        self._run(job)
+
+    def _invalidate_progress(self, p: Any) -> None:
+        self.data.redis_progress = p
+        line = (f"{time.strftime('%H:%M:%S')} matched {p.matched} deleted {p.deleted} ({p.rate:,.0f}/s)"
+                + (f" — done, {p.remaining} still matching" if p.done and p.remaining is not None else ""))
+        self.data.redis_log.append(line)
+        del self.data.redis_log[:-500]
+        self.mark("redis")
+
+    def _invalidate_finished(self) -> None:
+        self.data.redis_running = False
+        self.mark("redis")
+
+    @on(msg.CancelInvalidate)
+    def on_cancel_invalidate(self, m: msg.CancelInvalidate) -> None:
+        if self.data.redis_running:
+            self._redis_cancel.set()
+            self.notify("cancelling the invalidation after the current batch…", severity="warning")
+
     def on_unmount(self) -> None:
+        self._redis_cancel.set()
         self._follow_stop.set()
         for p in self.polls.values():
             p.stop()
@@ -689,9 +950,59 @@ def build_session(args: argparse.Namespace, world_factory: Any = None, app: Any 
         goal = getattr(world.scenario, "goal", None)
         if goal is not None and goal.deployment:
             drill_goal = Target(goal.deployment, goal.namespace)
-    return Session(backend=backend, readonly=bool(getattr(args, "readonly", False)),
-                   journal_path=getattr(args, "journal", None), drill=drill, state_root=state_root,
-                   drill_goal=drill_goal)
+    readonly = bool(getattr(args, "readonly", False))
+    settings = getattr(app, "settings", None)
+    session = Session(backend=backend, readonly=readonly, journal_path=getattr(args, "journal", None), drill=drill,
+                      state_root=state_root, drill_goal=drill_goal, notifier_factory=notifier_factory(settings, readonly))
+    build_data_backends(session, settings)
+    return session
+
+
+def notify_settings(settings: Any) -> Any:
+    """The ``notify`` section: from the loaded settings, else defaults ← file ← env."""
+    ns = getattr(settings, "notify", None)
+    if ns is None:
+        from cockpit.comms import load_notify_settings
+
+        ns = load_notify_settings()
+    return ns
+
+
+def notifier_factory(settings: Any, readonly: bool) -> Any:
+    """``journal → Notifier`` for the session (built readonly when the session is)."""
+    def make(journal: Any) -> Any:
+        from backends.notify.notifier import Notifier
+
+        return Notifier(notify_settings(settings), journal=journal, readonly=readonly)
+
+    return make
+
+
+def build_data_backends(session: Any, settings: Any) -> None:
+    """PostgreSQL and Redis from the ``data`` section (built readonly when the session is);
+    a bad DSN or URL is a note for the operator, not a failed start."""
+    from cockpit.journal import state_dir
+
+    cfg = getattr(settings, "data", None)
+    session.data_errors = {}
+    if cfg is None:
+        return
+    session.backups_dir = cfg.backups_dir or state_dir() / "backups"
+    session.long_tx_older_than_s = cfg.long_tx_older_than_s
+    if cfg.postgres_dsn is not None:
+        from backends.postgres.client import PostgresBackend
+
+        try:
+            session.backends["postgres"] = PostgresBackend(cfg.postgres_dsn.get_secret_value(), readonly=session.readonly)
+        except CockpitError as exc:
+            session.data_errors["postgres"] = f"{exc.title}: {exc.message}"
+    if cfg.redis_url is not None:
+        from backends.redis.client import RedisBackend
+
+        try:
+            session.backends["redis"] = RedisBackend(cfg.redis_url.get_secret_value(), readonly=session.readonly)
+        except CockpitError as exc:
+            session.data_errors["redis"] = f"{exc.title}: {exc.message}"
 
 
 def build_metrics(args: Any, settings: Any, session: Any, world: Any, target: Target) -> tuple[Any, list, str]:

@@ -27,7 +27,8 @@ class KeySpec:
     action: str
     description: str
     scope: str = "app"
-    """``app``, ``dashboard``, ``history``, ``confirm``, ``rollback``, ``checklist``."""
+    """``app``, ``dashboard``, ``history``, ``confirm``, ``rollback``, ``checklist``, ``comms``,
+    ``edit`` (the message editor), ``data``, ``invalidate`` (its confirmation)."""
     show: bool = True
     mutating: bool = False
     priority: bool = False
@@ -42,6 +43,8 @@ DEFAULTS: tuple[KeySpec, ...] = (
     KeySpec("history", "h", "goto('history')", "History", "app"),
     KeySpec("rollback_screen", "r", "goto('rollback')", "Rollback", "app"),
     KeySpec("checklist", "c", "goto('checklist')", "Checklist", "app"),
+    KeySpec("comms", "t", "goto('comms')", "Comms", "app"),
+    KeySpec("data", "D", "goto('data')", "Data", "app"),
     KeySpec("filter", "slash", "filter", "Filter", "dashboard"),
     KeySpec("pick", "enter", "pick", "Select", "dashboard", show=False),
     KeySpec("arm", "a", "toggle_arm", "Arm auto", "dashboard", mutating=True),
@@ -55,6 +58,17 @@ DEFAULTS: tuple[KeySpec, ...] = (
     KeySpec("note", "e", "note", "Tick + note", "checklist", mutating=True),
     KeySpec("extend", "m", "extend", "30-min monitor", "checklist", mutating=True),
     KeySpec("resolve", "R", "resolve", "Resolve", "checklist", mutating=True),
+    KeySpec("comms_send", "s", "send", "Send now", "comms", mutating=True),
+    KeySpec("comms_edit", "e", "edit", "Edit + send", "comms", mutating=True),
+    KeySpec("comms_skip", "k", "skip", "Skip", "comms", mutating=True),
+    KeySpec("report", "w", "report", "Write report", "comms", mutating=True),
+    KeySpec("edit_send", "ctrl+t", "send", "Send", "edit", mutating=True),
+    KeySpec("edit_cancel", "escape", "cancel", "Cancel", "edit"),
+    KeySpec("data_pattern", "slash", "pattern", "Pattern", "data"),
+    KeySpec("invalidate", "i", "invalidate", "Invalidate…", "data", mutating=True),
+    KeySpec("cancel_invalidate", "ctrl+x", "cancel_invalidate", "Cancel", "data", mutating=True),
+    KeySpec("invalidate_yes", "y", "confirm", "Yes, delete", "invalidate", mutating=True),
+    KeySpec("invalidate_no", "n,escape", "cancel", "No", "invalidate"),
 )
 
 # Keys that need modifiers terminals do not send reliably over SSH.

@@ -56,6 +56,25 @@ class UIData:
     auto_armed: bool = False
     auto_remaining: float | None = None
     auto_reason: str = ""
+    records: list[dict] = field(default_factory=list)
+    """The incident journal's records but ``log`` lines (what the comms plan folds)."""
+    comms_policy: Any = None
+    """:class:`cockpit.comms.CommsPolicy` once the notify settings are loaded (None: not yet)."""
+    comms_channels: list[str] = field(default_factory=list)
+    comms_busy: str = ""
+    report_path: str | None = None
+    data_pg: str | None = None
+    """The PostgreSQL target shown (``host:port/db``, no password); None: not configured."""
+    data_redis: str | None = None
+    redis_server: str = ""
+    redis_db: int = 0
+    data_snapshot: Any = None
+    """The latest :class:`cockpit.session.DataSnapshot`."""
+    redis_count: Any = None
+    """The latest dry-run :class:`backends.redis.models.CountResult`-like facts."""
+    redis_progress: Any = None
+    redis_running: bool = False
+    redis_log: list[str] = field(default_factory=list)
     now: float | None = None
     """A frozen clock for snapshots (None: the real time)."""
     thresholds: dict[str, float] = field(default_factory=lambda: {"error_rate": 0.05, "p95_ms": 2000.0,

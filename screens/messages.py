@@ -65,5 +65,37 @@ class HistoryWanted(Message):
     target: Target
 
 
-__all__ = ["AbortAuto", "ArmToggled", "CancelRun", "CheckTicked", "DiffWanted", "ExtendMonitoring",
+@dataclass
+class CommsWanted(Message):
+    """The operator asked to ``send``, ``edit`` (then send) or ``skip`` a comms item
+    (``update`` / ``escalation:<n>``; None: the next one due)."""
+
+    action: str
+    item: str | None = None
+
+
+@dataclass
+class ReportWanted(Message):
+    pass
+
+
+@dataclass
+class RedisCountWanted(Message):
+    """Dry run: how many keys match ``pattern`` (nothing is deleted)."""
+
+    pattern: str
+
+
+@dataclass
+class InvalidateConfirmed(Message):
+    pattern: str
+
+
+@dataclass
+class CancelInvalidate(Message):
+    pass
+
+
+__all__ = ["CancelInvalidate", "CommsWanted", "InvalidateConfirmed", "RedisCountWanted", "ReportWanted",
+           "AbortAuto", "ArmToggled", "CancelRun", "CheckTicked", "DiffWanted", "ExtendMonitoring",
            "HistoryWanted", "ResolveWanted", "Revision", "RollbackConfirmed", "TargetPicked"]

@@ -154,3 +154,104 @@ class NoteInput(ModalScreen[Any]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class EditMessage(ModalScreen[Any]):
+    """Edit a notification before it is sent: a TextArea prefilled from the template
+    (first line the title, the rest the body). ``ctrl+t`` sends the text, esc cancels."""
+
+    BINDINGS = bindings("edit")
+
+    def __init__(self, label: str, text: str) -> None:
+        super().__init__()
+        self.label, self.text = label, text
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Button, TextArea
+
+        with Vertical(id="dialog", classes="dialog edit"):
+            yield Static(render.text(f"Edit before sending: {self.label}", 200, "bold"), classes="title")
+            yield TextArea(sanitize(self.text, max_len=20000, keep_newlines=True), id="message", soft_wrap=True)
+            yield Button("Send", id="send", variant="warning")
+            yield Static(Content.assemble(("ctrl+t", "bold reverse"), (" send (or tab, enter)    ", ""),
+                                          ("esc", "bold reverse"), (" cancel", "")), classes="keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#message").focus()
+
+    def on_button_pressed(self, event: Any) -> None:
+        self.action_send()
+
+    def action_send(self) -> None:
+        from textual.widgets import TextArea
+
+        self.dismiss(self.query_one("#message", TextArea).text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class InfoModal(ModalScreen[None]):
+    """A titled piece of information (the report's path); enter/esc/space closes."""
+
+    BINDINGS = [Binding("escape,enter,space,q", "close", "Close", id="info_close")]
+
+    def __init__(self, title: str, body: Content) -> None:
+        super().__init__()
+        self.title_text, self.body = title, body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(render.text(self.title_text, 120, "$success bold"), classes="title")
+            yield Static(self.body, id="info-body")
+            yield Static(Content("enter/esc: close").stylize("$text-muted"), classes="keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ReportPrompt(ModalScreen[bool]):
+    """Offered when the incident is resolved: write the incident report now?"""
+
+    BINDINGS = [Binding("y", "yes", "Write the report", id="report_yes"), Binding("n,escape", "no", "Later", id="report_no")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(Content("Incident resolved").stylize("$success bold"), classes="title")
+            yield Static(Content("Write the incident report now? It is folded from the journal (timeline, MTTR, "
+                                 "actions, checks, notifications) and written next to it, with an SVG screenshot "
+                                 "of the dashboard."))
+            yield Static(Content.assemble(("y", "bold reverse"), (" write it    ", ""), ("n", "bold reverse"),
+                                          (" later (t, then w)", "")), classes="keys")
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class ConfirmInvalidate(ModalScreen[bool]):
+    """The one confirmation of a Redis pattern invalidation: names host, database, pattern
+    and the dry run's count. ``y`` confirms, ``n``/esc not."""
+
+    BINDINGS = bindings("invalidate")
+
+    def __init__(self, server: str, db: Any, pattern: str, matched: int | None) -> None:
+        super().__init__()
+        self.server, self.db, self.pattern, self.matched = server, db, pattern, matched
+
+    def compose(self) -> ComposeResult:
+        from screens.render_ops import invalidate_confirm_text
+
+        with Vertical(id="dialog", classes="dialog danger"):
+            yield Static(Content("Confirm Redis invalidation").stylize("bold"), classes="title")
+            yield Static(invalidate_confirm_text(self.server, self.db, self.pattern, self.matched), id="invalidate-body")
+            yield Static(Content.assemble(("y", "bold reverse"), (" delete them    ", ""), ("n", "bold reverse"),
+                                          (" / esc  cancel", "")), classes="keys")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -20,7 +20,7 @@ async def _settle(pilot) -> None:
 
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("screen", ["dashboard", "history", "rollback", "checklist"])
+@pytest.mark.parametrize("screen", ["dashboard", "history", "rollback", "checklist", "comms", "data"])
 def test_screen(snap_compare, screen, size, theme):
     assert snap_compare(StaticCockpit(screen, theme=theme), terminal_size=size, run_before=_settle)
 
@@ -44,3 +44,22 @@ def test_readonly_observer(snap_compare, size, theme):
 
 def test_ascii_dashboard(snap_compare):
     assert snap_compare(StaticCockpit("dashboard", ascii=True, theme="mono"), terminal_size=(80, 24), run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", ["comms", "data"])
+def test_readonly_comms_and_data(snap_compare, screen, size):
+    """Readonly: no send, skip, edit, report or invalidate key anywhere."""
+    assert snap_compare(StaticCockpit(screen, readonly=True), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_invalidate_confirm(snap_compare, size):
+    """The one confirmation names host, database, pattern and the dry run's count."""
+    async def open_confirm(pilot):
+        await _settle(pilot)
+        pilot.app.screen.query_one("#pattern").value = "moshimoshi:*"
+        await pilot.press("i")
+        await pilot.pause(0.2)
+
+    assert snap_compare(StaticCockpit("data"), terminal_size=size, run_before=open_confirm)

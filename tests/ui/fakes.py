@@ -65,6 +65,44 @@ def journal_records(hostile: str | None = None) -> list[dict]:
     return [{"seq": i + 1, "ts": ts(o), "actor": "alice@bastion", "type": t, **d} for i, (t, o, d) in enumerate(recs)]
 
 
+def comms_records(hostile: str | None = None) -> list[dict]:
+    """What the comms panel shows as sent and skipped (after the fixture journal's records)."""
+    recs = [
+        ("notification", -590, {"channel": "slack", "ok": True, "purpose": "started", "detail": "Slack webhook accepted (200)", "attempts": 1, "status_code": 200}),
+        ("notification", -290, {"channel": "webhook", "ok": False, "purpose": "escalation", "level": 1, "detail": hostile or "HTTP 500 after 4 attempts", "attempts": 4, "status_code": 500}),
+        ("comms", -280, {"action": "skip", "item": "update", "due_at": ts(-300), "note": hostile or ""}),
+        ("notification", -250, {"channel": "slack", "ok": True, "purpose": "progress", "edited": True, "detail": "Slack webhook accepted (200)", "attempts": 1, "status_code": 200}),
+    ]
+    return [{"seq": 100 + i, "ts": ts(o), "actor": hostile or "alice@bastion", "type": t, **d} for i, (t, o, d) in enumerate(recs)]
+
+
+def data_layer(hostile: str | None = None):
+    """A data snapshot, a dry-run count and a finished invalidation (backends' own models)."""
+    from pathlib import Path
+
+    from backends.postgres.models import BackupInfo, LongTransaction, Migration, MigrationHistory
+    from backends.redis.models import CountResult, InvalidateProgress
+    from cockpit.session import DataSnapshot
+
+    h = hostile
+    migs = MigrationHistory("alembic", "public.alembic_version", (
+        Migration("alembic", h or "3f2a1b_add_payment_client", NOW - timedelta(minutes=11)),
+        Migration("alembic", "9c0d17_retry_budget", NOW - timedelta(days=2)),
+    ), 2)
+    django = MigrationHistory("django", "public.django_migrations", (
+        Migration("django", "orders.0042_refund_reason", NOW - timedelta(minutes=12), detail="app orders"),), 1)
+    backups = (BackupInfo(Path("/var/lib/cockpit/backups/shop-20240501T120300Z.dump"), 48_312_004, "9f2c1e7b3a40d1e2" * 4,
+                          database="shop", created=NOW - timedelta(minutes=12)),)
+    long_tx = (LongTransaction(4242, 754.0, "idle in transaction", "app", h or "checkout-worker", "10.0.0.7",
+                               h or "UPDATE orders SET status = 'refunded' WHERE id = $1"),
+               LongTransaction(4250, 61.0, "active", "report", "metabase", "10.0.0.9", "SELECT count(*) FROM orders"))
+    snap = DataSnapshot(T, (migs, django), backups, long_tx, {})
+    count = CountResult("moshimoshi:*", 200_000, 400_000, 41, 0.41, (h or "moshimoshi:user:1", "moshimoshi:user:2"))
+    progress = InvalidateProgress("moshimoshi:*", 42, 200_000, 200_000, 0.49, 400_000, done=True, remaining=0,
+                                  dbsize_after=200_000)
+    return snap, count, progress
+
+
 def history(hostile: str | None = None) -> list[Revision]:
     h = hostile
     return [
@@ -141,6 +179,15 @@ class StaticCockpit(CockpitApp):
         d.history, d.history_for = history(h), TARGET
         d.diffs = {2: DIFF}
         d.state = replay(journal_records(h))
+        from cockpit.comms import CommsPolicy
+
+        d.records = [r for r in journal_records(h) if r["type"] != "log"] + comms_records(h)
+        d.comms_policy, d.comms_channels = CommsPolicy(), ["slack"]
+        d.data_pg, d.data_redis = "postgresql://app:***@db.internal:5432/shop", "redis://:***@cache.internal:6379/0  (cache.internal:6379/0)"
+        d.redis_server, d.redis_db = "cache.internal:6379", 0
+        d.data_snapshot, d.redis_count, d.redis_progress = data_layer(h)
+        d.redis_log = ["12:14:01 dry run moshimoshi:*", "12:14:01 dry run: 200000 of 400000 keys match",
+                       h or "12:14:09 matched 200000 deleted 200000 (412,000/s) — done, 0 still matching"]
         d.checklist_items = DEFAULT_CHECKLIST
         ev = Evidence(now=T, since=T - 400, progress=RolloutProgress(4, 4, 4, 4, 4, True, True),
                       pods=pods()[:2], probes=(Probe(T - 30, True), Probe(T - 20, True)), version="1.4.2",

@@ -27,6 +27,17 @@ def test_render_functions_are_inert(hostile):
             *render.revision_cells(history(hostile)[0], 0.0), *render.revision_cells(history(hostile)[2], 0.0),
             render.text(hostile), render.stale_line({"probe": 0.0}, {"probe": hostile}),
             render.auto_line(True, 3.0, hostile, False)]
+    from datetime import datetime, timezone
+
+    from screens import render_ops as ro
+    from tests.ui.fakes import comms_records, data_layer
+
+    snap, count, progress = data_layer(hostile)
+    for _key, cells in (ro.sent_rows(comms_records(hostile)) + ro.migration_rows(list(snap.migrations))
+                        + ro.long_tx_rows(list(snap.long_tx)) + ro.backup_rows(list(snap.backups))):
+        outs.extend(cells)
+    outs += [ro.redis_lines(count, progress, False, False), ro.invalidate_confirm_text(hostile, 0, hostile, 3),
+             ro.report_line(hostile, True, False), ro.targets_line(hostile, hostile)]
     for c in outs:
         s = _plain(c)
         assert not CONTROL.search(s), repr(s[:80])
@@ -36,7 +47,7 @@ def test_render_functions_are_inert(hostile):
 
 
 @pytest.mark.parametrize("hostile_app", [HOSTILE[0], "".join(HOSTILE[1:-1]) + HOSTILE[-1]], ids=["click", "all"])
-@pytest.mark.parametrize("screen", ["dashboard", "history", "rollback", "checklist"])
+@pytest.mark.parametrize("screen", ["dashboard", "history", "rollback", "checklist", "comms", "data"])
 def test_screens_with_hostile_data(screen, hostile_app):
     hostile = hostile_app
     async def go():
@@ -48,7 +59,7 @@ def test_screens_with_hostile_data(screen, hostile_app):
             assert app.is_running
             svg = app.export_screenshot()
             assert "\x1b" not in svg and "\u202e" not in svg and "\x9b" not in svg
-            if hostile.startswith("[@click") and screen in ("dashboard", "history", "checklist", "rollback"):
+            if hostile.startswith("[@click"):
                 assert "@click=app.quit" in svg.replace("&#160;", " ")
             return True
 
