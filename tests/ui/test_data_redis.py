@@ -1,0 +1,113 @@
+"""Pilot tests of the Redis invalidation in the data panel against a real redis-server
+(tests/fixtures/redis.py): dry run first, then the one confirmation naming host, database
+and pattern, progress streamed, keys outside the pattern untouched, journaled; hostile key
+names inert; the URL's password never on screen; readonly: no invalidate, the backend
+refuses, nothing deleted."""
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from cockpit.errors import ReadonlyError
+from cockpit.journal import read_journal
+from tests.fixtures.redis import ACL_PASSWORD
+from tests.ui.fakes import HOSTILE, args
+from tests.ui.test_comms import screen_text
+from tests.ui.test_flows import TARGET, settings, state_home, until, world  # noqa: F401 — fixtures
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("redis")]
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+EVIL_KEY = "moshimoshi:" + HOSTILE[0] + HOSTILE[2] + HOSTILE[4]
+
+
+@pytest.fixture
+def seeded(redis_server, redis_url):
+    c = redis_server.client()
+    c.mset({f"moshimoshi:{i}": "x" for i in range(300)})
+    c.mset({f"keep:{i}": "y" for i in range(40)})
+    c.set(EVIL_KEY, "z")
+    return redis_server
+
+
+async def open_data(app, pilot, pattern: str) -> None:
+    await until(pilot, lambda: app.session is not None)
+    await pilot.press("D")
+    await until(pilot, lambda: app.is_screen_installed("data") and app.screen is app.get_screen("data"))
+    await pilot.press("slash")
+    app.screen.query_one("#pattern").value = pattern
+    await pilot.press("enter")
+    await until(pilot, lambda: app.data.redis_count is not None)
+
+
+def test_dry_run_confirm_invalidate(world, state_home, seeded):  # noqa: F811
+    url = seeded.url_with_password()
+
+    async def go():
+        from cockpit.app import CockpitApp
+        from screens.modals import ConfirmInvalidate
+
+        app = CockpitApp(args(drill=True, scenario="bad-image"), settings=settings(COCKPIT_DATA__REDIS_URL=url),
+                         world_factory=lambda *a, **k: world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.data.snapshot is not None and app.data.target == TARGET)
+            await pilot.press("h")  # open the incident: the invalidation is journaled
+            await until(pilot, lambda: app.session.journal is not None)
+            await open_data(app, pilot, "moshimoshi:*")
+            assert app.data.redis_count.matched == 301 and seeded.client().dbsize() == 341  # dry run: nothing gone
+            await pilot.pause(0.2)
+            shown = screen_text(app)
+            assert "301 keys match" in shown and ACL_PASSWORD not in shown and "cockpit_acl:***@" in shown
+            assert not CONTROL.search(shown.replace("\n", ""))
+            await pilot.click("#redis-status")
+            assert app.is_running
+
+            await pilot.press("i")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmInvalidate))
+            await pilot.pause(0.1)
+            confirm = screen_text(app)
+            assert f"127.0.0.1:{seeded.port}" in confirm and "database 0" in confirm and "moshimoshi:*" in confirm
+            assert "301 matching keys" in confirm
+            await pilot.press("y")
+            await until(pilot, lambda: app.data.redis_progress is not None and app.data.redis_progress.done
+                        and not app.data.redis_running, timeout=20)
+            p = app.data.redis_progress
+            assert p.deleted == 301 and p.remaining == 0
+            await pilot.pause(0.2)
+            assert "0 still matching" in screen_text(app)
+            path = app.session.journal_path
+        c = seeded.client()
+        assert c.dbsize() == 40 and all(c.exists(f"keep:{i}") for i in range(40))  # outside the pattern: untouched
+        recs = [r for r in read_journal(path) if r["type"] == "redis_invalidate"]
+        assert [r["stage"] for r in recs] == ["started", "finished"] and recs[-1]["deleted"] == 301
+        assert ACL_PASSWORD not in path.read_text()
+
+    asyncio.run(go())
+
+
+def test_readonly_no_invalidate(world, state_home, seeded, tmp_path):  # noqa: F811
+    kubeconfig = world.write_kubeconfig(tmp_path / "kc")
+
+    async def go():
+        from cockpit.app import CockpitApp
+        from screens.modals import ConfirmInvalidate
+
+        app = CockpitApp(args(readonly=True, kubeconfig=str(kubeconfig)),
+                         settings=settings(COCKPIT_DATA__REDIS_URL=seeded.url))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_data(app, pilot, "moshimoshi:*")  # a dry run is read-only: allowed
+            assert app.data.redis_count.matched == 301
+            assert app.screen.check_action("invalidate", ()) is False
+            app.screen.query_one("#migrations").focus()
+            await pilot.press("i")
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, ConfirmInvalidate)
+            assert "Invalidate" not in screen_text(app)
+            with pytest.raises(ReadonlyError):
+                app.session.redis.invalidate("moshimoshi:*")
+            with pytest.raises(ReadonlyError):
+                app.session.redis_invalidate("moshimoshi:*", None, lambda p: None)
+        assert seeded.client().dbsize() == 341
+
+    asyncio.run(go())
