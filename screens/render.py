@@ -158,7 +158,7 @@ def stale_line(stale: dict[str, float], errors: dict[str, str]) -> Content:
 def auto_line(armed: bool, remaining: float | None, reason: str, readonly: bool, ascii: bool = False) -> Content:
     if remaining is not None:
         return Content.assemble(("AUTO-ROLLBACK in ", "$error bold"), (f"{remaining:.0f}s", "$error bold reverse"),
-                                (" — press x to abort  ", "bold"), text(reason, 120))
+                                (f" {'-' if ascii else '—'} press x to abort  ", "bold"), text(reason, 120))
     if armed:
         return Content.assemble(("auto-rollback: ", "bold"), ("ARMED", "$warning bold"),
                                 ("" if readonly else " (a: disarm)", "$text-muted"))
@@ -254,7 +254,7 @@ def check_cells(r: Row, ascii: bool = False) -> tuple[Content, ...]:
     gl = g(ascii)
     mark, style = (gl["ok"], "$success bold") if r.ok else ((gl["fail"], "$error bold") if r.ok is False else (gl["pending"], "$text-muted"))
     who = f"{sanitize(r.who, max_len=40)} {clock(r.at)}" if r.at else ""
-    evidence = r.evidence + (f" — note: {r.note}" if r.note else "")
+    evidence = r.evidence + (f" {'-' if ascii else '—'} note: {r.note}" if r.note else "")
     return (
         Content(mark).stylize(style),
         text(r.title, 80),

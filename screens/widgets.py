@@ -1,83 +1,62 @@
-"""Widgets shared by the screens: a metric plot that repaints only the cells that changed,
-and a keyed table that updates cells in place."""
+"""Widgets shared by the screens: a metric plot (plotext) redrawn once per time bucket, and a
+keyed table that updates cells in place."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
-from rich.segment import Segment
-from rich.style import Style
 from textual.content import Content
 from textual.geometry import Region
-from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 
 def bucketize(points: Sequence[tuple[float, float | None]], now: float, span_s: float, columns: int) -> list[float | None]:
-    """Average the points into ``columns`` time buckets ending at ``now`` (None: no data)."""
+    """Average the points into ``columns`` time buckets (None: no data), the last one holding
+    ``now``. Buckets are aligned to multiples of their width, so a finished bucket never changes
+    as time moves on."""
     columns = max(1, columns)
     width = span_s / columns
     sums = [0.0] * columns
     counts = [0] * columns
-    start = now - span_s
+    start = (math.floor(now / width) + 1) * width - span_s
     for at, v in points:
         if v is None or at < start or at > now:
             continue
-        i = min(columns - 1, int((at - start) / width))
+        i = min(columns - 1, max(0, int((at - start) / width)))
         sums[i] += v
         counts[i] += 1
     return [sums[i] / counts[i] if counts[i] else None for i in range(columns)]
 
 
-BLOCKS = " ▁▂▃▄▅▆▇█"
-ASCII_BLOCKS = " ..::||##"
+def plot_key(values: Sequence[float | None], now: float, span_s: float, size: tuple[int, int], top: float) -> tuple:
+    """When a plot must be redrawn: a new time bucket, another size, or another scale.
+
+    Pure. Within one bucket the picture stays as it is (the live value is in the title row),
+    so an idle dashboard redraws each plot once per bucket (~22 s at 120 columns), never
+    each tick: a full plotext replot of two plots every second writes ~36x what htop does."""
+    columns = max(1, len(values))
+    return (int(now // (span_s / columns)), size, round(top, 6))
 
 
-def plot_grid(values: Sequence[float | None], top: float, rows: int, thresholds: Sequence[tuple[float, str]] = (),
-              ascii: bool = False) -> list[list[tuple[str, str]]]:
-    """Pure: bucket values → ``rows`` rows of ``(char, role)`` cells, top row first.
-
-    Each column is a bar in eighths of a row (``▁…█``), so a value moves the picture only when
-    it crosses an eighth. ``role`` is ``bar``, a threshold's colour name, or ``""`` (empty).
-    A threshold is a row of ``─`` in the empty cells at its height."""
-    blocks = ASCII_BLOCKS if ascii else BLOCKS
-    rule = "-" if ascii else "─"
-    top = top if top > 0 else 1e-9
-    marks: dict[int, str] = {}
-    for value, color in thresholds:
-        r = min(rows - 1, max(0, int(value / top * rows)))
-        marks.setdefault(r, color)
-    grid = [[(" ", "") for _ in values] for _ in range(rows)]
-    for x, v in enumerate(values):
-        level = 0 if v is None else max(0, min(rows * 8, round(v / top * rows * 8)))
-        if v is not None and v > 0 and level == 0:
-            level = 1  # something, however small, is not nothing
-        for r in range(rows):  # r = 0 is the bottom row
-            fill = max(0, min(8, level - r * 8))
-            y = rows - 1 - r
-            if fill:
-                grid[y][x] = (blocks[fill], "bar")
-            elif r in marks:
-                grid[y][x] = (rule, marks[r])
-    return grid
+def plot_top(values: Sequence[float | None], thresholds: Sequence[tuple[float, str]]) -> float:
+    """The y-axis top: the largest value or threshold, with head-room, never zero."""
+    return max([v for v in values if v is not None] + [t for t, _ in thresholds] + [1e-9]) * 1.15
 
 
 class MetricPlot(Widget):
-    """A small time-series plot (last 15 minutes, one time bucket per column, threshold rules)
-    drawn with block characters (Line API), so an idle dashboard writes almost nothing.
+    """A time-series pane (last 15 minutes, threshold lines) drawn with plotext via
+    textual-plotext, under a one-row title that carries the live value.
 
-    ``show(points, now)`` rebuilds the grid and repaints only what differs from the picture on
-    the screen: the title row when the title changed, the columns whose bars changed (usually
-    the newest one), everything when a new bucket starts (once every span/columns seconds,
-    ~30 s at 80 columns) or the scale changes. Not plotext: a full replot each tick rewrote
-    the whole plot region (issue 5 measured ~36× htop's bytes for two plots), and importing
-    plotext cost ~50 ms before the first frame.
-    """
+    The chart is mounted on the first data (importing plotext costs ~50 ms: not on the path to
+    the first frame) and rebuilt only when :func:`plot_key` changes. In ASCII mode it draws
+    with ``*`` markers and no axis lines."""
 
     DEFAULT_CSS = """
-    MetricPlot { height: 1fr; min-height: 5; }
+    MetricPlot { height: 1fr; min-height: 5; layout: vertical; }
+    MetricPlot > .plot-title { height: 1; text-style: bold; content-align: center top; }
+    MetricPlot > .plot-chart { height: 1fr; }
     """
-    GUTTER = 7
 
     def __init__(self, title: str, *, scale: float = 1.0, unit: str = "", thresholds: Iterable[tuple[float, str]] = (),
                  span_s: float = 900.0, ascii: bool = False, id: str | None = None) -> None:
@@ -88,93 +67,66 @@ class MetricPlot(Widget):
         self.thresholds = tuple(thresholds)
         self.span_s = span_s
         self.ascii = ascii
-        self._grid: list[list[tuple[str, str]]] = []
-        self._labels: tuple[str, str] = ("", "")
         self._key: tuple | None = None
+        self._chart = None
+        self._last: tuple | None = None
         self.redraws = 0
-        self.partial = 0
 
-    # ---- data
+    def compose(self):  # noqa: ANN201
+        yield Static(self.title, classes="plot-title", markup=False)
 
-    def geometry(self) -> tuple[int, int]:
-        return max(4, self.size.width - self.GUTTER), max(1, self.size.height - 2)
+    def columns(self) -> int:
+        """Time buckets: one per character cell of the plotting area (minus the y labels)."""
+        return max(4, self.size.width - 8)
 
     def show(self, points: Sequence[tuple[float, float | None]], now: float, title: str | None = None) -> bool:
-        """Update the data; returns True when something on screen changed (and was queued)."""
-        self._last = (points, now)
-        cols, rows = self.geometry()
-        values = bucketize(points, now, self.span_s, cols)
-        top = max([v for v in values if v is not None] + [t for t, _ in self.thresholds] + [1e-9]) * 1.15
-        grid = plot_grid(values, top, rows, self.thresholds, self.ascii)
-        labels = (_fmt_axis(top * self.scale), _fmt_axis(0.0))
-        title = self.title if title is None else title
-        bucket = int(now // (self.span_s / cols))
-        key = (cols, rows, labels, bucket)
-        changed = False
-        if title != self.title:
+        """Update the data; returns True when the chart was queued for a redraw."""
+        self._last = (points, now, title)
+        if title is not None and title != self.title:
             self.title = title
-            self.refresh(Region(0, 0, self.size.width, 1))
-            changed = True
-        if key != self._key or len(grid) != len(self._grid):
-            self._grid, self._labels, self._key = grid, labels, key
-            self.redraws += 1
-            self.refresh()
-            return True
-        dirty = [x for x in range(cols) if any(grid[y][x] != self._grid[y][x] for y in range(rows))]
-        self._grid = grid
-        if dirty:
-            lo, hi = min(dirty), max(dirty)
-            self.partial += 1
-            self.refresh(Region(self.GUTTER + lo, 1, hi - lo + 1, rows))
-            changed = True
-        return changed
+            self.query_one(".plot-title", Static).update(title)
+        if not self.is_mounted or self.size.width == 0:
+            return False
+        values = bucketize(points, now, self.span_s, self.columns())
+        top = plot_top(values, self.thresholds)
+        key = plot_key(values, now, self.span_s, (self.size.width, self.size.height), top)
+        if key == self._key:
+            return False
+        self._key = key
+        if self._chart is None:
+            from textual_plotext import PlotextPlot
+
+            self._chart = PlotextPlot(classes="plot-chart")
+            self.mount(self._chart)
+        self._draw(values, top)
+        self.redraws += 1
+        self._chart.refresh()
+        return True
+
+    def _draw(self, values: Sequence[float | None], top: float) -> None:
+        plt = self._chart.plt
+        plt.clear_data()
+        width = self.span_s / len(values)
+        minutes = [(-self.span_s + (i + 0.5) * width) / 60.0 for i, v in enumerate(values) if v is not None]
+        ys = [v * self.scale for v in values if v is not None]
+        for threshold, color in self.thresholds:
+            if self.ascii:  # hline draws box-drawing rules; a two-point line takes our marker
+                plt.plot([-self.span_s / 60.0, 0.0], [threshold * self.scale] * 2, marker="-", color="default")
+            else:
+                plt.hline(threshold * self.scale, color)
+        if ys:
+            plt.plot(minutes, ys, marker="*" if self.ascii else "braille", color="cyan")
+        plt.xlim(-self.span_s / 60.0, 0.0)
+        plt.ylim(0.0, top * self.scale)
+        plt.xticks([-15, -10, -5, 0], ["-15m", "-10m", "-5m", "now"])
+        plt.xaxes(not self.ascii)
+        plt.yaxes(not self.ascii)
+        plt.frame(False)
 
     def on_resize(self) -> None:
         self._key = None
-        last = getattr(self, "_last", None)
-        if last is not None:
-            self.show(*last)
-
-    # ---- drawing (Line API: one strip per row)
-
-    def _style(self, role: str) -> Style:
-        base = self.rich_style
-        if not role:
-            return base
-        colors = self.app.theme_variables
-        name = {"bar": "accent", "red": "error", "green": "success", "yellow": "warning"}.get(role, role)
-        value = colors.get(name) or colors.get("foreground")
-        try:
-            return base + Style(color=value)
-        except Exception:  # noqa: BLE001 — an odd theme value: draw uncoloured
-            return base
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        cols, rows = self.geometry()
-        base = self.rich_style
-        if y == 0:
-            return Strip([Segment(self.title[:width].center(width), base + Style(bold=True))], width).crop(0, width)
-        if y == rows + 1:
-            axis = "-15m".ljust(max(0, cols - 3)) + "now"
-            return Strip([Segment(" " * self.GUTTER + axis, base + Style(dim=True))]).adjust_cell_length(width, base)
-        r = y - 1
-        if r >= rows or r >= len(self._grid):
-            return Strip.blank(width, base)
-        label = self._labels[0] if r == 0 else (self._labels[1] if r == rows - 1 else "")
-        edge = "|" if self.ascii else "▕"
-        segs = [Segment(f"{label:>{self.GUTTER - 1}}"[: self.GUTTER - 1] + edge, base + Style(dim=True))]
-        for ch, role in self._grid[r]:
-            segs.append(Segment(ch, self._style(role)))
-        return Strip(Segment.simplify(segs)).adjust_cell_length(width, base)
-
-
-def _fmt_axis(v: float) -> str:
-    if v >= 1000:
-        return f"{v / 1000:.1f}k"
-    if v >= 10:
-        return f"{v:.0f}"
-    return f"{v:.1f}"
+        if self._last is not None:
+            self.show(*self._last)
 
 
 class KeyedTable(DataTable):

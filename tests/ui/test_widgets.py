@@ -1,29 +1,32 @@
-"""Pure widget helpers (plot grid) and the command palette provider."""
+"""Pure widget helpers (plot buckets and redraw keys) and the command palette provider."""
 from __future__ import annotations
 
 import asyncio
 
-from screens.widgets import bucketize, plot_grid
+import pytest
+
+from screens.widgets import bucketize, plot_key, plot_top
 
 
 def test_bucketize_averages_into_columns_and_ignores_outside_points():
     pts = [(90.0, 1.0), (95.0, 3.0), (5.0, 10.0), (-1.0, 99.0), (101.0, 99.0), (50.0, None)]
-    assert bucketize(pts, now=100.0, span_s=100.0, columns=10) == [10.0] + [None] * 8 + [2.0]
+    assert bucketize(pts, now=99.0, span_s=100.0, columns=10) == [10.0] + [None] * 8 + [2.0]
+    assert bucketize(pts, now=100.0, span_s=100.0, columns=10) == [None] * 8 + [2.0, None]  # a new bucket opened
 
 
-def test_plot_grid_bars_in_eighths_and_threshold_rule():
-    grid = plot_grid([None, 0.5, 1.0, 0.0001], top=1.0, rows=2, thresholds=[(0.75, "red")])
-    rows = ["".join(ch for ch, _ in r) for r in grid]
-    assert rows[1][1:] == "██▁"
-    assert grid[1][0] == (" ", "")  # no data is empty, not zero
-    assert grid[0][2] == ("█", "bar") and grid[1][2] == ("█", "bar")
-    assert grid[0][0] == ("─", "red")  # threshold at 75 % of 2 rows → top row
-    assert grid[1][3] == ("▁", "bar")  # tiny but non-zero is visible
+def test_plot_is_redrawn_once_per_bucket_not_per_tick():
+    span, cols = 900.0, 30  # 30 s buckets
+    pts = [(t, 0.01) for t in range(0, 900, 5)]
+    key = lambda now: plot_key(bucketize(pts, now, span, cols), now, span, (40, 10), 1.0)  # noqa: E731
+    assert key(900.0) == key(929.0)  # same bucket: the picture stays, the live value is in the title
+    assert key(900.0) != key(930.0)  # a new bucket: one redraw
+    assert plot_key([None, 1.0], 0.0, span, (40, 10), 1.0) != plot_key([None, 1.0], 0.0, span, (41, 10), 1.0)
 
 
-def test_plot_grid_ascii_has_no_box_drawing():
-    grid = plot_grid([0.3, 1.0], top=1.0, rows=3, thresholds=[(0.9, "red")], ascii=True)
-    assert all(ord(ch) < 128 for row in grid for ch, _ in row)
+def test_plot_top_leaves_room_above_values_and_thresholds():
+    assert plot_top([None, 0.02, 0.01], [(0.05, "red")]) == pytest.approx(0.05 * 1.15)
+    assert plot_top([None, 0.3], [(0.05, "red")]) == pytest.approx(0.3 * 1.15)
+    assert plot_top([None, None], []) > 0
 
 
 def test_palette_offers_cockpit_commands_and_hides_mutating_ones_readonly():
