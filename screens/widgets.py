@@ -73,7 +73,7 @@ class MetricPlot(Widget):
         self.redraws = 0
 
     def compose(self):  # noqa: ANN201
-        yield Static(self.title, classes="plot-title", markup=False)
+        yield Line(self.title, classes="plot-title", markup=False)
 
     def columns(self) -> int:
         """Time buckets: one per character cell of the plotting area (minus the y labels)."""
@@ -84,7 +84,7 @@ class MetricPlot(Widget):
         self._last = (points, now, title)
         if title is not None and title != self.title:
             self.title = title
-            self.query_one(".plot-title", Static).update(title)
+            self.query_one(".plot-title", Line).set(Content(title))
         if not self.is_mounted or self.size.width == 0:
             return False
         values = bucketize(points, now, self.span_s, self.columns())
