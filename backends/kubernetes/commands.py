@@ -24,6 +24,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--no-wait", dest="wait", action="store_false", help="do not wait for the rollout to complete")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="how long to wait for the rollout (default 600)")
+    p.add_argument("--no-evidence", dest="evidence", action="store_false",
+                   help="skip capturing the last hour of pod logs, events and history before rolling back")
     p.set_defaults(handler=cmd_rollback)
 
     p = sub.add_parser("status", parents=[common], help="a deployment's rollout, pods and recent events")
@@ -97,6 +99,12 @@ def _rollback_journaled(args: argparse.Namespace, kube: Any, target: Any, journa
 
     live, to_number, to_images = plan.live, plan.to_revision, ", ".join(plan.images)
     journal.append("incident_opened", target=str(target), kind="deployment", reason="headless rollback")
+    if args.evidence and plan.to_revision and not rv_equal(plan):
+        from backends.kubernetes.logs import capture_before_rollback
+
+        ev = capture_before_rollback(kube, target, journal)
+        if args.output != "json":
+            print(f"evidence: {len(ev.files)} files in {ev.dir}" + (f" ({len(ev.errors)} sources failed)" if ev.errors else ""))
     journal.append("revision_chosen", target=str(target), revision=to_number, images=to_images)
     with journal.action("rollback", target=str(target), from_revision=live.number if live else None,
                         to_revision=to_number, images=to_images) as act:
@@ -125,6 +133,13 @@ def _rollback_journaled(args: argparse.Namespace, kube: Any, target: Any, journa
     if args.output == "json":
         print_json({"target": str(target), "outcome": outcome, "progress": last, "journal": str(journal.path)})
     return 0
+
+
+def rv_equal(plan: Any) -> bool:
+    """The chosen template already runs (the rollback will be skipped: nothing to capture)."""
+    from backends.kubernetes import revisions as rv
+
+    return rv.equal_ignore_hash(plan.replicaset["spec"]["template"], plan.deployment["spec"]["template"])
 
 
 def cmd_status(args: argparse.Namespace) -> int:

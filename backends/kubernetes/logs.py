@@ -47,3 +47,27 @@ def logs(backend: Any, target: Target, since_seconds: int = 3600) -> list[tuple[
                 text = f"[cockpit: could not fetch logs: {exc.title}: {exc}]\n"
             out.append((sanitize(name, max_len=253), sanitize(c or "", max_len=253), text))
     return out
+
+
+def capture_before_rollback(backend: Any, target: Target, journal: Any, base: Any = None,
+                            since_seconds: int = 3600) -> Any:
+    """Evidence before a rollback (the runbooks: capture first): the last hour of the
+    target's pod logs, its events and its rollout history, into an evidence directory beside
+    the journal (or ``base``) with a sha256 manifest the journal references.
+
+    Returns the :class:`cockpit.evidence.EvidenceResult`; a source that fails is listed in its
+    ``errors`` and never stops the rollback.
+    """
+    import time
+    from pathlib import Path
+
+    from cockpit.evidence import EvidenceDir, collect, events_collector, metrics_collector, pod_logs_collector
+    from cockpit.output import _jsonable
+
+    where = Path(base) if base is not None else Path(str(journal.path) + ".evidence")
+    ev = EvidenceDir.create(where, time.strftime("before-rollback-%Y%m%dT%H%M%SZ", time.gmtime()))
+    return collect(ev, {
+        "logs": pod_logs_collector(lambda: logs(backend, target, since_seconds)),
+        "events": events_collector(lambda: backend.events(target, limit=500)),
+        "rollout": metrics_collector(lambda: _jsonable(backend.history(target)), name="history.json"),
+    }, journal=journal)

@@ -50,6 +50,7 @@ class RollbackStep(Step):
 
     class Params(_TargetParams):
         to_revision: int = Field(0, ge=0, description="0 = the previous revision (kubectl semantics)")
+        evidence: bool = Field(True, description="capture pod logs, events and history before rolling back")
         wait: bool = True
         timeout: float = Field(600.0, gt=0)
 
@@ -63,6 +64,11 @@ class RollbackStep(Step):
         d = kube.get_deployment(target)
         rs = rv.replicaset_for_revision(d, kube._replicasets(d), params.to_revision)
         number, hash_ = rv.revision_of(rs), (rs["metadata"].get("labels") or {}).get(rv.HASH_LABEL, "")
+        if params.evidence and ctx.journal is not None:
+            from backends.kubernetes.logs import capture_before_rollback
+
+            ev = capture_before_rollback(kube, target, ctx.journal, ctx.evidence_dir)
+            ctx.log(f"evidence: {len(ev.files)} files in {ev.dir}" + (f" ({len(ev.errors)} sources failed)" if ev.errors else ""))
         if ctx.journal is not None:
             ctx.journal.append("revision_chosen", step=getattr(ctx, "step_index", None), target=str(target),
                                revision=number, template_hash=hash_, images=list(rv.images_of(rs["spec"]["template"])))

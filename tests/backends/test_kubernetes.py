@@ -188,8 +188,18 @@ def test_cli_history_rollback_and_errors(bad_image: tuple[World, Path], tmp_path
 
     doc = json.loads(ok.stdout)
     assert doc["outcome"]["to_revision"] == 2 and doc["progress"]["complete"] is True
-    types = [json.loads(line)["type"] for line in journal.read_text().splitlines()]
-    assert types[:4] == ["incident_opened", "revision_chosen", "intent", "outcome"] and types[-1] == "incident_closed"
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    types = [r["type"] for r in records]
+    assert types[:5] == ["incident_opened", "evidence", "revision_chosen", "intent", "outcome"]
+    assert types[-1] == "incident_closed"
+    # evidence before the rollback: pod logs of the bad revision, events, history, a manifest that verifies
+    from cockpit.evidence import verify
+
+    ev = records[1]
+    names = [f["name"] for f in ev["files"]]
+    assert ev["errors"] == [] and "events/events.json" in names and "rollout/history.json" in names
+    assert sum(n.startswith("logs/checkout-") for n in names) == 4
+    assert verify(ev["dir"]) == []
 
 
 def test_cli_unreachable_and_bad_kubeconfig(tmp_path: Path) -> None:
