@@ -35,6 +35,23 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
+def _goal(scenario: str) -> tuple[str, str] | None:
+    """The scenario's ``goal`` (namespace, deployment), read with plain YAML: the child has
+    validated the file already, and the UI should not pay for the pydantic model."""
+    import yaml
+
+    path = Path(scenario)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = Path(__file__).parent / "scenarios" / f"{scenario}.yaml"
+    try:
+        goal = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("goal") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    if isinstance(goal, dict) and goal.get("deployment"):
+        return (str(goal.get("namespace") or "default"), str(goal["deployment"]))
+    return None
+
+
 class WorldProcess:
     """A running ``world serve`` child: ``start()`` returns at once, ``wait_ready()`` blocks."""
 
@@ -45,7 +62,7 @@ class WorldProcess:
         self.kubeconfig_path = self.dir / "kubeconfig"
         self.url = ""
         self.goal: tuple[str, str] | None = None
-        """(namespace, deployment) the scenario's drill is about, from the ready line."""
+        """(namespace, deployment) the scenario's drill is about (read once the world is up)."""
         self.proc: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
         self._error: str | None = None
@@ -65,9 +82,7 @@ class WorldProcess:
         fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
         if line.startswith("world ready") and "api" in fields:
             self.url = fields["api"]
-            if "/" in fields.get("goal", ""):
-                ns, name = fields["goal"].split("/", 1)
-                self.goal = (ns, name)
+            self.goal = _goal(self.scenario_name)
         else:
             self.proc.wait()
             err = self.proc.stderr.read().strip().splitlines()

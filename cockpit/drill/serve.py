@@ -25,9 +25,7 @@ def serve(kubeconfig: Path, port: int = 0, scenario: str = "healthy", speed: flo
     try:
         world.start()
         path = world.write_kubeconfig(Path(kubeconfig))
-        goal = world.scenario.goal
-        aim = f" goal={goal.namespace}/{goal.deployment}" if goal is not None and goal.deployment else ""
-        print(f"world ready: scenario={world.scenario.name}{aim} api={world.url} kubeconfig={path}", flush=True)
+        print(f"world ready: scenario={world.scenario.name} api={world.url} kubeconfig={path}", flush=True)
         while not done.wait(0.5):
             pass
     finally:
