@@ -59,7 +59,8 @@ from __future__ import annotations
 
 import math
 import time as _time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -334,32 +335,28 @@ def _window(w: float | None) -> str:
     return f" over {secs(w)}" if w else ""
 
 
-def error_rate_reason(value: float, cfg: DecisionConfig, window_s: float | None) -> Reason:
-    b = cfg.matrix.error_rate
+def _band_reason(metric: str, label: str, fmt: Callable[[float], str], b: Any, value: float,
+                 window_s: float | None) -> Reason:
+    """A reason for a value in a three-band matrix row (error rate, p95)."""
     level = band(value, b.rollback_above, b.consider_from, b.monitor_from)
+    v = fmt(value)
     if level is Verdict.ROLLBACK_NOW:
-        text, th = f"error rate {pct(value)} > {pct(b.rollback_above)}", b.rollback_above
+        text, th = f"{label} {v} > {fmt(b.rollback_above)}", b.rollback_above
     elif level is Verdict.CONSIDER:
-        text, th = f"error rate {pct(value)} within {pct(b.consider_from)}–{pct(b.rollback_above)} (consider)", b.consider_from
+        text, th = f"{label} {v} within {fmt(b.consider_from)}–{fmt(b.rollback_above)} (consider)", b.consider_from
     elif level is Verdict.MONITOR:
-        text, th = f"error rate {pct(value)} within {pct(b.monitor_from)}–{pct(b.consider_from)} (monitor)", b.monitor_from
+        text, th = f"{label} {v} within {fmt(b.monitor_from)}–{fmt(b.consider_from)} (monitor)", b.monitor_from
     else:
-        text, th = f"error rate {pct(value)} < {pct(b.monitor_from)}", b.monitor_from
-    return Reason("error_rate", level, text + _window(window_s), value, th, window_s)
+        text, th = f"{label} {v} < {fmt(b.monitor_from)}", b.monitor_from
+    return Reason(metric, level, text + _window(window_s), value, th, window_s)
+
+
+def error_rate_reason(value: float, cfg: DecisionConfig, window_s: float | None) -> Reason:
+    return _band_reason("error_rate", "error rate", pct, cfg.matrix.error_rate, value, window_s)
 
 
 def p95_reason(value: float, cfg: DecisionConfig, window_s: float | None) -> Reason:
-    b = cfg.matrix.p95_ms
-    level = band(value, b.rollback_above, b.consider_from, b.monitor_from)
-    if level is Verdict.ROLLBACK_NOW:
-        text, th = f"p95 {ms(value)} > {ms(b.rollback_above)}", b.rollback_above
-    elif level is Verdict.CONSIDER:
-        text, th = f"p95 {ms(value)} within {ms(b.consider_from)}–{ms(b.rollback_above)} (consider)", b.consider_from
-    elif level is Verdict.MONITOR:
-        text, th = f"p95 {ms(value)} within {ms(b.monitor_from)}–{ms(b.consider_from)} (monitor)", b.monitor_from
-    else:
-        text, th = f"p95 {ms(value)} < {ms(b.monitor_from)}", b.monitor_from
-    return Reason("p95_ms", level, text + _window(window_s), value, th, window_s)
+    return _band_reason("p95_ms", "p95", ms, cfg.matrix.p95_ms, value, window_s)
 
 
 def crash_reason(value: int, cfg: DecisionConfig, window_s: float | None) -> Reason:
