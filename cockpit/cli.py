@@ -91,6 +91,8 @@ def _command_modules(argv: list[str] | None = None) -> list[Any]:
     helps = [i for i, a in enumerate(args) if a in ("-h", "--help")]
     if wanted in COMMAND_MODULES and not (helps and helps[0] < args.index(wanted)):
         names = [COMMAND_MODULES[wanted]]
+    elif wanted is None and not helps and argv is not None:
+        names = []  # the full-screen cockpit: no subcommand to register
     else:
         names = list(dict.fromkeys(COMMAND_MODULES.values()))
     modules = []

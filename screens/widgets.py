@@ -88,6 +88,8 @@ class MetricPlot(Widget):
         if not self.is_mounted or self.size.width == 0:
             return False
         values = bucketize(points, now, self.span_s, self.columns())
+        if self._chart is None and all(v is None for v in values):
+            return False  # no data yet: no chart (plotext is imported with the first point)
         top = plot_top(values, self.thresholds)
         key = plot_key(values, now, self.span_s, (self.size.width, self.size.height), top)
         if key == self._key:

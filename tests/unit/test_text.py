@@ -62,6 +62,9 @@ def test_subcommand_found_without_parsing(argv: list[str], command: str | None) 
 
 
 def test_every_registered_subcommand_is_in_the_table() -> None:
-    parser = build_parser([])  # no subcommand: every module registers
+    parser = build_parser(["--help"])  # help: every module registers
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == set(COMMAND_MODULES)
+    # the full-screen cockpit needs none of them; one subcommand needs only its own module
+    assert set(next(a for a in build_parser(["--drill"])._actions if a.dest == "command").choices) == set()
+    assert set(next(a for a in build_parser(["pg", "migrations"])._actions if a.dest == "command").choices) == {"pg"}
