@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+
+from tests.fixtures.procs import http_get
 
 from backends.docker import rollback as rb
 from backends.docker.client import DockerBackend
@@ -15,16 +15,7 @@ from cockpit.journal import Journal, read_journal
 pytestmark = [pytest.mark.xdist_group("docker"), pytest.mark.usefixtures("cleanup_containers")]
 
 
-def _get(url: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode().strip()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+_get = http_get
 
 
 @pytest.fixture

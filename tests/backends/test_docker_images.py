@@ -2,23 +2,15 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import pytest
+
+from tests.fixtures.procs import http_get
 
 pytestmark = pytest.mark.xdist_group("docker")
 
 
-def _get(url: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode().strip()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+_get = http_get
 
 
 def _wait_health(client, cid: str, timeout: float = 15.0) -> str:
