@@ -31,7 +31,7 @@ def start_world(kubeconfig: Path, *, scenario: str = "healthy", speed: float = 1
     """Serve a world from another process (so our timings don't share its GIL)."""
     code = (
         "import sys, signal, threading\n"
-        "from cockpit.drill.world import World\n"
+        "from cockpit.world.world import World\n"
         f"w = World({scenario!r}, speed={speed}, services=False)\n"
         "w.start()\n"
         + (f"w.bulk_load(deployments={bulk.split('x')[0]}, replicasets_per={bulk.split('x')[1]})\n" if bulk else "")

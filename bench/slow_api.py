@@ -50,7 +50,7 @@ def proxy(upstream_port: int) -> ThreadingHTTPServer:
 
 async def main(presses: int) -> None:
     from cockpit.app import CockpitApp
-    from cockpit.drill.world import World
+    from cockpit.world.world import World
     from tests.ui.fakes import args
 
     world = World("bad-image").start()

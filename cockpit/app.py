@@ -117,7 +117,7 @@ class CockpitApp(App):
         if self.session is not None:
             self._connected(self.session)
         elif self.data.drill and not getattr(self.args, "scenario", None):
-            from cockpit.drill.scenario import list_scenarios, load_scenario
+            from cockpit.world.scenario import list_scenarios, load_scenario
             from screens.modals import ScenarioPicker
 
             items = [(n, (load_scenario(n).description or "").strip()) for n in list_scenarios()]
@@ -932,7 +932,7 @@ def build_session(args: argparse.Namespace, world_factory: Any = None, app: Any 
         if world is None and world_factory is not None:  # tests: a world in this process
             world = world_factory(args.scenario or "bad-image", speed=speed).start()
         elif world is None:
-            from cockpit.drill.process import WorldProcess
+            from cockpit.world.process import WorldProcess
 
             world = args.drill_world = WorldProcess(args.scenario or "bad-image", speed=speed).start()
         if hasattr(world, "wait_ready"):

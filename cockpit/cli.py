@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         if handler is None:
             if args.drill and args.scenario and os.environ.get("COCKPIT_DRILL_INPROCESS") != "1":
                 # Start the drill world first: it boots on the other core while Textual loads.
-                from cockpit.drill.process import WorldProcess
+                from cockpit.world.process import WorldProcess
 
                 speed = float(os.environ.get("COCKPIT_DRILL_SPEED", "1") or 1)
                 args.drill_world = WorldProcess(args.scenario, speed=speed).start()

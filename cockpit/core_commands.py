@@ -75,6 +75,6 @@ def _journal_show(args: argparse.Namespace) -> int:
 
 
 def _world_serve(args: argparse.Namespace) -> int:
-    from cockpit.drill.serve import serve
+    from cockpit.world.serve import serve
 
     return serve(args.world_kubeconfig, port=args.port, scenario=args.scenario, speed=args.speed)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cockpit.drill.world import World
+from cockpit.world.world import World
 
 RUNBOOK = """
 name: checkout rollback

@@ -16,7 +16,7 @@ import pytest
 
 from backends.kubernetes import revisions as rv
 from backends.kubernetes.backend import KubeBackend, connect
-from cockpit.drill.world import World
+from cockpit.world.world import World
 from cockpit.errors import ConflictError, NotFoundError, ReadonlyError, UnreachableError
 from cockpit.model import RollbackResult, Target
 

@@ -8,7 +8,7 @@ import pytest
 
 import backends.kubernetes.steps  # noqa: F401  (registers the kubernetes.* kinds)
 from backends.kubernetes.backend import KubeBackend, connect
-from cockpit.drill.world import World
+from cockpit.world.world import World
 from cockpit.executor import Executor
 from cockpit.journal import Journal
 from cockpit.model import Target

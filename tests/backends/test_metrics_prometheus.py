@@ -12,7 +12,7 @@ from backends.metrics.scrape import ScrapeSource
 from cockpit.config import PrometheusConfig, PrometheusQueries
 from cockpit.decision import Engine, Policy, Verdict
 from cockpit.config import WatchConfig
-from cockpit.drill.world import World
+from cockpit.world.world import World
 from cockpit.errors import ConfigError, UnreachableError
 
 pytestmark = pytest.mark.xdist_group("prometheus")

@@ -12,7 +12,7 @@ from backends.metrics.crashes import CrashSource
 from backends.metrics.probe import ProbeSource
 from backends.metrics.scrape import ScrapeSource, Snapshot, histogram_quantile, parse
 from cockpit.decision import Engine, Verdict
-from cockpit.drill.world import World
+from cockpit.world.world import World
 from cockpit.errors import UnreachableError
 from cockpit.model import PodInfo, Target
 

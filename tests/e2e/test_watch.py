@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.drill.world import World
+from cockpit.world.world import World
 
 pytestmark = pytest.mark.xdist_group("prometheus")
 

@@ -21,7 +21,7 @@ from backends.kubernetes.backend import connect
 from backends.metrics.prometheus import PrometheusClient, PrometheusSource
 from cockpit.config import PrometheusConfig, WatchConfig
 from cockpit.decision import Policy
-from cockpit.drill.world import World
+from cockpit.world.world import World
 from cockpit.model import Target
 from cockpit.watch import Watcher, comparison_lines
 from tests.e2e.test_watch import cockpit, env_for

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cockpit.config import load_settings
-from cockpit.drill.world import World
+from cockpit.world.world import World
 from cockpit.errors import ReadonlyError
 from cockpit.journal import Journal, read_journal
 from cockpit.model import Target

@@ -4,10 +4,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cockpit.drill import kube
-from cockpit.drill.api import RESOURCES
-from cockpit.drill.scenario import Scenario
-from cockpit.drill.world import World
+from cockpit.world import kube
+from cockpit.world.api import RESOURCES
+from cockpit.world.scenario import Scenario
+from cockpit.world.world import World
 
 
 def bare_world(**scenario: Any) -> World:

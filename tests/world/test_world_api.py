@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cockpit.drill.world import World
+from cockpit.world.world import World
 
 DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
 
@@ -247,7 +247,7 @@ def test_request_log_records_method_and_path(w: World) -> None:
 
 
 def test_protobuf_create_body(w: World) -> None:
-    from cockpit.drill import protobuf
+    from cockpit.world import protobuf
 
     def field(num: int, payload: bytes) -> bytes:
         return bytes([num << 3 | 2, len(payload)]) + payload

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cockpit.drill.scenario import list_scenarios
-from cockpit.drill.world import CONTEXT, World
+from cockpit.world.scenario import list_scenarios
+from cockpit.world.world import CONTEXT, World
 from cockpit.errors import ConfigError, NotFoundError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_bulk_load_serves_history_quickly(world, kubectl) -> None:
 
 def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-m", "cockpit.drill.serve", "--kubeconfig", str(tmp_path / "kc"), *extra],
+    p = subprocess.Popen([sys.executable, "-m", "cockpit.world.serve", "--kubeconfig", str(tmp_path / "kc"), *extra],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     assert p.stdout is not None
     line = p.stdout.readline()
@@ -106,7 +106,7 @@ def test_serve_function_returns_zero_on_sigterm(tmp_path: Path) -> None:
     code = (
         "import os, signal, threading, sys\n"
         "from pathlib import Path\n"
-        "from cockpit.drill.serve import serve\n"
+        "from cockpit.world.serve import serve\n"
         "threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()\n"
         f"sys.exit(serve(Path({str(tmp_path / 'kc')!r}), port=0, scenario='healthy', speed=2.0))\n"
     )

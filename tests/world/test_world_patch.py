@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cockpit.drill.patch import PatchError, json_patch, merge_patch, strategic_merge
+from cockpit.world.patch import PatchError, json_patch, merge_patch, strategic_merge
 
 DEP = {
     "metadata": {"name": "web", "annotations": {"a": "1", "b": "2"}},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.drill.process import WorldProcess
+from cockpit.world.process import WorldProcess
 from cockpit.errors import ConfigError, NotFoundError
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cockpit.drill.scenario import list_scenarios, load_scenario, parse_scenario
+from cockpit.world.scenario import list_scenarios, load_scenario, parse_scenario
 from cockpit.errors import ConfigError
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "cockpit" / "drill" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "cockpit" / "world" / "scenarios"
 
 
 def test_builtins_present_and_valid() -> None:

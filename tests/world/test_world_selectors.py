@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cockpit.drill import selectors as sel
+from cockpit.world import selectors as sel
 
 LABELS = {"app": "web", "tier": "front", "env": "prod"}
 

@@ -103,7 +103,7 @@ class WorldProcess:
     def scenario(self) -> Any:
         """The scenario (loaded on first use: it costs a pydantic import)."""
         if self._scenario is None:
-            from cockpit.drill.scenario import load_scenario
+            from cockpit.world.scenario import load_scenario
 
             self._scenario = load_scenario(self.scenario_name)
         return self._scenario

@@ -6,7 +6,7 @@ and simulated services whose errors and latency depend on the image that serves.
 
 Modules (standard library plus PyYAML and pydantic; nothing here imports textual or kubernetes):
 
-- :mod:`.world` — :class:`~cockpit.drill.world.World`, the whole thing, embeddable;
+- :mod:`.world` — :class:`~cockpit.world.world.World`, the whole thing, embeddable;
 - :mod:`.serve` — ``serve()``, the foreground server behind ``cockpit world serve``;
 - :mod:`.scenario` — the YAML scenario format, ``list_scenarios()``, ``load_scenario()``;
 - :mod:`.api` — HTTP routing, discovery, verbs, watch; :mod:`.tables` — server-side Tables;
@@ -15,6 +15,6 @@ Modules (standard library plus PyYAML and pydantic; nothing here imports textual
 - :mod:`.patch`, :mod:`.selectors`, :mod:`.kube`, :mod:`.protobuf` — the API's building blocks;
 - :mod:`.services` — the simulated HTTP services and their traffic.
 
-Import the submodules directly (``from cockpit.drill.world import World``); this package
-imports nothing so that ``import cockpit.drill`` stays free.
+Import the submodules directly (``from cockpit.world.world import World``); this package
+imports nothing so that ``import cockpit.world`` stays free.
 """

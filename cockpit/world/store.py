@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.drill import selectors as sel
+from cockpit.world import selectors as sel
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (resource, namespace)

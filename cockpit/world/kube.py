@@ -15,7 +15,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from cockpit.drill.store import StoreError
+from cockpit.world.store import StoreError
 
 Obj = dict[str, Any]
 
@@ -262,7 +262,7 @@ def validate(resource: str, obj: Obj, old: Obj | None = None) -> None:
         if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
             causes.append(("spec.selector", "Required value"))
         else:
-            from cockpit.drill.selectors import matches, selector_from_label_selector
+            from cockpit.world.selectors import matches, selector_from_label_selector
 
             if not matches(selector_from_label_selector(selector), tlabels):
                 causes.append(("spec.template.metadata.labels", f"Invalid value: {json.dumps(tlabels)}: "

@@ -22,13 +22,13 @@ from typing import Any
 
 import yaml
 
-from cockpit.drill import kube
-from cockpit.drill.api import Api, make_server
-from cockpit.drill.clock import Clock
-from cockpit.drill.controller import Controller, PodBehaviour
-from cockpit.drill.scenario import Behaviour, Scenario, load_scenario
-from cockpit.drill.services import Services, SimService
-from cockpit.drill.store import Obj, Store
+from cockpit.world import kube
+from cockpit.world.api import Api, make_server
+from cockpit.world.clock import Clock
+from cockpit.world.controller import Controller, PodBehaviour
+from cockpit.world.scenario import Behaviour, Scenario, load_scenario
+from cockpit.world.services import Services, SimService
+from cockpit.world.store import Obj, Store
 
 CONTEXT = "cockpit-drill"
 URL_ANNOTATION = "cockpit.drill/url"
@@ -219,7 +219,7 @@ class World:
         else:
             raise_previous = False
         if raise_previous:
-            from cockpit.drill.store import StoreError
+            from cockpit.world.store import StoreError
 
             raise StoreError(400, "BadRequest", f'previous terminated container "{pod["spec"]["containers"][0]["name"]}" '
                              f'in pod "{md["name"]}" not found')

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cockpit.drill import kube
-from cockpit.drill import selectors as sel
-from cockpit.drill.clock import Clock
-from cockpit.drill.store import Obj, Store
+from cockpit.world import kube
+from cockpit.world import selectors as sel
+from cockpit.world.clock import Clock
+from cockpit.world.store import Obj, Store
 
 PROGRESSING = "Progressing"
 AVAILABLE = "Available"

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cockpit.drill import kube
-from cockpit.drill.selectors import format_label_selector
+from cockpit.world import kube
+from cockpit.world.selectors import format_label_selector
 
 Obj = dict[str, Any]
 

@@ -231,7 +231,7 @@ def parse_scenario(data: Any, source: str) -> Scenario:
 
 
 def _builtin_dir() -> Path:
-    return Path(str(resources.files("cockpit.drill") / "scenarios"))
+    return Path(str(resources.files("cockpit.world") / "scenarios"))
 
 
 def list_scenarios() -> list[str]:

@@ -19,12 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from cockpit.drill import kube, patch, tables
-from cockpit.drill import selectors as sel
-from cockpit.drill.store import Obj, Store, StoreError, dumps, status_obj
+from cockpit.world import kube, patch, tables
+from cockpit.world import selectors as sel
+from cockpit.world.store import Obj, Store, StoreError, dumps, status_obj
 
 if TYPE_CHECKING:
-    from cockpit.drill.controller import Controller
+    from cockpit.world.controller import Controller
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SUB_VERBS = ["get", "patch", "update"]
@@ -295,7 +295,7 @@ class Api:
         with self.store.lock:
             if dry_run:
                 if md.get("name") and self.store.get(res.name, md.get("namespace", ""), md["name"]) is not None:
-                    from cockpit.drill.store import already_exists
+                    from cockpit.world.store import already_exists
 
                     raise already_exists(res.name, md["name"])
                 md.setdefault("name", md.get("generateName", "") + "dryrun")
@@ -469,7 +469,7 @@ class Handler(BaseHTTPRequestHandler):
         if not raw:
             return None
         if "protobuf" in ctype:
-            from cockpit.drill import protobuf
+            from cockpit.world import protobuf
 
             try:
                 return protobuf.decode(raw)

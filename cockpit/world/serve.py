@@ -6,7 +6,7 @@ import sys
 import threading
 from pathlib import Path
 
-from cockpit.drill.world import World
+from cockpit.world.world import World
 
 
 def serve(kubeconfig: Path, port: int = 0, scenario: str = "healthy", speed: float = 1.0) -> int:
@@ -37,10 +37,10 @@ def serve(kubeconfig: Path, port: int = 0, scenario: str = "healthy", speed: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cockpit.drill.serve KUBECONFIG [PORT] [SCENARIO] [SPEED]`` (for debugging)."""
+    """``python -m cockpit.world.serve KUBECONFIG [PORT] [SCENARIO] [SPEED]`` (for debugging)."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m cockpit.drill.serve")
+    p = argparse.ArgumentParser(prog="python -m cockpit.world.serve")
     p.add_argument("--kubeconfig", required=True, type=Path)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--scenario", default="healthy")

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cockpit.drill import selectors as sel
-from cockpit.drill.scenario import Behaviour
-from cockpit.drill.store import Store
+from cockpit.world import selectors as sel
+from cockpit.world.scenario import Behaviour
+from cockpit.world.store import Store
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 Z95 = 1.6448536269514722
