@@ -45,7 +45,7 @@ def scenario(tmp) -> Path:
     scenario does not name misbehaving (30 % errors): a *new* image released during the test is
     a new ReplicaSet created now. (Re-releasing an old template would reuse its ReplicaSet,
     whose creation time is then not the release time.)"""
-    data = yaml.safe_load((Path(cockpit_pkg.__file__).parent / "drill" / "scenarios" / "bad-image.yaml").read_text())
+    data = yaml.safe_load((Path(cockpit_pkg.__file__).parent / "world" / "scenarios" / "bad-image.yaml").read_text())
     data["name"] = "compare"
     checkout = next(d for d in data["deployments"] if d["name"] == "checkout")
     checkout["revisions"] = [r for r in checkout["revisions"] if r["image"] != "registry.example/shop/checkout:1.5.0"]
