@@ -108,3 +108,20 @@ class MetricsSource(Protocol):
     name: str
 
     def sample(self, window_s: float, now: float | None = None) -> Reading: ...
+
+
+if TYPE_CHECKING:
+    from cockpit.locks import TargetLock, Warn
+
+
+@runtime_checkable
+class TargetLocker(Protocol):
+    """Takes "one operator per target" where every operator sees it (Kubernetes: a Lease).
+
+    ``acquire`` raises :class:`~cockpit.errors.LockedError` naming the holder and since when,
+    :class:`~cockpit.errors.ReadonlyError` before any request when built readonly, and calls
+    ``warn`` with one sentence when it must fall back to a weaker lock (the host-wide lock
+    file of :mod:`cockpit.locks` when the platform forbids its own). See :mod:`cockpit.locks`.
+    """
+
+    def acquire(self, target: Target, *, actor: str, warn: Warn | None = None) -> TargetLock: ...
