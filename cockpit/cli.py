@@ -102,36 +102,10 @@ def _command_modules(argv: list[str] | None = None) -> list[Any]:
 
 
 def load_step_kinds() -> None:
-    """Import every module that registers runbook step kinds (the registry is in the core)."""
-    import backends.exec  # noqa: F401  exec
-    import backends.http  # noqa: F401  http
-    import backends.kubernetes.steps  # noqa: F401  kubernetes.*
-    import backends.git  # noqa: F401  git.tag
-    import backends.notify.steps  # noqa: F401  notify.slack|statuspage|webhook
-    import backends.docker.steps  # noqa: F401  docker.rollback
-    import backends.postgres.steps  # noqa: F401  postgres.*
-    import backends.redis.steps  # noqa: F401  redis.*
-    # Areas added by later issues register their step kinds here (one line each).
+    """Register every backend's step kinds (see :func:`cockpit.compose.load_step_kinds`)."""
+    from cockpit.compose import load_step_kinds as load
 
-
-def make_backends(args: argparse.Namespace, kinds: set[str], target: Any = None) -> dict[str, Any]:
-    """The backends a set of step kinds needs, built from the global flags."""
-    backends: dict[str, Any] = {}
-    if any(k.startswith("kubernetes.") for k in kinds) or (target is not None and target.kind == "deployment"):
-        from backends.kubernetes.backend import connect
-
-        ns = args.namespace or (target.namespace if target is not None else None)
-        backends["kubernetes"] = connect(args.kubeconfig, args.context, ns, readonly=args.readonly)
-    if any(k.startswith("docker.") for k in kinds) or (target is not None and target.kind == "container"):
-        from backends.docker.client import DockerBackend
-
-        backends["docker"] = DockerBackend(os.environ.get("DOCKER_HOST"), readonly=args.readonly)
-    # Data stores: the step's own dsn/url wins; else the conventional environment variables.
-    if any(k.startswith("postgres.") for k in kinds) and os.environ.get("DATABASE_URL"):
-        backends["postgres"] = os.environ["DATABASE_URL"]
-    if any(k.startswith("redis.") for k in kinds) and os.environ.get("REDIS_URL"):
-        backends["redis"] = os.environ["REDIS_URL"]
-    return backends
+    load()
 
 
 class _RunCommand:
@@ -148,6 +122,7 @@ class _RunCommand:
 
     @staticmethod
     def handle(args: argparse.Namespace) -> int:
+        from cockpit import compose
         from cockpit.errors import NotFoundError, RolloutFailed
         from cockpit.executor import Executor
         from cockpit.journal import Journal, default_journal_path, find_open_incidents, read_journal
@@ -176,7 +151,7 @@ class _RunCommand:
         journal = Journal.open(journal_path or default_journal_path(str(target)))
         log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.output == "json" else \
             (lambda line: print(line, flush=True))
-        ctx = StepContext(backends=make_backends(args, {s.kind for s in runbook.steps}, target),
+        ctx = StepContext(backends=compose.make_backends(args, {s.kind for s in runbook.steps}, target),
                           log=log, readonly=args.readonly,
                           namespace=target.namespace, target=target)
         try:
@@ -237,7 +212,16 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules(argv):
         module.register(sub, common)
+    # What the composition root hands to commands with the parsed flags (backends never import it).
+    parser.set_defaults(runbook_runner=_runbook_runner)
     return parser
+
+
+def _runbook_runner(args: argparse.Namespace, target: Any) -> Any:
+    """``cockpit watch --runbook``: the runner of that runbook (see :func:`cockpit.compose.runbook_runner`)."""
+    from cockpit.compose import runbook_runner
+
+    return runbook_runner(args, target)
 
 
 def _log_internal_error() -> Path | None:
@@ -261,10 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         if handler is None:
             if args.drill and args.scenario and os.environ.get("COCKPIT_DRILL_INPROCESS") != "1":
                 # Start the drill world first: it boots on the other core while Textual loads.
-                from cockpit.world.process import WorldProcess
+                from cockpit.compose import start_drill_world
 
-                speed = float(os.environ.get("COCKPIT_DRILL_SPEED", "1") or 1)
-                args.drill_world = WorldProcess(args.scenario, speed=speed).start()
+                start_drill_world(args)
             from cockpit.app import run_app  # the full-screen cockpit (Textual)
 
             try:

@@ -142,8 +142,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             return Journal.open(args.journal or default_journal_path(str(target)))
 
     runner = None
-    if args.runbook is not None:
-        runner = _runbook_runner(args, target)
+    if args.runbook is not None:  # built by the composition root, handed over with the parsed flags
+        runner = args.runbook_runner(args, target)
     watcher = Watcher(target, sources, backend, Policy.from_settings(settings), journal=journal_factory,
                       auto_rollback=args.auto_rollback, readonly=args.readonly, runbook_runner=runner,
                       color=use_color())
@@ -161,22 +161,3 @@ def cmd_watch(args: argparse.Namespace) -> int:
             if callable(close):
                 close()
     return code
-
-
-def _runbook_runner(args: argparse.Namespace, target: Any):  # noqa: ANN202
-    from cockpit.cli import load_step_kinds, make_backends
-    from cockpit.runbook import load_runbook
-
-    load_step_kinds()
-    runbook = load_runbook(args.runbook)  # validated now, not when the trigger fires
-
-    def run(journal: Any):  # noqa: ANN202 — the watch's own journal: one writer per file
-        from cockpit.executor import Executor
-        from cockpit.steps import StepContext
-
-        ctx = StepContext(backends=make_backends(args, {s.kind for s in runbook.steps}, target),
-                          log=lambda line: print(line, flush=True), readonly=args.readonly,
-                          namespace=target.namespace, target=target, journal=journal)
-        return Executor(runbook, journal, ctx).run()
-
-    return run

@@ -1,0 +1,289 @@
+"""The composition module: builds the backends once, for the CLI and the full-screen app alike.
+
+A composition root (with :mod:`cockpit.cli` and :mod:`cockpit.app`): the one place that knows
+which backend serves which port. Everything here imports its backend inside the function
+that needs it, so importing this module costs nothing a headless command or the first frame
+should not pay:
+
+- :func:`start_drill_world` — the drill's simulated world, started from here only (``cockpit
+  --drill`` calls it before Textual is imported, so the world boots on the other core);
+- :func:`kube_backend` — the Kubernetes backend from a kubeconfig (or the drill's);
+- :func:`build_session` — the app's :class:`cockpit.session.Session` over it;
+- :func:`build_data_backends`, :func:`notifier_factory`, :func:`build_metrics` — the data
+  panel's PostgreSQL and Redis, the notifier, the live verdict's engine and sources;
+- :func:`load_step_kinds`, :func:`make_backends`, :func:`runbook_runner` — what runbooks need.
+
+Readonly is decided here, below the UI: every backend is built readonly when asked.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import CockpitError
+from cockpit.model import Target
+
+# ---------------------------------------------------------------------- settings
+
+_NOT_SETTINGS = {"COCKPIT_DRILL_SPEED", "COCKPIT_DRILL_INPROCESS", "COCKPIT_KUBE_CLIENT", "COCKPIT_PG_BINDIR"}
+
+
+def config_present(env: dict[str, str] | None = None) -> bool:
+    """Is there any configuration to read: a config file or a ``COCKPIT_`` settings variable?
+
+    Without any, the settings are the defaults, which every consumer here also assumes for
+    ``settings=None`` — so pydantic (~0.3 s) is not imported at all. With some, they are loaded
+    before the TUI starts, so a bad value is one clear line on stderr (file, key, expected)
+    and not a modal.
+    """
+    env = dict(os.environ if env is None else env)
+    if any(k.startswith("COCKPIT_") and k not in _NOT_SETTINGS for k in env):
+        return True  # includes COCKPIT_CONFIG_FILE
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return (Path(base) / "cockpit" / "config.yaml").exists()  # cockpit.config.default_config_file
+
+
+def app_settings() -> tuple[Any, dict[str, str]]:
+    """The full-screen app's settings (None when there is no configuration) and its keymap."""
+    if not config_present():
+        return None, {}
+    from cockpit.config import load_settings
+
+    settings = load_settings()  # ConfigError: one line on stderr, exit 2 (cli.main)
+    return settings, dict(getattr(getattr(settings, "ui", None), "keys", None) or {})
+
+
+def notify_settings(settings: Any) -> Any:
+    """The ``notify`` section: from the loaded settings, else defaults ← file ← env."""
+    ns = getattr(settings, "notify", None)
+    if ns is None:
+        from cockpit.comms import load_notify_settings
+
+        ns = load_notify_settings()
+    return ns
+
+
+# ---------------------------------------------------------------------- the drill world
+
+
+def drill_speed() -> float:
+    return float(os.environ.get("COCKPIT_DRILL_SPEED", "1") or 1)
+
+
+def start_drill_world(args: argparse.Namespace, world_factory: Any = None) -> Any:
+    """The drill's world for ``args.scenario``, started once (kept on ``args.drill_world``).
+
+    By default a child process (:class:`cockpit.world.process.WorldProcess`), so its threads
+    never share a GIL with the UI; ``world_factory(scenario, speed=)`` builds one in this
+    process instead (tests). Returns at once; the caller waits with ``wait_ready()``.
+    """
+    world = getattr(args, "drill_world", None)
+    if world is not None:
+        return world
+    scenario = getattr(args, "scenario", None) or "bad-image"
+    if world_factory is not None:
+        world = world_factory(scenario, speed=drill_speed()).start()
+    else:
+        from cockpit.world.process import WorldProcess
+
+        world = WorldProcess(scenario, speed=drill_speed()).start()
+    args.drill_world = world
+    return world
+
+
+def drill_goal(world: Any) -> Target | None:
+    """The deployment the drill is about: a world process names it when it is ready; an
+    in-process world (tests) has its scenario (a pydantic import: call this in a worker)."""
+    goal = getattr(world, "goal", None)
+    if isinstance(goal, tuple):
+        return Target(goal[1], goal[0])
+    goal = getattr(getattr(world, "scenario", None), "goal", None)
+    if goal is not None and goal.deployment:
+        return Target(goal.deployment, goal.namespace)
+    return None
+
+
+# ---------------------------------------------------------------------- backends
+
+
+def kube_backend(kubeconfig: str | None, context: str | None, namespace: str | None, *, readonly: bool) -> Any:
+    """The Kubernetes backend (readonly refuses every write before a byte is sent)."""
+    from backends.kubernetes.backend import connect
+
+    return connect(kubeconfig, context, namespace, readonly=readonly)
+
+
+def build_session(args: argparse.Namespace, world_factory: Any = None) -> tuple[Any, Any]:
+    """``(session, world)``: the drill world (if asked, waited for) and the Kubernetes backend,
+    built readonly when ``--readonly``. Blocking: call it in a worker."""
+    from cockpit.journal import state_dir
+    from cockpit.session import Session
+
+    kubeconfig, context = getattr(args, "kubeconfig", None), getattr(args, "context", None)
+    readonly = bool(getattr(args, "readonly", False))
+    drill = bool(getattr(args, "drill", False))
+    world = goal = state_root = None
+    if drill:
+        world = start_drill_world(args, world_factory)
+        if hasattr(world, "wait_ready"):
+            world.wait_ready()
+        kubeconfig = str(world.write_kubeconfig(Path(tempfile.mkdtemp(prefix="cockpit-drill-")) / "kubeconfig"))
+        context, state_root, goal = None, state_dir() / "drills", drill_goal(world)
+    backend = kube_backend(kubeconfig, context, getattr(args, "namespace", None), readonly=readonly)
+    session = Session(backend=backend, readonly=readonly, journal_path=getattr(args, "journal", None), drill=drill,
+                      state_root=state_root, drill_goal=goal)
+    return session, world
+
+
+@dataclass
+class DataBackends:
+    """The data panel's stores from the ``data`` section (built readonly when the session is)."""
+
+    postgres: Any = None
+    redis: Any = None
+    backups_dir: Path | None = None
+    long_tx_older_than_s: float = 30.0
+    errors: dict[str, str] = field(default_factory=dict)
+    """``part → "Title: message"``: a bad DSN or URL is a note for the operator, not a failed start."""
+
+
+def build_data_backends(settings: Any, readonly: bool) -> DataBackends:
+    """PostgreSQL and Redis from the ``data`` section of ``settings`` (None: neither)."""
+    from cockpit.journal import state_dir
+
+    cfg = getattr(settings, "data", None)
+    out = DataBackends()
+    if cfg is None:
+        return out
+    out.backups_dir = cfg.backups_dir or state_dir() / "backups"
+    out.long_tx_older_than_s = cfg.long_tx_older_than_s
+    if cfg.postgres_dsn is not None:
+        from backends.postgres.client import PostgresBackend
+
+        try:
+            out.postgres = PostgresBackend(cfg.postgres_dsn.get_secret_value(), readonly=readonly)
+        except CockpitError as exc:
+            out.errors["postgres"] = f"{exc.title}: {exc.message}"
+    if cfg.redis_url is not None:
+        from backends.redis.client import RedisBackend
+
+        try:
+            out.redis = RedisBackend(cfg.redis_url.get_secret_value(), readonly=readonly)
+        except CockpitError as exc:
+            out.errors["redis"] = f"{exc.title}: {exc.message}"
+    return out
+
+
+def notifier_factory(settings: Any, readonly: bool) -> Any:
+    """``journal → Notifier`` (built readonly when the session is: it refuses before rendering)."""
+    def make(journal: Any) -> Any:
+        from backends.notify.notifier import Notifier
+
+        return Notifier(notify_settings(settings), journal=journal, readonly=readonly)
+
+    return make
+
+
+def build_metrics(settings: Any, backend: Any, world: Any, target: Target) -> tuple[Any, list, str]:
+    """``(engine, sources, note)`` for the live verdict of ``target`` (imports httpx: call it
+    in a worker, after the first frame). A source that cannot be built leaves a note and an
+    inconclusive verdict, never a crash."""
+    from cockpit.decision import Engine, Policy
+
+    engine = Engine(Policy.from_settings(settings) if settings is not None else Policy())
+    sources: list = []
+    mcfg = getattr(settings, "metrics", None)
+    url = None
+    if world is not None:
+        try:
+            url = world.service_url(target.namespace, target.name)
+        except CockpitError:
+            url = None
+    elif mcfg is not None and mcfg.scrape.url:
+        url = mcfg.scrape.url.rsplit("/metrics", 1)[0]
+    try:
+        if mcfg is not None and mcfg.source == "prometheus" and mcfg.prometheus.url:
+            from backends.metrics.prometheus import PrometheusClient, PrometheusSource
+
+            p = mcfg.prometheus
+            client = PrometheusClient(p.url, timeout=p.timeout_s, username=p.username, password=p.password, token=p.token)
+            sources.append(PrometheusSource(client, namespace=target.namespace, deployment=target.name, selector=p.selector))
+        elif url:
+            from backends.metrics.scrape import ScrapeSource
+
+            sources.append(ScrapeSource(url + "/metrics"))
+        if url:
+            from backends.metrics.probe import ProbeSource
+
+            sources.append(ProbeSource(url))
+        from backends.metrics.crashes import CrashSource
+
+        sources.append(CrashSource(backend, target))
+    except Exception as exc:  # noqa: BLE001 — a missing source makes the verdict inconclusive, not a crash
+        return engine, sources, f"metrics: {type(exc).__name__}: {exc}"
+    note = "" if url else "no metrics source configured for this target (see README: metrics)"
+    return engine, sources, note
+
+
+# ---------------------------------------------------------------------- runbooks
+
+
+def load_step_kinds() -> None:
+    """Register every backend's runbook step kinds in the core's registry (idempotent).
+
+    Costs ~0.4 s (pydantic models, httpx, psycopg glue): never on the path to the first
+    frame; every path that parses a runbook calls it first."""
+    import backends.exec  # noqa: F401  exec
+    import backends.http  # noqa: F401  http
+    import backends.kubernetes.steps  # noqa: F401  kubernetes.*
+    import backends.git  # noqa: F401  git.tag
+    import backends.notify.steps  # noqa: F401  notify.slack|statuspage|webhook
+    import backends.docker.steps  # noqa: F401  docker.rollback
+    import backends.postgres.steps  # noqa: F401  postgres.*
+    import backends.redis.steps  # noqa: F401  redis.*
+    # Areas added by later issues register their step kinds here (one line each).
+
+
+def make_backends(args: argparse.Namespace, kinds: set[str], target: Any = None) -> dict[str, Any]:
+    """The backends a set of step kinds needs, built from the global flags."""
+    backends: dict[str, Any] = {}
+    readonly = bool(getattr(args, "readonly", False))
+    if any(k.startswith("kubernetes.") for k in kinds) or (target is not None and target.kind == "deployment"):
+        ns = getattr(args, "namespace", None) or (target.namespace if target is not None else None)
+        backends["kubernetes"] = kube_backend(getattr(args, "kubeconfig", None), getattr(args, "context", None), ns,
+                                              readonly=readonly)
+    if any(k.startswith("docker.") for k in kinds) or (target is not None and target.kind == "container"):
+        from backends.docker.client import DockerBackend
+
+        backends["docker"] = DockerBackend(os.environ.get("DOCKER_HOST"), readonly=readonly)
+    # Data stores: the step's own dsn/url wins; else the conventional environment variables.
+    if any(k.startswith("postgres.") for k in kinds) and os.environ.get("DATABASE_URL"):
+        backends["postgres"] = os.environ["DATABASE_URL"]
+    if any(k.startswith("redis.") for k in kinds) and os.environ.get("REDIS_URL"):
+        backends["redis"] = os.environ["REDIS_URL"]
+    return backends
+
+
+def runbook_runner(args: argparse.Namespace, target: Target) -> Any:
+    """``journal → RunResult``: runs the runbook at ``args.runbook`` for ``target`` through the
+    executor, journaled into the caller's journal. The runbook is loaded and validated now,
+    not when it is needed. (``cockpit watch --runbook``: handed to it with the parsed args.)"""
+    from cockpit.runbook import load_runbook
+
+    load_step_kinds()
+    runbook = load_runbook(args.runbook)
+
+    def run(journal: Any) -> Any:  # the caller's journal: one writer per file
+        from cockpit.executor import Executor
+        from cockpit.steps import StepContext
+
+        ctx = StepContext(backends=make_backends(args, {s.kind for s in runbook.steps}, target),
+                          log=lambda line: print(line, flush=True), readonly=bool(getattr(args, "readonly", False)),
+                          namespace=target.namespace, target=target, journal=journal)
+        return Executor(runbook, journal, ctx).run()
+
+    return run
