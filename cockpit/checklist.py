@@ -316,11 +316,7 @@ def all_done(items: Iterable[Any], state: IncidentState) -> bool:
 
 def extended(state: IncidentState) -> bool:
     """Whether extended (30-minute) monitoring was switched on (last event wins)."""
-    value = False
-    for rec in state.unknown:
-        if rec.get("type") == "monitoring_extended":
-            value = bool(rec.get("on", True))
-    return value
+    return state.monitoring_extended
 
 
 def phase_rows(state: IncidentState, now: datetime | None = None) -> list[PhaseRow]:

@@ -51,26 +51,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cockpit import events as ev
 from cockpit.errors import CockpitError, JournalError, LockedError, ReadonlyError
+from cockpit.events import DURABLE_TYPES
 from cockpit.text import redact_url
 
-DURABLE_TYPES = frozenset(
-    {
-        "incident_opened",
-        "incident_resolved",
-        "incident_closed",
-        "intent",
-        "outcome",
-        "revision_chosen",
-        "operator_input",
-        "check",
-        "step_finished",
-        "notification",
-    }
-)
-"""Record types fsynced on append (losing them would change what the cockpit decides)."""
-
-RESERVED = ("seq", "ts", "actor", "type")
+RESERVED = ev.ENVELOPE
 CLOSING_TYPES = frozenset({"incident_resolved", "incident_closed"})
 
 _SECRET_KEY = re.compile(
@@ -404,24 +390,33 @@ class Journal:
 
     # ---- writing
 
-    def append(self, type: str, /, **data: Any) -> dict:
-        """Write one record and return it (as written, i.e. redacted).
+    def write(self, event: ev.Event) -> dict:
+        """Write one typed event and return the record (as written, i.e. redacted).
 
-        Flushed to the OS on every call; fsynced when ``type`` is in :data:`DURABLE_TYPES`.
-        Raises ReadonlyError on a readonly journal and JournalError when the write fails
-        (after which the journal refuses further writes).
+        Flushed to the OS on every call; fsynced when the event type is durable (intents,
+        outcomes, the revision chosen, checks, ...). Raises ReadonlyError on a readonly
+        journal and JournalError when the write fails (after which the journal refuses
+        further writes).
         """
-        return self._write(type, data, fsync=type in DURABLE_TYPES)
+        return self._write(event.type, event.to_record(), fsync=event.durable, version=event.version)
+
+    def append(self, type: str, /, **data: Any) -> dict:
+        """``write(<the event class of type>(**data))``: the same typed definitions, by name.
+
+        Raises :class:`cockpit.events.EventShapeError` for an unknown type or a field of the
+        wrong shape (nothing is written).
+        """
+        return self.write(ev.build(type, data))
 
     def intent(self, action: str, **data: Any) -> str:
         """Write an ``intent`` record with a fresh ``id``; fsynced before returning the id."""
         intent_id = uuid.uuid4().hex[:16]
-        self._write("intent", {"id": intent_id, "action": action, **data}, fsync=True)
+        self.write(ev.build("intent", {"id": intent_id, "action": action, **data}))
         return intent_id
 
     def outcome(self, intent_id: str, ok: bool, **data: Any) -> dict:
         """Write the ``outcome`` of intent ``intent_id`` (fsynced)."""
-        return self._write("outcome", {"id": intent_id, "ok": bool(ok), **data}, fsync=True)
+        return self.write(ev.build("outcome", {"id": intent_id, "ok": bool(ok), **data}))
 
     @contextlib.contextmanager
     def action(self, action: str, **data: Any) -> Iterator[Action]:
@@ -440,7 +435,7 @@ class Journal:
             raise
         self.outcome(act.id, True, result=act.result)
 
-    def _write(self, type: str, data: dict, *, fsync: bool) -> dict:
+    def _write(self, type: str, data: dict, *, fsync: bool, version: int = ev.SCHEMA_VERSION) -> dict:
         if self.readonly:
             raise ReadonlyError(f"the journal {self.path} is open readonly (observer)")
         clash = [k for k in data if k in RESERVED]
@@ -449,7 +444,7 @@ class Journal:
         with self._mutex:
             if self._failed:
                 raise JournalError(f"the journal is unusable after an earlier failure: {self._failed}")
-            record = {"seq": self._seq + 1, "ts": self._clock(), "actor": self.actor, "type": type}
+            record = {"seq": self._seq + 1, "ts": self._clock(), "actor": self.actor, "type": type, "v": version}
             record.update(redact(data))
             line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
             try:

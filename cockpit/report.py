@@ -39,12 +39,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from cockpit.state import PHASE_BUDGETS, _ts, replay
+from cockpit import events as ev
+from cockpit.state import PHASE_BUDGETS, ActionState, IncidentState, record_time, replay
 from cockpit.text import sanitize
 
 BUDGET_ORDER = ("declare", "identify", "execute", "verify", "monitor")
-ROLLBACK_ACTIONS = ("rollback", "switch_selector", "set_image")
-SKIP_TIMELINE = frozenset({"log", "step_started", "run_finished"})
 
 
 # --------------------------------------------------------------------------- helpers
@@ -92,33 +91,13 @@ def _num(v: Any) -> float | None:
 
 
 def metric_points(records: list[dict]) -> list[tuple[datetime, float | None, float | None]]:
-    """``(at, error_rate, p95_ms)`` from ``verdict`` / ``metrics`` / ``sample`` records."""
-    out = []
-    for r in records:
-        if r.get("type") not in ("verdict", "metrics", "sample"):
-            continue
-        at = _ts(r)
-        if at is None:
-            continue
-        er = p95 = None
-        for src in (r, r.get("sample"), r.get("metrics")):
-            if isinstance(src, dict):
-                er = er if er is not None else _num(src.get("error_rate"))
-                p95 = p95 if p95 is not None else _num(src.get("p95_ms"))
-        for reason in r.get("reasons") or []:
-            if isinstance(reason, dict):
-                if reason.get("metric") == "error_rate" and er is None:
-                    er = _num(reason.get("value"))
-                if reason.get("metric") == "p95_ms" and p95 is None:
-                    p95 = _num(reason.get("value"))
-        if er is not None or p95 is not None:
-            out.append((at, er, p95))
-    return out
+    """``(at, error_rate, p95_ms)`` of the journal's metric samples and verdicts (the fold's)."""
+    return [p for p in replay(records).samples if p[0] is not None]
 
 
 def _text(v: Any, n: int = 500) -> str:
-    if isinstance(v, (dict, list)):
-        v = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
+    if isinstance(v, (dict, list, tuple)) or hasattr(v, "items"):
+        v = json.dumps(v if not hasattr(v, "items") else dict(v), sort_keys=True, ensure_ascii=False, default=str)
     return sanitize(v, max_len=n)
 
 
@@ -157,84 +136,55 @@ class Report:
 
 
 def build_report(records: list[dict], *, screenshot: str | None = None, now: datetime | None = None) -> Report:
-    """Fold ``records`` into a :class:`Report`. ``now`` only matters for an open incident
-    (default: the last record's time, so the same journal always gives the same report)."""
-    state = replay(records)
-    stamps = [t for t in (_ts(r) for r in records) if t is not None]
-    as_of = state.resolved_at or now or (max(stamps) if stamps else None)
+    """The report of the incident in ``records``: :func:`report_from_state` of their fold."""
+    return report_from_state(replay(records), screenshot=screenshot, now=now)
 
-    # actions with their timestamps
-    acts: dict[str, dict] = {}
-    order: list[str] = []
-    rolled_back: datetime | None = None
-    notifications: list[dict] = []
-    comms: list[dict] = []
-    evidence: list[dict] = []
-    comparison: dict[str, Any] | None = None
-    summary = ""
+
+def _action(a: ActionState) -> dict:
+    out = a.outcome or {}
+    status = "pending" if a.outcome is None else (
+        "ok" if out.get("ok") else ("superseded" if out.get("superseded") else "failed"))
+    error = ""
+    if a.outcome is not None and not out.get("ok"):
+        error = _text(f"{out.get('error_title') or ''}: {out.get('error_message') or ''}".strip(": "), 300)
+    return {
+        "id": a.id, "action": _text(a.action, 200), "step": a.intent.get("step"),
+        "name": _text(a.intent.get("name") or "", 200), "started": iso(a.started), "ended": iso(a.ended),
+        "status": status, "resumed": bool(out.get("resumed")), "superseded": bool(out.get("superseded")),
+        "result": out.get("result"), "error": error,
+    }
+
+
+def report_from_state(state: IncidentState, *, screenshot: str | None = None, now: datetime | None = None) -> Report:
+    """Everything from the fold: the report never reads raw records or the clock (``now``
+    only matters for an open incident; default: the time of its last record)."""
+    as_of = state.resolved_at or now or state.last_at
+    rb = state.rolled_back
+    rolled_back = rb.at if rb else None
+
     timeline: list[dict] = []
     last_verdict = None
-    for r in records:
-        t = r.get("type")
-        at = _ts(r)
-        if t == "intent":
-            aid = str(r.get("id"))
-            acts[aid] = {
-                "id": aid, "action": _text(r.get("action"), 200), "step": r.get("step"),
-                "name": _text(r.get("name") or "", 200), "started": iso(at), "ended": None,
-                "status": "pending", "resumed": False, "superseded": False, "result": None, "error": "",
-            }
-            order.append(aid)
-        elif t == "outcome" and str(r.get("id")) in acts:
-            a = acts[str(r.get("id"))]
-            a["ended"] = iso(at)
-            a["resumed"] = bool(r.get("resumed"))
-            a["superseded"] = bool(r.get("superseded"))
-            a["status"] = "ok" if r.get("ok") else ("superseded" if r.get("superseded") else "failed")
-            a["result"] = r.get("result")
-            if not r.get("ok"):
-                a["error"] = _text(f"{r.get('error_title') or ''}: {r.get('error_message') or ''}".strip(": "), 300)
-            if r.get("ok") and rolled_back is None and any(k in a["action"] for k in ROLLBACK_ACTIONS):
-                rolled_back = at
-        elif t == "notification":
-            notifications.append({
-                "at": iso(at), "channel": _text(r.get("channel"), 100), "ok": bool(r.get("ok")),
-                "purpose": _text(r.get("purpose") or "", 50), "detail": _text(r.get("detail") or "", 300),
-                "edited": bool(r.get("edited")), "attempts": r.get("attempts"),
-            })
-        elif t == "comms":
-            comms.append({"at": iso(at), "action": _text(r.get("action"), 50), "item": _text(r.get("item"), 100),
-                          "who": _text(r.get("actor") or "", 100), "note": _text(r.get("note") or "", 300)})
-        elif t == "evidence":
-            evidence.append({"at": iso(at), "dir": _text(r.get("dir"), 500), "manifest": _text(r.get("manifest"), 500),
-                             "manifest_sha256": _text(r.get("manifest_sha256") or "", 64),
-                             "files": len(r.get("files") or []), "errors": [_text(e, 300) for e in r.get("errors") or []]})
-        elif t == "comparison":
-            comparison = {"source": "journal", "before": r.get("before") or {}, "after": r.get("after") or {}}
-        elif t == "screenshot" and screenshot is None and r.get("path"):
-            screenshot = _text(r.get("path"), 500)
-        elif t == "incident_resolved":
-            summary = _text(r.get("summary") or "", 1000)
-        line = _timeline_text(r, last_verdict)
-        if t == "run_started" and r.get("resume"):
-            open_ = [acts[a]["action"] for a in order if acts[a]["status"] == "pending"]
-            if open_:
-                line += f" ({len(open_)} action(s) without outcome: {', '.join(open_)})"
-        if t == "verdict":
-            last_verdict = r.get("value")
+    pending_so_far: list[str] = []
+    by_id = {a.id: a for a in state.actions}
+    for entry in state.timeline:
+        e = entry.event
+        line = _timeline_text(e, last_verdict)
+        if isinstance(e, ev.Intent):
+            pending_so_far.append(e.id)
+        elif isinstance(e, ev.Outcome) and e.id in pending_so_far:
+            pending_so_far.remove(e.id)
+        if isinstance(e, ev.RunStarted) and e.resume and pending_so_far:
+            names = [by_id[i].action for i in pending_so_far if i in by_id]
+            line += f" ({len(names)} action(s) without outcome: {', '.join(names)})"
+        if isinstance(e, ev.VerdictChanged):
+            last_verdict = e.value
         if line:
-            timeline.append({"at": iso(at), "actor": _text(r.get("actor") or "", 100), "event": t, "text": line})
+            timeline.append({"at": iso(entry.meta.at), "actor": _text(entry.meta.actor, 100), "event": e.type,
+                             "text": line})
 
-    # milestones
-    def phase_start(name: str) -> datetime | None:
-        return next((p.started for p in state.phases if p.name == name), None)
-
-    def phase_end(name: str) -> datetime | None:
-        return next((p.ended for p in state.phases if p.name == name and p.ended), None)
-
-    chosen = next((_ts(r) for r in records if r.get("type") == "revision_chosen"), None)
-    identified = min([t for t in (chosen, phase_start("execute")) if t is not None], default=None)
-    verified = phase_start("monitor") or phase_end("verify")
+    chosen_at = next((x.meta.at for x in state.timeline if isinstance(x.event, ev.RevisionChosen)), None)
+    identified = min([t for t in (chosen_at, state.phase_started("execute")) if t is not None], default=None)
+    verified = state.phase_started("monitor") or state.phase_ended("verify")
     declared = state.opened_at
     milestones = {
         "declared": iso(declared), "identified": iso(identified), "rolled_back": iso(rolled_back),
@@ -253,14 +203,14 @@ def build_report(records: list[dict], *, screenshot: str | None = None, now: dat
             "over_budget": p.budget is not None and elapsed > p.budget, "running": p.ended is None and not state.resolved,
         })
 
-    points = metric_points(records)
-    peak: dict[str, Any] = {"error_rate": None, "error_rate_at": None, "p95_ms": None, "p95_ms_at": None}
-    for at, er, p95 in points:
-        if er is not None and (peak["error_rate"] is None or er > peak["error_rate"]):
-            peak["error_rate"], peak["error_rate_at"] = er, iso(at)
-        if p95 is not None and (peak["p95_ms"] is None or p95 > peak["p95_ms"]):
-            peak["p95_ms"], peak["p95_ms_at"] = p95, iso(at)
-    if comparison is None and rolled_back is not None:
+    er, p95 = state.peak_error_rate, state.peak_p95_ms
+    peak: dict[str, Any] = {"error_rate": er.value if er else None, "error_rate_at": iso(er.at) if er else None,
+                            "p95_ms": p95.value if p95 else None, "p95_ms_at": iso(p95.at) if p95 else None}
+    comparison: dict[str, Any] | None = None
+    if state.comparison is not None:
+        comparison = {"source": "journal", "before": dict(state.comparison.before), "after": dict(state.comparison.after)}
+    elif rolled_back is not None:
+        points = [p for p in state.samples if p[0] is not None]
         before = [p for p in points if p[0] <= rolled_back]
         after = [p for p in points if p[0] > rolled_back]
         if before and after:
@@ -271,80 +221,88 @@ def build_report(records: list[dict], *, screenshot: str | None = None, now: dat
             }
 
     rev = dict(state.revision or {})
-    from_rev = next((a["result"].get("from_revision") for a in acts.values()
-                     if a["status"] == "ok" and isinstance(a["result"], dict) and "from_revision" in a["result"]), None)
     revision = {
-        "from": state.inputs.get("from_version") or from_rev,
-        "to": state.inputs.get("to_version") or rev.get("revision"),
-        "images": rev.get("images") or [],
+        "from": state.inputs.get("from_version") or (rb.from_revision if rb else None),
+        "to": state.inputs.get("to_version") or (rb.to_revision if rb and rb.to_revision is not None else rev.get("revision")),
+        "images": list(rb.images) if rb and rb.images else list(rev.get("images") or []),
     }
     checklist = [
         {"id": _text(c.id, 200), "ok": c.ok, "who": _text(c.who, 100), "at": iso(c.at),
          "evidence": _text(c.evidence, 300) if c.evidence not in (None, "") else "", "note": _text(c.note, 300)}
         for c in state.checks.values()
     ]
-    inputs = {str(k): v for k, v in state.inputs.items()}
+    notifications = [{"at": iso(n.at), "channel": _text(n.channel, 100), "ok": n.ok, "purpose": _text(n.purpose, 50),
+                      "detail": _text(n.detail, 300), "edited": n.edited, "attempts": n.attempts}
+                     for n in state.notifications]
+    comms = [{"at": iso(c.meta.at), "action": _text(c.event.action, 50), "item": _text(c.event.item, 100),
+              "who": _text(c.meta.actor, 100), "note": _text(c.event.note, 300)} for c in state.comms]
+    evidence = [{"at": iso(x.meta.at), "dir": _text(x.event.dir, 500), "manifest": _text(x.event.manifest, 500),
+                 "manifest_sha256": _text(x.event.manifest_sha256, 64), "files": len(x.event.files),
+                 "errors": [_text(e, 300) for e in x.event.errors]} for x in state.evidence]
+    shot = screenshot if screenshot is not None else (_text(state.screenshot, 500) if state.screenshot else None)
     return Report(
         target=_text(state.target or "", 300), reason=_text(state.reason, 500), declared_by=_text(state.opened_by, 200),
         status="resolved" if state.resolved else ("closed" if state.closed else "open"), as_of=iso(as_of),
         milestones=milestones, mttr_s=mttr, phases=phases, peak=peak,
-        users_affected=state.inputs.get("users_affected"), inputs=inputs, revision=revision,
-        actions=[acts[a] for a in order], checklist=checklist, notifications=notifications, comms=comms,
-        evidence=evidence, comparison=comparison, timeline=timeline, screenshot=screenshot, summary=summary,
+        users_affected=state.inputs.get("users_affected"), inputs={str(k): v for k, v in state.inputs.items()},
+        revision=revision, actions=[_action(a) for a in state.actions], checklist=checklist,
+        notifications=notifications, comms=comms, evidence=evidence, comparison=comparison, timeline=timeline,
+        screenshot=shot, summary=_text(state.summary, 1000),
     )
 
 
-def _timeline_text(r: dict, last_verdict: Any) -> str:
-    t = r.get("type")
-    g = lambda k, n=200: _text(r.get(k) if r.get(k) is not None else "", n)  # noqa: E731
-    if t in SKIP_TIMELINE:
-        return ""
-    if t == "incident_opened":
-        return f"Incident declared on {g('target')} by {_text(r.get('who') or r.get('actor') or '')}: {g('reason', 300)}"
-    if t == "phase":
-        return f"Phase: {g('phase')}"
-    if t == "verdict":
-        if r.get("value") == last_verdict:
+def _timeline_text(e: ev.Event, last_verdict: Any) -> str:  # noqa: C901 — one line per event type
+    t = lambda v, n=200: _text(v if v is not None else "", n)  # noqa: E731
+    if isinstance(e, ev.IncidentOpened):
+        return f"Incident declared on {t(e.target)} by {t(e.who)}: {t(e.reason, 300)}"
+    if isinstance(e, ev.Phase):
+        return f"Phase: {t(e.phase)}"
+    if isinstance(e, ev.VerdictChanged):
+        if e.value == last_verdict:
             return ""
-        reasons = [x.get("text", x.get("metric")) if isinstance(x, dict) else x for x in r.get("reasons") or []]
-        return f"Verdict: {g('value')}" + (f" ({_text('; '.join(map(str, reasons)), 300)})" if reasons else "")
-    if t == "operator_input":
-        return f"Input: {g('key')} = {g('value')}"
-    if t == "revision_chosen":
-        images = ", ".join(_text(i, 200) for i in r.get("images") or [])
-        return f"Revision {g('revision')} chosen" + (f" ({images})" if images else "")
-    if t == "intent":
-        return f"Started {g('action')}" + (f" — {g('name')}" if r.get("name") else "")
-    if t == "outcome":
-        if r.get("ok"):
-            return f"Outcome ok{' (reconciled after resume)' if r.get('resumed') else ''} [{g('id', 20)}]"
-        if r.get("superseded"):
-            return f"Outcome: not applied before the crash, re-run [{g('id', 20)}]"
-        return f"Outcome FAILED: {g('error_title')}: {g('error_message', 300)} [{g('id', 20)}]"
-    if t == "run_started":
-        return f"Runbook {g('runbook')} resumed after interruption" if r.get("resume") else f"Runbook {g('runbook')} started"
-    if t == "step_finished":
-        if r.get("status", "ok" if r.get("ok") else "failed") == "ok":
+        return f"Verdict: {t(e.value)}" + (f" ({t('; '.join(e.reasons), 300)})" if e.reasons else "")
+    if isinstance(e, ev.OperatorInput):
+        return f"Input: {t(e.key)} = {t(e.value)}"
+    if isinstance(e, ev.RevisionChosen):
+        images = ", ".join(t(i) for i in e.images)
+        return f"Revision {e.revision} chosen" + (f" ({images})" if images else "") + (f": {t(e.why, 300)}" if e.why else "")
+    if isinstance(e, ev.Intent):
+        name = e.extra.get("name")
+        return f"Started {t(e.action)}" + (f" — {t(name)}" if name else "")
+    if isinstance(e, ev.Outcome):
+        if e.ok:
+            return f"Outcome ok{' (reconciled after resume)' if e.resumed else ''} [{t(e.id, 20)}]"
+        if e.superseded:
+            return f"Outcome: not applied before the crash, re-run [{t(e.id, 20)}]"
+        return f"Outcome FAILED: {t(e.error_title)}: {t(e.error_message, 300)} [{t(e.id, 20)}]"
+    if isinstance(e, ev.RunStarted):
+        return f"Runbook {t(e.runbook)} resumed after interruption" if e.resume else f"Runbook {t(e.runbook)} started"
+    if isinstance(e, ev.StepFinished):
+        if (e.status or ("ok" if e.ok else "failed")) == "ok":
             return ""
-        return f"Step {int(r.get('index', -1)) + 1} ({g('kind')}) {g('status') or 'failed'}: {g('error_message', 300)}"
-    if t == "check":
-        mark = "passed" if r.get("ok") else "FAILED"
-        ev = f" — evidence: {_text(r.get('evidence'), 200)}" if r.get("evidence") else ""
-        return f"Check {g('id')} {mark} by {_text(r.get('who') or r.get('actor') or '')}{ev}"
-    if t == "notification":
-        ok = "sent" if r.get("ok") else "FAILED"
-        purpose = f" ({g('purpose')})" if r.get("purpose") else ""
-        return f"Notification {g('channel')}{purpose} {ok}" + (f": {g('detail', 200)}" if r.get("detail") else "")
-    if t == "comms":
-        return f"Comms: {g('action')} {g('item')}"
-    if t == "evidence":
-        return f"Evidence collected: {g('dir', 300)} ({len(r.get('files') or [])} files)"
-    if t == "comparison":
+        return f"Step {e.index + 1} ({t(e.kind)}) {t(e.status) or 'failed'}: {t(e.error_message, 300)}"
+    if isinstance(e, ev.Check):
+        ev_ = f" — evidence: {t(e.evidence)}" if e.evidence else ""
+        return f"Check {t(e.id)} {'passed' if e.ok else 'FAILED'} by {t(e.who)}{ev_}"
+    if isinstance(e, ev.Notification):
+        purpose = f" ({t(e.purpose)})" if e.purpose else ""
+        return f"Notification {t(e.channel)}{purpose} {'sent' if e.ok else 'FAILED'}" + (f": {t(e.detail)}" if e.detail else "")
+    if isinstance(e, ev.Comms):
+        return f"Comms: {t(e.action)} {t(e.item)}"
+    if isinstance(e, ev.EvidenceCaptured):
+        return f"Evidence collected: {t(e.dir, 300)} ({len(e.files)} files)"
+    if isinstance(e, ev.Comparison):
         return "Before/after comparison recorded"
-    if t == "incident_resolved":
-        return "Incident resolved" + (f": {g('summary', 300)}" if r.get("summary") else "")
-    if t == "incident_closed":
-        return "Incident closed"
+    if isinstance(e, ev.Trigger):
+        return f"Trigger {t(e.name)}: {t(e.reason, 300)}" + (" (auto-rollback armed)" if e.auto else "")
+    if isinstance(e, ev.TriggerAborted):
+        return f"Automatic rollback aborted: {t(e.reason)}"
+    if isinstance(e, ev.AutoRollbackArmed):
+        return "Automatic rollback armed" if e.armed else "Automatic rollback disarmed"
+    if isinstance(e, ev.IncidentResolved):
+        return "Incident resolved" + (f": {t(e.summary, 300)}" if e.summary else "")
+    if isinstance(e, ev.IncidentClosed):
+        return "Incident closed" + (f": {t(e.reason, 300)}" if e.reason else "")
     return ""
 
 
@@ -401,7 +359,7 @@ def render_markdown(rep: Report) -> str:
     w("|---|---|---|---|---|")
     for p in rep.phases:
         flag = "OVER BUDGET" if p["over_budget"] else ("running" if p["running"] else "ok")
-        w(f"| {_md(p['phase'])} | {hms(_ts({'ts': p['started']}) if p['started'] else None)} | {duration(p['elapsed_s'])} | "
+        w(f"| {_md(p['phase'])} | {hms(record_time({'ts': p['started']}) if p['started'] else None)} | {duration(p['elapsed_s'])} | "
           f"{duration(p['budget_s']) if p['budget_s'] else '—'} | {flag} |")
     if not rep.phases:
         w("| — | | | | |")
@@ -494,7 +452,7 @@ def render_markdown(rep: Report) -> str:
 
 
 def _parse(s: str | None) -> datetime | None:
-    return _ts({"ts": s}) if s else None
+    return record_time({"ts": s}) if s else None
 
 
 def _result_summary(result: Any) -> str:

@@ -1,40 +1,10 @@
-"""``IncidentState = replay(records)``: the incident as a pure fold over journal records.
+"""``IncidentState = replay(records)``: the incident as a pure fold over typed journal events.
 
 Screens render it, observers fold it live (:meth:`IncidentState.apply`), resume replays it
-and the report is written from it. Applying a record never raises: a malformed or unknown
-record is kept (``state.unknown``) or ignored, so an old cockpit can follow a newer one.
-
-Every record also has ``seq``, ``ts`` (ISO-8601 UTC, ms) and ``actor`` (see
-:mod:`cockpit.journal`). The event types, the schema other modules build on:
-
-=====================  ==============================================  ===========================
-type                   data keys                                       effect on the state
-=====================  ==============================================  ===========================
-``incident_opened``    ``target``, ``reason``, ``who``                 target, opened_at/by, reason
-``phase``              ``phase`` (declare, identify, execute, verify,  closes the running phase,
-                       monitor, resolved)                              starts a new PhaseSpan
-``verdict``            ``value``, ``reasons`` (list of str)            current verdict
-``operator_input``     ``key``, ``value``                              ``inputs[key] = value``
-``revision_chosen``    ``revision`` (int), free data (images, ...)     ``revision`` (the record data)
-``intent``             ``id``, ``action``, free data (``step`` for     new Action, status pending
-                       runbook steps)
-``outcome``            ``id`` (of the intent), ``ok``, ``result`` or   Action status ok / failed
-                       ``error_title``/``error_message``, ``resumed``
-``run_started``        ``runbook``, ``from_step``, ``resume``          ``run_status = "running"``
-``run_finished``       ``ok``, ``status`` (ok/failed/cancelled),       ``run_status = status``
-                       ``failed_step``
-``step_started``       ``index``, ``kind``, ``name``, ``budget`` (s),  ``steps[index]`` running
-                       ``mutating``
-``step_finished``      ``index``, ``kind``, ``ok``, ``status`` (ok/    ``steps[index]`` status,
-                       failed/cancelled), ``elapsed`` (s),             elapsed, over_budget, error
-                       ``over_budget``, ``error_title``,
-                       ``error_message``, ``resumed``
-``log``                ``step`` (index or null), ``line``              appended to the log tail
-``check``              ``id``, ``ok``, ``who``, ``evidence``, ``note``  ``checks[id]`` (last wins)
-``notification``       ``channel``, ``ok``, ``detail``                 appended to notifications
-``incident_resolved``  free data (``summary``)                         ``resolved = True``
-``incident_closed``    free data                                       ``closed = True``
-=====================  ==============================================  ===========================
+and the report (:mod:`cockpit.report`) is written from it and from nothing else. Each record
+is parsed into its event (:mod:`cockpit.events`, where every type and its fields are defined
+once); applying a record never raises: an unknown or malformed record is kept in
+``state.unknown``, so an old cockpit can follow a newer one.
 
 Phases have budgets (:data:`PHASE_BUDGETS`, seconds): declare < 2 min, identify < 3,
 execute < 5, verify < 5, monitor < 10; :meth:`PhaseSpan.elapsed` and
@@ -48,8 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from cockpit import events as ev
+
 LOG_TAIL = 2000
 """How many log lines the state keeps (the journal keeps them all)."""
+SAMPLES_KEPT = 20_000
+"""How many metric points the state keeps for the report's before/after fallback."""
 
 PHASES = ("declare", "identify", "execute", "verify", "monitor", "resolved")
 PHASE_BUDGETS: dict[str, float] = {
@@ -59,9 +33,13 @@ PHASE_BUDGETS: dict[str, float] = {
     "verify": 300.0,
     "monitor": 600.0,
 }
+ROLLBACK_ACTIONS = ("rollback", "switch_selector", "set_image")
+"""An ok outcome of an action whose name contains one of these is "rolled back"."""
+NOT_IN_TIMELINE = (ev.Log, ev.StepStarted, ev.RunFinished, ev.MetricSample, ev.RolloutProgressed)
 
 
-def _ts(record: dict) -> datetime | None:
+def record_time(record: dict) -> datetime | None:
+    """A record's ``ts`` as an aware datetime (None when missing or malformed)."""
     ts = record.get("ts")
     if not isinstance(ts, str):
         return None
@@ -72,8 +50,24 @@ def _ts(record: dict) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _data(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k not in ("seq", "ts", "actor", "type")}
+_ts = record_time  # the name other modules used
+
+
+@dataclass(frozen=True)
+class Meta:
+    """A record's envelope: where and when and by whom."""
+
+    seq: int | None
+    at: datetime | None
+    actor: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event of the incident with its envelope (the timeline)."""
+
+    meta: Meta
+    event: ev.Event
 
 
 @dataclass
@@ -106,6 +100,9 @@ class ActionState:
     action: str
     intent: dict
     outcome: dict | None = None
+    seq: int = 0
+    started: datetime | None = None
+    ended: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -153,6 +150,27 @@ class Notification:
     ok: bool
     detail: str = ""
     at: datetime | None = None
+    purpose: str = ""
+    edited: bool = False
+    attempts: int | None = None
+
+
+@dataclass(frozen=True)
+class Peak:
+    value: float
+    at: datetime | None
+
+
+@dataclass
+class RolledBack:
+    """The rollback that took effect: from which revision to which, when and why."""
+
+    at: datetime | None
+    action: str
+    from_revision: int | None = None
+    to_revision: int | None = None
+    images: tuple[str, ...] = ()
+    why: str = ""
 
 
 @dataclass
@@ -163,23 +181,46 @@ class IncidentState:
     reason: str = ""
     opened_by: str = ""
     opened_at: datetime | None = None
+    opened_via: str = ""
+    drill: bool = False
     phases: list[PhaseSpan] = field(default_factory=list)
     verdict: str | None = None
     verdict_reasons: list[str] = field(default_factory=list)
     verdict_at: datetime | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     revision: dict | None = None
+    """The last ``revision_chosen`` event's data."""
+    chosen: list[ev.RevisionChosen] = field(default_factory=list)
     actions: list[ActionState] = field(default_factory=list)
     steps: dict[int, StepState] = field(default_factory=dict)
     run_status: str | None = None
+    runbook_yaml: str | None = None
+    rolled_back: RolledBack | None = None
     checks: dict[str, CheckState] = field(default_factory=dict)
     log: deque = field(default_factory=lambda: deque(maxlen=LOG_TAIL))
     log_count: int = 0
     notifications: list[Notification] = field(default_factory=list)
+    comms: list[Entry] = field(default_factory=list)
+    evidence: list[Entry] = field(default_factory=list)
+    comparison: ev.Comparison | None = None
+    triggers: list[Entry] = field(default_factory=list)
+    trigger_aborted: bool = False
+    auto_armed: bool = False
+    monitoring_extended: bool = False
+    samples: deque = field(default_factory=lambda: deque(maxlen=SAMPLES_KEPT))
+    """``(at, error_rate, p95_ms)`` from metric samples and verdicts."""
+    peak_error_rate: Peak | None = None
+    peak_p95_ms: Peak | None = None
+    screenshot: str | None = None
+    summary: str = ""
     resolved: bool = False
     resolved_at: datetime | None = None
+    resolved_with_open_checks: tuple[str, ...] = ()
     closed: bool = False
+    closed_reason: str = ""
     last_seq: int = 0
+    last_at: datetime | None = None
+    timeline: list[Entry] = field(default_factory=list)
     unknown: list[dict] = field(default_factory=list)
     _by_id: dict[str, ActionState] = field(default_factory=dict, repr=False, compare=False)
 
@@ -205,6 +246,12 @@ class IncidentState:
                 return act
         return None
 
+    def phase_started(self, name: str) -> datetime | None:
+        return next((p.started for p in self.phases if p.name == name), None)
+
+    def phase_ended(self, name: str) -> datetime | None:
+        return next((p.ended for p in self.phases if p.name == name and p.ended), None)
+
     # ---- the fold
 
     def apply(self, record: dict) -> IncidentState:
@@ -212,16 +259,29 @@ class IncidentState:
         if not isinstance(record, dict):
             return self
         seq = record.get("seq")
-        if isinstance(seq, int):
+        if isinstance(seq, int) and not isinstance(seq, bool):
             self.last_seq = max(self.last_seq, seq)
-        handler = _HANDLERS.get(record.get("type"))  # type: ignore[arg-type]
-        if handler is None:
+        event = ev.parse(record)
+        if event is None:
             self.unknown.append(record)
             return self
+        actor = record.get("actor")
+        meta = Meta(seq if isinstance(seq, int) else None, record_time(record), actor if isinstance(actor, str) else "")
+        if meta.at is not None:
+            self.last_at = meta.at if self.last_at is None else max(self.last_at, meta.at)
         try:
-            handler(self, record, _ts(record))
+            self.apply_event(event, meta)
         except (AttributeError, KeyError, TypeError, ValueError):
-            self.unknown.append(record)  # malformed: keep it, never crash an observer
+            self.unknown.append(record)  # malformed beyond its shape: keep it, never crash an observer
+        return self
+
+    def apply_event(self, event: ev.Event, meta: Meta) -> IncidentState:
+        """Fold one typed event (what :meth:`apply` does after parsing)."""
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event, meta)
+        if not isinstance(event, NOT_IN_TIMELINE):
+            self.timeline.append(Entry(meta, event))
         return self
 
     def apply_all(self, records: Iterable[dict]) -> IncidentState:
@@ -238,129 +298,208 @@ def replay(records: Iterable[dict]) -> IncidentState:
 # --------------------------------------------------------------------------- handlers
 
 
-def _opened(s: IncidentState, r: dict, at: datetime | None) -> None:
-    s.target = str(r["target"]) if r.get("target") is not None else s.target
-    s.reason = str(r.get("reason") or "")
-    s.opened_by = str(r.get("who") or r.get("actor") or "")
-    s.opened_at = at
+def _opened(s: IncidentState, e: ev.IncidentOpened, m: Meta) -> None:
+    s.target = e.target or s.target
+    s.reason = e.reason
+    s.opened_by = e.who or m.actor
+    s.opened_at = m.at
+    s.opened_via = e.source
+    s.drill = e.drill
 
 
-def _phase(s: IncidentState, r: dict, at: datetime | None) -> None:
-    name = str(r["phase"])
+def _phase(s: IncidentState, e: ev.Phase, m: Meta) -> None:
     if s.phases and s.phases[-1].ended is None:
-        s.phases[-1].ended = at
-    s.phases.append(PhaseSpan(name, at, at if name == "resolved" else None))
+        s.phases[-1].ended = m.at
+    s.phases.append(PhaseSpan(e.phase, m.at, m.at if e.phase == "resolved" else None))
 
 
-def _verdict(s: IncidentState, r: dict, at: datetime | None) -> None:
-    s.verdict = str(r["value"])
-    s.verdict_reasons = [str(x) for x in r.get("reasons") or []]
-    s.verdict_at = at
+def _point(s: IncidentState, at: datetime | None, er: float | None, p95: float | None) -> None:
+    if er is None and p95 is None:
+        return
+    s.samples.append((at, er, p95))
+    if er is not None and (s.peak_error_rate is None or er > s.peak_error_rate.value):
+        s.peak_error_rate = Peak(er, at)
+    if p95 is not None and (s.peak_p95_ms is None or p95 > s.peak_p95_ms.value):
+        s.peak_p95_ms = Peak(p95, at)
 
 
-def _input(s: IncidentState, r: dict, at: datetime | None) -> None:
-    s.inputs[str(r["key"])] = r.get("value")
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v)
 
 
-def _revision(s: IncidentState, r: dict, at: datetime | None) -> None:
-    s.revision = _data(r)
+def _verdict(s: IncidentState, e: ev.VerdictChanged, m: Meta) -> None:
+    s.verdict = e.value
+    s.verdict_reasons = list(e.reasons)
+    s.verdict_at = m.at
+    er, p95 = e.error_rate, e.p95_ms
+    for d in e.details:
+        if d.get("metric") == "error_rate" and er is None:
+            er = _number(d.get("value"))
+        elif d.get("metric") == "p95_ms" and p95 is None:
+            p95 = _number(d.get("value"))
+    _point(s, m.at, er, p95)
 
 
-def _intent(s: IncidentState, r: dict, at: datetime | None) -> None:
-    act = ActionState(str(r["id"]), str(r.get("action", "")), _data(r))
+def _sample(s: IncidentState, e: ev.MetricSample, m: Meta) -> None:
+    _point(s, m.at, e.error_rate, e.p95_ms)
+
+
+def _input(s: IncidentState, e: ev.OperatorInput, m: Meta) -> None:
+    s.inputs[e.key] = e.value
+
+
+def _revision(s: IncidentState, e: ev.RevisionChosen, m: Meta) -> None:
+    s.chosen.append(e)
+    s.revision = e.to_record()
+
+
+def _intent(s: IncidentState, e: ev.Intent, m: Meta) -> None:
+    data = e.to_record()
+    data["seq"] = m.seq or 0
+    act = ActionState(e.id, e.action, data, seq=m.seq or 0, started=m.at)
     s.actions.append(act)
     s._by_id[act.id] = act
 
 
-def _outcome(s: IncidentState, r: dict, at: datetime | None) -> None:
-    act = s._by_id.get(str(r["id"]))
+def _outcome(s: IncidentState, e: ev.Outcome, m: Meta) -> None:
+    act = s._by_id.get(e.id)
     if act is None:
-        s.unknown.append(r)
+        s.unknown.append({"type": e.type, **e.to_record()})
         return
-    act.outcome = _data(r)
+    act.outcome = e.to_record()
+    act.ended = m.at
+    if e.ok and s.rolled_back is None and any(k in act.action for k in ROLLBACK_ACTIONS):
+        result = e.result if isinstance(e.result, dict) else {}
+        if result.get("result") == "skipped":
+            return
+        chosen = s.chosen[-1] if s.chosen else None
+        to_rev = result.get("to_revision", act.intent.get("to_revision"))
+        images = result.get("images") or act.intent.get("images") or (chosen.images if chosen else ())
+        s.rolled_back = RolledBack(
+            m.at, act.action,
+            from_revision=_int(result.get("from_revision", act.intent.get("from_revision"))),
+            to_revision=_int(to_rev if to_rev is not None else (chosen.revision if chosen else None)),
+            images=tuple(str(i) for i in images) if isinstance(images, (list, tuple)) else (str(images),),
+            why=chosen.why if chosen else "",
+        )
 
 
-def _run_started(s: IncidentState, r: dict, at: datetime | None) -> None:
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _runbook(s: IncidentState, e: ev.RunbookRecorded, m: Meta) -> None:
+    s.runbook_yaml = e.yaml
+
+
+def _run_started(s: IncidentState, e: ev.RunStarted, m: Meta) -> None:
     s.run_status = "running"
 
 
-def _run_finished(s: IncidentState, r: dict, at: datetime | None) -> None:
-    s.run_status = str(r.get("status") or ("ok" if r.get("ok") else "failed"))
+def _run_finished(s: IncidentState, e: ev.RunFinished, m: Meta) -> None:
+    s.run_status = e.status or ("ok" if e.ok else "failed")
 
 
-def _step_started(s: IncidentState, r: dict, at: datetime | None) -> None:
-    index = int(r["index"])
-    budget = r.get("budget")
-    s.steps[index] = StepState(
-        index,
-        kind=str(r.get("kind", "")),
-        name=str(r.get("name") or ""),
-        budget=float(budget) if budget is not None else None,
-        started=at,
-    )
+def _step_started(s: IncidentState, e: ev.StepStarted, m: Meta) -> None:
+    s.steps[e.index] = StepState(e.index, kind=e.kind, name=e.name, budget=e.budget, started=m.at)
 
 
-def _step_finished(s: IncidentState, r: dict, at: datetime | None) -> None:
-    index = int(r["index"])
-    step = s.steps.get(index) or StepState(index, kind=str(r.get("kind", "")))
-    s.steps[index] = step
-    step.status = str(r.get("status") or ("ok" if r.get("ok") else "failed"))
-    elapsed = r.get("elapsed")
-    step.elapsed = float(elapsed) if elapsed is not None else None
-    step.over_budget = bool(r.get("over_budget"))
-    step.error_title = str(r.get("error_title") or "")
-    step.error_message = str(r.get("error_message") or "")
-    step.resumed = bool(r.get("resumed"))
+def _step_finished(s: IncidentState, e: ev.StepFinished, m: Meta) -> None:
+    step = s.steps.get(e.index) or StepState(e.index, kind=e.kind)
+    s.steps[e.index] = step
+    step.status = e.status or ("ok" if e.ok else "failed")
+    step.elapsed = e.elapsed
+    step.over_budget = e.over_budget
+    step.error_title = e.error_title
+    step.error_message = e.error_message
+    step.resumed = e.resumed
 
 
-def _log(s: IncidentState, r: dict, at: datetime | None) -> None:
-    step = r.get("step")
-    s.log.append(LogLine(step if isinstance(step, int) else None, str(r.get("line", "")), at))
+def _log(s: IncidentState, e: ev.Log, m: Meta) -> None:
+    line = e.line or str(e.extra.get("message", ""))
+    s.log.append(LogLine(e.step, line, m.at))
     s.log_count += 1
 
 
-def _check(s: IncidentState, r: dict, at: datetime | None) -> None:
-    item = str(r["id"])
-    s.checks[item] = CheckState(
-        item,
-        bool(r.get("ok")),
-        who=str(r.get("who") or r.get("actor") or ""),
-        evidence=r.get("evidence"),
-        note=str(r.get("note") or ""),
-        at=at,
-    )
+def _check(s: IncidentState, e: ev.Check, m: Meta) -> None:
+    s.checks[e.id] = CheckState(e.id, e.ok, who=e.who or m.actor, evidence=e.evidence, note=e.note, at=m.at)
 
 
-def _notification(s: IncidentState, r: dict, at: datetime | None) -> None:
-    s.notifications.append(
-        Notification(str(r.get("channel", "")), bool(r.get("ok")), str(r.get("detail") or ""), at)
-    )
+def _notification(s: IncidentState, e: ev.Notification, m: Meta) -> None:
+    s.notifications.append(Notification(e.channel, e.ok, e.detail, m.at, e.purpose, e.edited, e.attempts))
 
 
-def _resolved(s: IncidentState, r: dict, at: datetime | None) -> None:
+def _comms(s: IncidentState, e: ev.Comms, m: Meta) -> None:
+    s.comms.append(Entry(m, e))
+
+
+def _evidence(s: IncidentState, e: ev.EvidenceCaptured, m: Meta) -> None:
+    s.evidence.append(Entry(m, e))
+
+
+def _comparison(s: IncidentState, e: ev.Comparison, m: Meta) -> None:
+    s.comparison = e
+
+
+def _trigger(s: IncidentState, e: ev.Trigger, m: Meta) -> None:
+    s.triggers.append(Entry(m, e))
+
+
+def _aborted(s: IncidentState, e: ev.TriggerAborted, m: Meta) -> None:
+    s.trigger_aborted = True
+
+
+def _armed(s: IncidentState, e: ev.AutoRollbackArmed, m: Meta) -> None:
+    s.auto_armed = e.armed
+
+
+def _extended(s: IncidentState, e: ev.MonitoringExtended, m: Meta) -> None:
+    s.monitoring_extended = e.on
+
+
+def _screenshot(s: IncidentState, e: ev.Screenshot, m: Meta) -> None:
+    s.screenshot = e.path
+
+
+def _resolved(s: IncidentState, e: ev.IncidentResolved, m: Meta) -> None:
     s.resolved = True
-    s.resolved_at = at
+    s.resolved_at = m.at
+    s.summary = e.summary
+    s.resolved_with_open_checks = e.open_checks
 
 
-def _closed(s: IncidentState, r: dict, at: datetime | None) -> None:
+def _closed(s: IncidentState, e: ev.IncidentClosed, m: Meta) -> None:
     s.closed = True
+    s.closed_reason = e.reason
 
 
-_HANDLERS = {
-    "incident_opened": _opened,
-    "phase": _phase,
-    "verdict": _verdict,
-    "operator_input": _input,
-    "revision_chosen": _revision,
-    "intent": _intent,
-    "outcome": _outcome,
-    "run_started": _run_started,
-    "run_finished": _run_finished,
-    "step_started": _step_started,
-    "step_finished": _step_finished,
-    "log": _log,
-    "check": _check,
-    "notification": _notification,
-    "incident_resolved": _resolved,
-    "incident_closed": _closed,
+_HANDLERS: dict[type, Any] = {
+    ev.IncidentOpened: _opened,
+    ev.Phase: _phase,
+    ev.VerdictChanged: _verdict,
+    ev.MetricSample: _sample,
+    ev.OperatorInput: _input,
+    ev.RevisionChosen: _revision,
+    ev.Intent: _intent,
+    ev.Outcome: _outcome,
+    ev.RunbookRecorded: _runbook,
+    ev.RunStarted: _run_started,
+    ev.RunFinished: _run_finished,
+    ev.StepStarted: _step_started,
+    ev.StepFinished: _step_finished,
+    ev.Log: _log,
+    ev.Check: _check,
+    ev.Notification: _notification,
+    ev.Comms: _comms,
+    ev.EvidenceCaptured: _evidence,
+    ev.Comparison: _comparison,
+    ev.Trigger: _trigger,
+    ev.TriggerAborted: _aborted,
+    ev.AutoRollbackArmed: _armed,
+    ev.MonitoringExtended: _extended,
+    ev.Screenshot: _screenshot,
+    ev.IncidentResolved: _resolved,
+    ev.IncidentClosed: _closed,
 }

@@ -196,6 +196,7 @@ def test_secrets_never_enter_the_journal(path):
         j.append(
             "notification",
             channel="slack",
+            ok=True,
             webhook_url="https://hooks.slack.com/services/T0/B0/XYZ",
             dsn="postgresql://app:hunter2@db:5432/shop",
             nested={"password": "hunter2", "api_key": "k-123", "ok": "fine"},

@@ -60,7 +60,7 @@ def test_story():
     assert s.phases[-1].elapsed(T0 + timedelta(seconds=560)) == 60
     assert s.verdict == "rollback" and s.verdict_reasons == ["error rate 7% > 1%"]
     assert s.inputs == {"impact": "checkout down"}
-    assert s.revision == {"revision": 3, "images": ["shop/checkout:1.4.1"]}
+    assert (s.revision["revision"], s.revision["images"]) == (3, ["shop/checkout:1.4.1"])
     assert [(a.id, a.status) for a in s.actions] == [("i1", "ok"), ("i2", "failed"), ("i3", "pending")]
     assert [a.id for a in s.pending] == ["i3"]
     assert s.step_intent(1).id == "i2"

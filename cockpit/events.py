@@ -1,0 +1,577 @@
+"""Every journal event type, defined once: a frozen dataclass each, with a schema version.
+
+A journal record is one JSON object: the envelope ``seq``, ``ts``, ``actor``, ``type`` (and
+``v``, the event's schema version) written by :class:`cockpit.journal.Journal`, then the
+event's own fields. :meth:`Event.to_record` gives the fields; :func:`parse` turns a record
+back into its event. Writers build events (``journal.write(RevisionChosen(...))``); the
+journal's ``append(type, **data)`` goes through the same classes, so a field of the wrong
+shape (``images`` as one string) is refused at the one place every record passes.
+
+Reading is lenient, writing is strict. Journals written by earlier versions of the cockpit
+still open: a record of an unknown type, or one whose fields do not fit, is kept by the fold
+as *unknown* (never a crash); a known record's undeclared keys are kept in ``extra`` and
+written back unchanged, so a record survives a round trip through an older cockpit.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from types import MappingProxyType, NoneType, UnionType
+from typing import Any, ClassVar, Mapping
+
+SCHEMA_VERSION = 1
+ENVELOPE = ("seq", "ts", "actor", "type", "v")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class EventShapeError(ValueError):
+    """A field of an event has the wrong shape (strict: writing; lenient reads keep it unknown)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every journal event. Subclasses set ``type`` (the record's ``type``)."""
+
+    type: ClassVar[str] = ""
+    version: ClassVar[int] = SCHEMA_VERSION
+    durable: ClassVar[bool] = False
+    """Fsynced on append: losing it would change what the cockpit decides or did."""
+
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, kw_only=True)
+    """Keys the record had that this version does not declare (kept, written back)."""
+
+    def to_record(self) -> dict[str, Any]:
+        """The event's data (no envelope): declared fields, then ``extra``."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            out[f.name] = _plain(getattr(self, f.name))
+        for k, v in self.extra.items():
+            if k not in out and k not in ENVELOPE:
+                out[k] = v
+        return out
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, strict: bool = True) -> Event:
+        """Build from a record's data (envelope keys are ignored). ``strict`` refuses values of
+        the wrong shape (:class:`EventShapeError`); otherwise they are coerced where harmless."""
+        hints = _hints(cls)
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for k, v in data.items():
+            if k in ENVELOPE:
+                continue
+            if k in hints and k != "extra":
+                kwargs[k] = _coerce(hints[k], v, k, strict)
+            else:
+                extra[str(k)] = v
+        if "extra" in data and isinstance(data["extra"], Mapping):
+            extra.update(data["extra"])
+        try:
+            return cls(**kwargs, extra=MappingProxyType(extra) if extra else _EMPTY)
+        except TypeError as exc:  # a required field is missing
+            raise EventShapeError(f"{cls.type}: {exc}") from None
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    return v
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _coerce(tp: Any, v: Any, name: str, strict: bool) -> Any:
+    """Check (strict) or coerce (lenient) ``v`` to the annotation ``tp``."""
+    origin = typing.get_origin(tp)
+    if origin in (UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if v is None and NoneType in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is NoneType:
+                continue
+            try:
+                return _coerce(arg, v, name, True)
+            except EventShapeError as exc:
+                errors.append(exc)
+        if strict:
+            raise errors[0] if errors else EventShapeError(f"{name}: unexpected {v!r}")
+        return _coerce(next(a for a in args if a is not NoneType), v, name, False)
+    if tp is Any or tp is object:
+        return v
+    if origin is tuple:
+        if isinstance(v, (list, tuple)):
+            (item,) = typing.get_args(tp)[:1] or (Any,)
+            return tuple(_coerce(item, x, name, strict) for x in v)
+        if strict or v is None:
+            raise EventShapeError(f"{name}: expected a list, got {type(v).__name__}")
+        return (_coerce(typing.get_args(tp)[0], v, name, False),)  # an old single value
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        if isinstance(v, Mapping):
+            return MappingProxyType(dict(v))
+        raise EventShapeError(f"{name}: expected an object, got {type(v).__name__}")
+    if tp is bool:
+        if isinstance(v, bool):
+            return v
+        if strict:
+            raise EventShapeError(f"{name}: expected true or false, got {v!r}")
+        return bool(v)
+    if tp is int:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        if not strict and isinstance(v, (str, float)):
+            try:
+                return int(v)
+            except ValueError:
+                pass
+        raise EventShapeError(f"{name}: expected an integer, got {v!r}")
+    if tp is float:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+        raise EventShapeError(f"{name}: expected a number, got {v!r}")
+    if tp is str:
+        if isinstance(v, str):
+            return v
+        if strict and not isinstance(v, (int, float)):
+            raise EventShapeError(f"{name}: expected text, got {type(v).__name__}")
+        return "" if v is None else str(v)
+    return v
+
+
+# --------------------------------------------------------------------------- registry
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+def event(cls: type[Event]) -> type[Event]:
+    """Register an event class under its ``type``."""
+    assert cls.type and cls.type not in EVENT_TYPES, cls
+    EVENT_TYPES[cls.type] = cls
+    return cls
+
+
+def event_class(type_: str) -> type[Event]:
+    try:
+        return EVENT_TYPES[type_]
+    except KeyError:
+        raise EventShapeError(f"unknown journal event type {type_!r}") from None
+
+
+def build(type_: str, data: Mapping[str, Any]) -> Event:
+    """The event of ``type_`` from keyword data, strictly (what ``Journal.append`` uses)."""
+    clash = [k for k in data if k in ENVELOPE]
+    if clash:
+        raise EventShapeError(f"journal data may not use the reserved keys {clash}")
+    return event_class(type_).from_data(data, strict=True)
+
+
+def parse(record: Mapping[str, Any]) -> Event | None:
+    """The event a record holds, or None when its type is unknown or its fields do not fit."""
+    cls = EVENT_TYPES.get(record.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        return None
+    try:
+        return cls.from_data(record, strict=False)
+    except (EventShapeError, TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- the incident
+
+@event
+@dataclass(frozen=True)
+class IncidentOpened(Event):
+    type: ClassVar[str] = "incident_opened"
+    durable: ClassVar[bool] = True
+    target: str
+    kind: str = "deployment"
+    reason: str = ""
+    who: str = ""
+    drill: bool = False
+    source: str = ""
+    """Who opened it: ``cli`` (headless command), ``tui``, ``watch``, ``runbook``."""
+
+
+@event
+@dataclass(frozen=True)
+class Phase(Event):
+    type: ClassVar[str] = "phase"
+    durable: ClassVar[bool] = True
+    phase: str
+
+
+@event
+@dataclass(frozen=True)
+class IncidentResolved(Event):
+    type: ClassVar[str] = "incident_resolved"
+    durable: ClassVar[bool] = True
+    summary: str = ""
+    open_checks: tuple[str, ...] = ()
+    """Checks still open or collecting when the operator resolved anyway."""
+
+
+@event
+@dataclass(frozen=True)
+class IncidentClosed(Event):
+    type: ClassVar[str] = "incident_closed"
+    durable: ClassVar[bool] = True
+    target: str = ""
+    reason: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class OperatorInput(Event):
+    type: ClassVar[str] = "operator_input"
+    durable: ClassVar[bool] = True
+    key: str
+    value: Any = None
+
+
+# --------------------------------------------------------------------------- deciding
+
+@event
+@dataclass(frozen=True)
+class VerdictChanged(Event):
+    type: ClassVar[str] = "verdict"
+    durable: ClassVar[bool] = True
+    value: str
+    reasons: tuple[str, ...] = ()
+    details: tuple[dict, ...] = ()
+    target: str = ""
+    revision: int | None = None
+    template_hash: str = ""
+    error_rate: float | None = None
+    p95_ms: float | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, strict: bool = True) -> Event:
+        reasons = data.get("reasons")
+        if not strict and isinstance(reasons, list) and any(isinstance(r, Mapping) for r in reasons):
+            # early journals wrote reasons as objects {metric, value, text}
+            data = {**data, "reasons": [str(r.get("text") or r.get("metric") or "") if isinstance(r, Mapping) else r
+                                        for r in reasons],
+                    "details": list(data.get("details") or []) + [r for r in reasons if isinstance(r, Mapping)]}
+        return super().from_data(data, strict=strict)
+
+
+@event
+@dataclass(frozen=True)
+class MetricSample(Event):
+    """A metric reading journaled at a bounded rate (the report's peaks; observers' panes)."""
+
+    type: ClassVar[str] = "metrics"
+    target: str = ""
+    source: str = ""
+    error_rate: float | None = None
+    p95_ms: float | None = None
+    request_rate: float | None = None
+
+
+@event
+@dataclass(frozen=True)
+class AutoRollbackArmed(Event):
+    type: ClassVar[str] = "auto_rollback"
+    durable: ClassVar[bool] = True
+    target: str
+    armed: bool
+    who: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class Trigger(Event):
+    """An automatic-rollback trigger fired (``auto``: armed, so a rollback follows)."""
+
+    type: ClassVar[str] = "trigger"
+    durable: ClassVar[bool] = True
+    target: str
+    name: str
+    reason: str = ""
+    count: int | None = None
+    auto: bool = False
+    to_revision: int | None = None
+    why: str = ""
+    readonly: bool = False
+    countdown_s: float | None = None
+
+
+@event
+@dataclass(frozen=True)
+class TriggerAborted(Event):
+    type: ClassVar[str] = "trigger_aborted"
+    durable: ClassVar[bool] = True
+    target: str = ""
+    reason: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class Comparison(Event):
+    type: ClassVar[str] = "comparison"
+    durable: ClassVar[bool] = True
+    target: str = ""
+    before_from: str = ""
+    ok: bool | None = None
+    warnings: tuple[str, ...] = ()
+    error_ratio: float | None = None
+    latency_ratio: float | None = None
+    throughput_ratio: float | None = None
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- acting
+
+@event
+@dataclass(frozen=True)
+class RevisionChosen(Event):
+    """The revision a rollback goes to, fixed before the patch (resume never re-resolves)."""
+
+    type: ClassVar[str] = "revision_chosen"
+    durable: ClassVar[bool] = True
+    revision: int
+    target: str = ""
+    template_hash: str = ""
+    images: tuple[str, ...] = ()
+    from_revision: int | None = None
+    from_images: tuple[str, ...] = ()
+    from_template_hash: str = ""
+    why: str = ""
+    step: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class Intent(Event):
+    """Written and fsynced before a mutation is sent; its data is the action's (``extra``)."""
+
+    type: ClassVar[str] = "intent"
+    durable: ClassVar[bool] = True
+    id: str
+    action: str
+    step: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class Outcome(Event):
+    type: ClassVar[str] = "outcome"
+    durable: ClassVar[bool] = True
+    id: str
+    ok: bool
+    step: int | None = None
+    result: Any = None
+    error_title: str = ""
+    error_message: str = ""
+    resumed: bool = False
+    superseded: bool = False
+
+
+@event
+@dataclass(frozen=True)
+class RunbookRecorded(Event):
+    """The runbook a run executes (what resume re-runs)."""
+
+    type: ClassVar[str] = "runbook"
+    durable: ClassVar[bool] = True
+    yaml: str
+    revision: int | None = None
+    images: tuple[str, ...] = ()
+
+
+@event
+@dataclass(frozen=True)
+class RunStarted(Event):
+    type: ClassVar[str] = "run_started"
+    runbook: str = ""
+    from_step: int | None = None
+    resume: bool = False
+
+
+@event
+@dataclass(frozen=True)
+class RunFinished(Event):
+    type: ClassVar[str] = "run_finished"
+    durable: ClassVar[bool] = True
+    ok: bool
+    status: str = ""
+    failed_step: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class StepStarted(Event):
+    type: ClassVar[str] = "step_started"
+    index: int
+    kind: str = ""
+    name: str = ""
+    budget: float | None = None
+    mutating: bool = False
+
+
+@event
+@dataclass(frozen=True)
+class StepFinished(Event):
+    type: ClassVar[str] = "step_finished"
+    durable: ClassVar[bool] = True
+    index: int
+    kind: str = ""
+    ok: bool = False
+    status: str = ""
+    elapsed: float | None = None
+    over_budget: bool = False
+    error_title: str = ""
+    error_message: str = ""
+    resumed: bool = False
+
+
+@event
+@dataclass(frozen=True)
+class Log(Event):
+    type: ClassVar[str] = "log"
+    line: str = ""
+    step: int | None = None
+    source: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class RolloutProgressed(Event):
+    type: ClassVar[str] = "rollout_progress"
+    target: str = ""
+    updated: int | None = None
+    ready: int | None = None
+    available: int | None = None
+    desired: int | None = None
+    complete: bool = False
+    failed: bool = False
+
+
+@event
+@dataclass(frozen=True)
+class EvidenceCaptured(Event):
+    type: ClassVar[str] = "evidence"
+    durable: ClassVar[bool] = True
+    dir: str
+    manifest: str = ""
+    manifest_sha256: str = ""
+    files: tuple[Any, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- verifying, telling
+
+@event
+@dataclass(frozen=True)
+class Check(Event):
+    type: ClassVar[str] = "check"
+    durable: ClassVar[bool] = True
+    id: str
+    ok: bool
+    who: str = ""
+    evidence: Any = None
+    note: str = ""
+
+
+@event
+@dataclass(frozen=True)
+class MonitoringExtended(Event):
+    type: ClassVar[str] = "monitoring_extended"
+    durable: ClassVar[bool] = True
+    on: bool = True
+    minutes: float | None = None
+
+
+@event
+@dataclass(frozen=True)
+class Notification(Event):
+    type: ClassVar[str] = "notification"
+    durable: ClassVar[bool] = True
+    channel: str
+    ok: bool
+    detail: str = ""
+    attempts: int | None = None
+    status_code: int | None = None
+    purpose: str = ""
+    edited: bool = False
+
+
+@event
+@dataclass(frozen=True)
+class Comms(Event):
+    """The operator skipped or edited a communication item."""
+
+    type: ClassVar[str] = "comms"
+    durable: ClassVar[bool] = True
+    action: str
+    item: str = ""
+    note: str = ""
+    due_at: str = ""
+    template: str = ""
+    chars: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class Screenshot(Event):
+    type: ClassVar[str] = "screenshot"
+    path: str
+
+
+# --------------------------------------------------------------------------- the data layer
+
+@event
+@dataclass(frozen=True)
+class MigrationsDiff(Event):
+    type: ClassVar[str] = "migrations_diff"
+    durable: ClassVar[bool] = True
+    dsn: str = ""
+    removed: tuple[Any, ...] = ()
+    added: tuple[Any, ...] = ()
+    step: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class Backup(Event):
+    type: ClassVar[str] = "backup"
+    durable: ClassVar[bool] = True
+    kind: str = ""
+    path: str = ""
+    sha256: str = ""
+    size: int | None = None
+    step: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class RowCounts(Event):
+    type: ClassVar[str] = "row_counts"
+    step: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class Integrity(Event):
+    type: ClassVar[str] = "integrity"
+    step: int | None = None
+
+
+DURABLE_TYPES = frozenset(t for t, c in EVENT_TYPES.items() if c.durable)
+"""Record types fsynced on append (intents and outcomes always are)."""
