@@ -118,6 +118,13 @@ class Controller:
                 if rs is not None:
                     self.touch_owner_of(rs)
 
+    def pod_deleted(self, pod: Obj) -> None:
+        """A pod was deleted through the API: the kubelet stops its containers."""
+        md = pod["metadata"]
+        self.pods.pop((md.get("namespace", ""), md["name"]), None)
+        for c in pod["spec"].get("containers") or []:
+            self.event(pod, "Normal", "Killing", f"Stopping container {c['name']}", "kubelet")
+
     def busy(self) -> bool:
         return bool(self.active)
 

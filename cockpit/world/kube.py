@@ -214,14 +214,20 @@ DEFAULTERS = {
 # ---------------------------------------------------------------------------- validation
 
 
-def invalid(kind: str, name: str, causes: list[tuple[str, str]]) -> StoreError:
+def invalid(kind: str, name: str, causes: list[tuple[str, str]], *, group: str = "",
+            details_kind: str | None = None) -> StoreError:
+    """422 Invalid; ``kind`` is what the message names (``Lease.coordination.k8s.io``), the
+    details carry ``group`` and ``details_kind`` (default: ``kind``)."""
     msg = "; ".join(f"{f}: {m}" for f, m in causes)
+    details: Obj = {"name": name, "kind": details_kind or kind}
+    if group:
+        details["group"] = group
+    details["causes"] = [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]
     return StoreError(
         422,
         "Invalid",
         f'{kind} "{name}" is invalid: {msg}' if len(causes) == 1 else f'{kind} "{name}" is invalid: [{msg}]',
-        {"name": name, "kind": kind, "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f}
-                                                for f, m in causes]},
+        details,
     )
 
 

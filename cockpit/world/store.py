@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cockpit.world import selectors as sel
+from cockpit.world.resources import RESOURCES, group_of, qualified
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (resource, namespace)
@@ -222,9 +223,9 @@ class Store:
                 raise StoreError(
                     409,
                     "Conflict",
-                    f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
+                    f'Operation cannot be fulfilled on {qualified(resource)} "{name}": the object has been '
                     "modified; please apply your changes to the latest version and try again",
-                    {"name": name, "kind": resource},
+                    {"name": name, "group": group_of(resource), "kind": resource},
                 )
             for k in ("uid", "creationTimestamp"):
                 md[k] = old["metadata"].get(k)
@@ -290,10 +291,8 @@ class Store:
         return w
 
     def bookmark(self, resource: str, initial_end: bool = False) -> dict[str, Any]:
-        kinds = {"deployments": ("apps/v1", "Deployment"), "replicasets": ("apps/v1", "ReplicaSet"),
-                 "pods": ("v1", "Pod"), "events": ("v1", "Event"), "services": ("v1", "Service"),
-                 "namespaces": ("v1", "Namespace")}
-        api, kind = kinds.get(resource, ("v1", "Unknown"))
+        r = RESOURCES.get(resource)
+        api, kind = (r.api_version, r.kind) if r is not None else ("v1", "Unknown")
         md: dict[str, Any] = {"resourceVersion": self.resource_version}
         if initial_end:
             md["annotations"] = {"k8s.io/initial-events-end": "true"}
@@ -319,9 +318,6 @@ class Store:
 
 # ---------------------------------------------------------------------- Status objects
 
-GROUPS = {"deployments": "apps", "replicasets": "apps"}
-
-
 def status_obj(code: int, reason: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "kind": "Status",
@@ -337,16 +333,11 @@ def status_obj(code: int, reason: str, message: str, details: Mapping[str, Any] 
     return out
 
 
-def _qualified(resource: str) -> str:
-    group = GROUPS.get(resource)
-    return f"{resource}.{group}" if group else resource
-
-
 def not_found(resource: str, name: str) -> StoreError:
-    return StoreError(404, "NotFound", f'{_qualified(resource)} "{name}" not found',
-                      {"name": name, "group": GROUPS.get(resource, ""), "kind": resource})
+    return StoreError(404, "NotFound", f'{qualified(resource)} "{name}" not found',
+                      {"name": name, "group": group_of(resource), "kind": resource})
 
 
 def already_exists(resource: str, name: str) -> StoreError:
-    return StoreError(409, "AlreadyExists", f'{_qualified(resource)} "{name}" already exists',
-                      {"name": name, "group": GROUPS.get(resource, ""), "kind": resource})
+    return StoreError(409, "AlreadyExists", f'{qualified(resource)} "{name}" already exists',
+                      {"name": name, "group": group_of(resource), "kind": resource})

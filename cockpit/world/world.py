@@ -23,12 +23,14 @@ from typing import Any
 import yaml
 
 from cockpit.world import kube
-from cockpit.world.api import Api, make_server
+from cockpit.world.server import make_server
 from cockpit.world.clock import Clock
 from cockpit.world.controller import Controller, PodBehaviour
+from cockpit.world.resources import RESOURCES
 from cockpit.world.scenario import Behaviour, Scenario, load_scenario
 from cockpit.world.services import Services, SimService
 from cockpit.world.store import Obj, Store
+from cockpit.world.verbs import Api
 
 CONTEXT = "cockpit-drill"
 URL_ANNOTATION = "cockpit.drill/url"
@@ -125,19 +127,15 @@ class World:
     @property
     def request_log(self) -> list[tuple[str, str]]:
         """The last API requests (up to 100,000) as (method, path) — a copy, safe from any thread."""
-        with self.api._log_lock:
-            return list(self.api.log)
+        return self.api.requests()
 
     @property
     def request_counts(self) -> dict[str, int]:
         """Requests by HTTP method since the start (or the last clear), never trimmed."""
-        with self.api._log_lock:
-            return dict(self.api.method_counts)
+        return self.api.counts()
 
     def clear_request_log(self) -> None:
-        with self.api._log_lock:
-            self.api.log.clear()
-            self.api.method_counts.clear()
+        self.api.clear_log()
 
     def service_url(self, namespace: str, deployment: str) -> str:
         """Base URL of the simulated service in front of ``namespace/deployment``."""
@@ -315,8 +313,7 @@ class World:
                             "maxSurge": d.strategy.max_surge, "maxUnavailable": d.strategy.max_unavailable}}
                     if rev.change_cause:
                         dep["metadata"]["annotations"] = {kube.CHANGE_CAUSE: rev.change_cause}
-                    self.api.create(self.api.parse_path(f"/apis/apps/v1/namespaces/{d.namespace}/deployments")[0],
-                                    d.namespace, dep, dry_run=False)
+                    self.api.create(RESOURCES["deployments"], d.namespace, dep, dry_run=False)
                 else:
                     self.apply_template(d.namespace, d.name, rev.image, rev.change_cause, d.container_name)
                 last = i + 1 == n

@@ -5,7 +5,7 @@ import copy
 from typing import Any
 
 from cockpit.world import kube
-from cockpit.world.api import RESOURCES
+from cockpit.world.resources import RESOURCES
 from cockpit.world.scenario import Scenario
 from cockpit.world.world import World
 

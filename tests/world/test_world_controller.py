@@ -100,7 +100,7 @@ def test_paused_means_no_new_replicaset() -> None:
     create_deployment(w, image="web:1")
     w.settle()
     dep = w.store.require("deployments", "default", "web")
-    from cockpit.world.api import RESOURCES
+    from cockpit.world.resources import RESOURCES
 
     w.api.patch(RESOURCES["deployments"], "default", "web", None, {"spec": {"paused": True}},
                 "application/strategic-merge-patch+json", dry_run=False)
@@ -231,7 +231,7 @@ def test_template_hash_is_stable_and_ignores_hash_label() -> None:
 
 
 def test_scale_changes_replicas_without_new_revision() -> None:
-    from cockpit.world.api import RESOURCES
+    from cockpit.world.resources import RESOURCES
 
     w = bare_world()
     create_deployment(w, image="web:1", replicas=2)
@@ -246,7 +246,7 @@ def test_scale_changes_replicas_without_new_revision() -> None:
 
 
 def test_delete_deployment_cascades() -> None:
-    from cockpit.world.api import RESOURCES
+    from cockpit.world.resources import RESOURCES
 
     w = bare_world()
     create_deployment(w, image="web:1", replicas=2)

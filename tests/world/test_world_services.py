@@ -80,7 +80,7 @@ def test_version_follows_rollback(world) -> None:
 
 def test_no_ready_pods_is_503(world) -> None:
     w: World = world("healthy", speed=100, services=True)
-    from cockpit.world.api import RESOURCES
+    from cockpit.world.resources import RESOURCES
 
     w.api.patch(RESOURCES["deployments"], "default", "api", "scale", {"spec": {"replicas": 0}},
                 "application/merge-patch+json", dry_run=False)
