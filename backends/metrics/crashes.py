@@ -3,6 +3,9 @@
 ``PodInfo.restarts`` is cumulative, so the source keeps each pod's count over time and
 reports the increase within the window. A pod seen for the first time whose last restart
 falls inside the window counts as one restart (a lower bound: we cannot know more).
+
+Its readings are marked ``cluster=True``: they come through the Kubernetes API, so the
+decision engine also learns from them whether the API answers (health checks count only then).
 """
 from __future__ import annotations
 
@@ -32,8 +35,9 @@ class CrashSource:
         try:
             pods = self.backend.pods(self.target)
         except CockpitError as exc:
-            return Reading(self.name, at=now, ok=False, error=f"{exc.title}: {exc}")
-        return Reading(self.name, at=now, crashes=self.count(pods, now), crash_window_s=self.window_s)
+            return Reading(self.name, at=now, ok=False, error=f"{exc.title}: {exc}", cluster=True)
+        return Reading(self.name, at=now, crashes=self.count(pods, now), crash_window_s=self.window_s,
+                       cluster=True)
 
     def count(self, pods: list[PodInfo], now: float) -> int:
         total = 0

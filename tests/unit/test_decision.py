@@ -22,6 +22,12 @@ from cockpit.decision import (
 )
 
 CFG = DecisionConfig()
+EVERY_SECOND = WatchConfig(interval_s=1)
+"""These tests tick once a second: one check per tick."""
+
+
+def engine(**triggers) -> Engine:
+    return Engine(Policy(decision=DecisionConfig.model_validate({"triggers": triggers}), watch=EVERY_SECOND))
 
 
 def r(at: float, **kw) -> Reading:
@@ -73,9 +79,9 @@ def test_reason_names_value_threshold_and_window():
     _, reasons, _ = evaluate(Sample(at=0, window_s=60, error_rate=0.0501, p95_ms=2001), CFG)
     err = next(x for x in reasons if x.metric == "error_rate")
     assert (err.value, err.threshold, err.window_s) == (0.0501, 0.05, 60)
-    assert err.text == "error rate 5.01% > 5% over 60s"
+    assert err.text == "error rate 5.01% > 5% over 1m 00s"
     lat = next(x for x in reasons if x.metric == "p95_ms")
-    assert lat.text == "p95 2001 ms > 2000 ms over 60s"
+    assert lat.text == "p95 2001 ms > 2000 ms over 1m 00s"
 
 
 def test_band_is_strict_above_and_inclusive_below():
@@ -155,7 +161,7 @@ def feed(e: Engine, n: int, start: float = 0, **values) -> list:
 
 
 def test_error_rate_trigger_needs_five_consecutive_checks():
-    e = Engine()
+    e = engine()
     ds = feed(e, 4, error_rate=0.06, p95_ms=10)
     assert all(d.trigger is None for d in ds)
     d = feed(e, 1, start=4, error_rate=0.06, p95_ms=10)[0]
@@ -164,8 +170,7 @@ def test_error_rate_trigger_needs_five_consecutive_checks():
 
 
 def test_error_counter_resets_on_a_good_check_and_on_a_gap():
-    pol = Policy(decision=DecisionConfig.model_validate({"triggers": {"success_min_checks": 100}}))
-    e = Engine(pol)
+    e = engine(success_min_checks=100)
     feed(e, 4, error_rate=0.06, p95_ms=10)
     feed(e, 1, start=4, error_rate=0.01, p95_ms=10)
     assert e.state.counters.error_high == 0
@@ -177,13 +182,13 @@ def test_error_counter_resets_on_a_good_check_and_on_a_gap():
 
 
 def test_trigger_fires_once_per_incident():
-    e = Engine()
+    e = engine()
     fired = [d.trigger for d in feed(e, 20, error_rate=0.5, p95_ms=10) if d.trigger]
     assert len(fired) == 1
 
 
 def test_health_trigger_three_consecutive_failures():
-    e = Engine(Policy(decision=DecisionConfig.model_validate({"triggers": {"success_min_checks": 100}})))
+    e = engine(success_min_checks=100)
     for i, ok in enumerate([False, False, True, False, False]):
         d = e.tick([r(i, error_rate=0.0, p95_ms=10, health_ok=ok)], i)
         assert d.trigger is None
@@ -192,16 +197,16 @@ def test_health_trigger_three_consecutive_failures():
 
 
 def test_p95_trigger_after_n_consecutive():
-    e = Engine()
+    e = engine()
     ds = feed(e, 3, error_rate=0.0, p95_ms=5001)
     assert [d.trigger is not None for d in ds] == [False, False, True]
-    e2 = Engine()
+    e2 = engine()
     assert all(d.trigger is None for d in feed(e2, 10, error_rate=0.0, p95_ms=5000) if d.trigger and d.trigger.name == "p95")
 
 
 def test_success_rate_only_after_five_checks():
     # 2 failed checks out of 4: 50 % but fewer than 5 checks → nothing.
-    e = Engine()
+    e = engine()
     ds = feed(e, 2, error_rate=0.2, p95_ms=10) + feed(e, 2, start=2, error_rate=0.0, p95_ms=10)
     assert all(d.trigger is None for d in ds)
     d = feed(e, 1, start=4, error_rate=0.0, p95_ms=10)[0]  # 3/5 = 60 % < 70 %
@@ -210,19 +215,19 @@ def test_success_rate_only_after_five_checks():
 
 
 def test_success_rate_exactly_seventy_percent_does_not_fire():
-    e = Engine()
+    e = engine()
     ds = feed(e, 3, error_rate=0.2, p95_ms=10) + feed(e, 7, start=3, error_rate=0.0, p95_ms=10)
     # after 10 checks: 7/10 = 70 % (not < 70 %); but at 5 checks it was 2/5: fired earlier
     fired = [d for d in ds if d.trigger]
     assert fired and fired[0].counters.checks == 5
-    e = Engine()
+    e = engine()
     seq = [0.0] * 7 + [0.2] * 3
     out = [e.tick([r(i, error_rate=x, p95_ms=10)], i) for i, x in enumerate(seq)]
     assert all(d.trigger is None for d in out)  # 7/10 at the end, ≥ 70 % all along
 
 
 def test_never_triggers_on_inconclusive_data():
-    e = Engine()
+    e = engine()
     feed(e, 4, error_rate=0.5, p95_ms=10)
     for i in range(10):
         d = e.tick([Reading("scrape", at=10 + i, ok=False, error="down")], 10 + i)
@@ -307,7 +312,9 @@ def test_step_is_pure():
 
 def test_policy_from_settings():
     s = Settings.model_validate({"decision": {"triggers": {"error_consecutive": 2}}})
+    s.watch.interval_s = 1
     e = Engine(Policy.from_settings(s))
+    assert e.interval_s == 1 and Policy.from_settings(s).interval_s == 1
     assert [d.trigger is not None for d in feed(e, 2, error_rate=0.3, p95_ms=10)] == [False, True]
 
 
