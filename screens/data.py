@@ -77,5 +77,12 @@ class UIData:
     redis_log: list[str] = field(default_factory=list)
     now: float | None = None
     """A frozen clock for snapshots (None: the real time)."""
-    thresholds: dict[str, float] = field(default_factory=lambda: {"error_rate": 0.05, "p95_ms": 2000.0,
-                                                                  "error_ok": 0.01, "p95_ok": 500.0})
+    decision_config: Any = None
+    """The settings' ``decision`` section (:class:`cockpit.config.DecisionConfig`); None: the defaults."""
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The plots' threshold lines, from :attr:`decision_config` (never hard-coded)."""
+        from screens.render import plot_thresholds
+
+        return plot_thresholds(self.decision_config)

@@ -12,7 +12,9 @@ from typing import Any
 
 from textual.content import Content
 
-from cockpit.checklist import PhaseRow, Row, fmt_elapsed
+from cockpit.checklist import PhaseRow, Row
+from cockpit.durations import format_age, format_timer
+from cockpit.matrix import band
 from cockpit.model import EventInfo, PodInfo, Revision, TemplateDiff
 from cockpit.text import sanitize
 
@@ -42,13 +44,8 @@ def clock(ts: float | datetime | None) -> str:
 
 
 def age(when: datetime | None, now: float) -> str:
-    if when is None:
-        return "?"
-    s = max(0, int(now - when.timestamp()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            return f"{s // size}{unit}"
-    return f"{s}s"
+    """kubectl's age column (``45s``, ``12m``, ``5h``, ``3d``); ``?`` when unknown."""
+    return "?" if when is None else format_age(now - when.timestamp())
 
 
 def tag(image: str) -> str:
@@ -94,43 +91,66 @@ def fmt_ms(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.0f}ms"
 
 
-def _band(value: float | None, bands: list[tuple[str, float | None, float | None]]) -> str | None:
-    if value is None:
-        return None
-    for level, lo, hi in bands:
-        if (lo is None or value >= lo) and (hi is None or value <= hi):
-            return level
-    return None
+def plot_thresholds(cfg: Any = None) -> dict[str, float]:
+    """The plots' threshold lines from the settings' ``decision`` section (None: the defaults):
+    the roll-back bound (red) and where "monitor" starts (green) of the matrix rows."""
+    m = _matrix_cfg(cfg)
+    return {"error_rate": m.error_rate.rollback_above, "error_ok": m.error_rate.monitor_from,
+            "p95_ms": m.p95_ms.rollback_above, "p95_ok": m.p95_ms.monitor_from}
 
 
-def matrix(decision: Any, cfg: Any = None, ascii: bool = False) -> Content:
-    """The runbook's decision matrix with the current values placed in their cells."""
-    gl = g(ascii)
-    sample = getattr(decision, "sample", None)
+def _matrix_cfg(cfg: Any) -> Any:
+    if cfg is None:
+        from cockpit.config import DecisionConfig
+
+        cfg = DecisionConfig()
+    return cfg.matrix
+
+
+MATRIX_LEVELS = ("OK", "MONITOR", "CONSIDER", "ROLLBACK_NOW")
+
+
+def matrix_rows(sample: Any, cfg: Any = None) -> list[tuple[str, str, str | None, tuple[str, str, str, str]]]:
+    """The matrix as data: ``(metric, value, level or None, band labels OK…ROLLBACK_NOW)`` per
+    row. Levels come from :func:`cockpit.matrix.band` — the engine's own rule — and the bands
+    from the settings, so what the screen shows is what the engine decides."""
+    m = _matrix_cfg(cfg)
+    e, lt, c = m.error_rate, m.p95_ms, m.crashes
     er = getattr(sample, "error_rate", None)
     p95 = getattr(sample, "p95_ms", None)
     crashes = getattr(sample, "crashes", None)
-    m = getattr(getattr(cfg, "matrix", None), "error_rate", None)
-    e_rb, e_c, e_m = (m.rollback_above, m.consider_from, m.monitor_from) if m else (0.05, 0.02, 0.01)
-    lm = getattr(getattr(cfg, "matrix", None), "p95_ms", None)
-    l_rb, l_c, l_m = (lm.rollback_above, lm.consider_from, lm.monitor_from) if lm else (2000.0, 1000.0, 500.0)
-    rows = [
-        ("errors", er, fmt_pct, [("ROLLBACK_NOW", e_rb + 1e-12, None), ("CONSIDER", e_c, e_rb), ("MONITOR", e_m, e_c - 1e-12), ("OK", None, e_m - 1e-12)],
-         [f"<{e_m * 100:g}%", f"{e_m * 100:g}-{e_c * 100:g}%", f"{e_c * 100:g}-{e_rb * 100:g}%", f">{e_rb * 100:g}%"]),
-        ("p95", p95, fmt_ms, [("ROLLBACK_NOW", l_rb + 1e-9, None), ("CONSIDER", l_c, l_rb), ("MONITOR", l_m, l_c - 1e-9), ("OK", None, l_m - 1e-9)],
-         [f"<{l_m:g}", f"{l_m:g}-{l_c:g}", f"{l_c / 1000:g}-{l_rb / 1000:g}s", f">{l_rb / 1000:g}s"]),
-        ("restarts", crashes, lambda v: "n/a" if v is None else str(int(v)), [("ROLLBACK_NOW", 4, None), ("MONITOR", 1, 3), ("OK", 0, 0)],
-         ["0", "1-3", "", ">3"]),
+
+    def level(value: float | None, rb: float, consider: float | None, monitor: float | None) -> str | None:
+        return None if value is None else band(value, rb, consider, monitor).value
+
+    def p(x: float) -> str:
+        return f"{x * 100:g}"
+
+    return [
+        ("errors", fmt_pct(er), level(er, e.rollback_above, e.consider_from, e.monitor_from),
+         (f"<{p(e.monitor_from)}%", f"{p(e.monitor_from)}-{p(e.consider_from)}%",
+          f"{p(e.consider_from)}-{p(e.rollback_above)}%", f">{p(e.rollback_above)}%")),
+        ("p95", fmt_ms(p95), level(p95, lt.rollback_above, lt.consider_from, lt.monitor_from),
+         (f"<{lt.monitor_from:g}", f"{lt.monitor_from:g}-{lt.consider_from:g}",
+          f"{lt.consider_from / 1000:g}-{lt.rollback_above / 1000:g}s", f">{lt.rollback_above / 1000:g}s")),
+        ("restarts", "n/a" if crashes is None else str(int(crashes)), level(crashes, c.rollback_above, None, c.monitor_from),
+         ("0" if c.monitor_from == 1 else f"<{c.monitor_from}", f"{c.monitor_from}-{c.rollback_above}", "",
+          f">{c.rollback_above}")),
     ]
-    levels = ["OK", "MONITOR", "CONSIDER", "ROLLBACK_NOW"]
+
+
+def matrix(decision: Any, cfg: Any = None, ascii: bool = False) -> Content:
+    """The runbook's decision matrix with the current values placed in their cells.
+
+    ``cfg``: the settings' ``decision`` section (None: the defaults)."""
+    gl = g(ascii)
     out = [Content.assemble(("metric  ", "bold"), ("OK       ", "$success bold"), ("MONITOR  ", "$warning bold"),
                             ("CONSIDER ", "$warning bold"), ("ROLLBACK", "$error bold"))]
-    for name, value, fmt, bands, labels in rows:
-        here = _band(value, bands)
+    for name, value, here, labels in matrix_rows(getattr(decision, "sample", None), cfg):
         parts: list[Any] = [(f"{name:<8}", "")]
-        for level, label in zip(levels, labels):
+        for level, label in zip(MATRIX_LEVELS, labels):
             if level == here:
-                parts.append((f"{gl['live']}{fmt(value):<8}"[:9], LEVEL_STYLE[level] + " reverse"))
+                parts.append((f"{gl['live']}{value:<8}"[:9], LEVEL_STYLE[level] + " reverse"))
             else:
                 parts.append((f"{label:<9}", "$text-muted"))
         out.append(Content.assemble(*parts))
@@ -218,10 +238,10 @@ def step_lines(state: Any, now: datetime, ascii: bool = False) -> Content:
         style = {"ok": "$success", "failed": "$error bold", "cancelled": "$warning"}.get(s.status, "$accent")
         elapsed = s.elapsed if s.elapsed is not None else (
             (now - s.started).total_seconds() if s.started else 0.0)
-        budget = f" / {fmt_elapsed(s.budget)}" if s.budget else ""
+        budget = f" / {format_timer(s.budget)}" if s.budget else ""
         over = s.over_budget or (s.budget is not None and elapsed > s.budget)
         lines.append(Content.assemble((f"{mark} ", style), text(f"{i + 1}. {s.name or s.kind}", 120),
-                                      (f"  {fmt_elapsed(elapsed)}{budget}", "$error bold" if over else "$text-muted"),
+                                      (f"  {format_timer(elapsed)}{budget}", "$error bold" if over else "$text-muted"),
                                       (" OVER BUDGET" if over else "", "$error bold"),
                                       (" (resumed)" if s.resumed else "", "$text-muted")))
     return Content("\n").join(lines)
@@ -267,8 +287,8 @@ def check_cells(r: Row, ascii: bool = False) -> tuple[Content, ...]:
 def phase_line(rows: list[PhaseRow], ascii: bool = False) -> Content:
     parts: list[Any] = []
     for r in rows:
-        budget = fmt_elapsed(r.budget) if r.budget else "-"
-        label = f"{r.name} {fmt_elapsed(r.elapsed)}/{budget}"
+        budget = format_timer(r.budget) if r.budget else "-"
+        label = f"{r.name} {format_timer(r.elapsed)}/{budget}"
         if r.overdue:
             style = "$error bold reverse"
             label += " OVERDUE"
