@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit.events import EvidenceCaptured
 from cockpit.text import sanitize
 
 Collected = Iterable[tuple[str, "bytes | str"]]
@@ -94,19 +95,28 @@ class EvidenceResult:
 
 
 def collect(ev: EvidenceDir, collectors: dict[str, Collector], *, journal: Any = None) -> EvidenceResult:
-    """Run every collector into ``ev``, write the manifest, journal an ``evidence`` record."""
+    """Run every collector into ``ev`` — concurrently, each in its own thread (they are network
+    reads: the slowest one sets the time, not their sum) — write the manifest and journal an
+    ``evidence`` event."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(fn: Collector) -> list[tuple[str, Any]]:
+        return list(fn())
+
     errors = []
-    for label, fn in collectors.items():
-        try:
-            for name, data in fn():
-                ev.add(f"{label}/{name}", data)
-        except Exception as exc:  # noqa: BLE001 — one failing source must not lose the others
-            errors.append(sanitize(f"{label}: {getattr(exc, 'title', type(exc).__name__)}: {exc}", max_len=300))
+    with ThreadPoolExecutor(max_workers=max(1, len(collectors)), thread_name_prefix="evidence") as pool:
+        futures = {label: pool.submit(run, fn) for label, fn in collectors.items()}
+        for label, fut in futures.items():
+            try:
+                for name, data in fut.result():
+                    ev.add(f"{label}/{name}", data)
+            except Exception as exc:  # noqa: BLE001 — one failing source must not lose the others
+                errors.append(sanitize(f"{label}: {getattr(exc, 'title', type(exc).__name__)}: {exc}", max_len=300))
     manifest, digest = ev.write_manifest()
     files = sorted(ev.files.values(), key=lambda f: f["name"])
     if journal is not None:
-        journal.append("evidence", dir=str(ev.path), manifest=str(manifest), manifest_sha256=digest,
-                       files=files, errors=errors)
+        journal.write(EvidenceCaptured(dir=str(ev.path), manifest=str(manifest), manifest_sha256=digest,
+                                       files=tuple(files), errors=tuple(errors)))
     return EvidenceResult(ev.path, manifest, digest, files, errors)
 
 

@@ -1,8 +1,9 @@
 """Run a runbook's steps, journaling every move so a crash can be resumed safely.
 
 For each step the executor journals ``step_started``; for a mutating call (see
-:meth:`cockpit.steps.Step.is_mutating`) an fsynced ``intent`` *before* ``run`` and an
-``outcome`` after; every line the step logs becomes a ``log`` event; ``step_finished``
+:meth:`cockpit.steps.Step.is_mutating`) it calls :meth:`~cockpit.steps.Step.prepare` (reads
+and choices, journaled), then an fsynced ``intent`` carrying what was prepared *before*
+``run``, and an ``outcome`` after; every line the step logs becomes a ``log`` event; ``step_finished``
 carries status, elapsed seconds and ``over_budget``. The run stops at the first failure
 (the CockpitError's title and message are journaled) and when ``ctx.cancel`` is set.
 
@@ -194,12 +195,14 @@ class Executor:
             err = ReadonlyError(f"step {step.index + 1} ({step.kind}) would change the world; nothing was sent")
             return self._finished(step, t0, None, err)
         intent_id = None
-        if mutating:
-            intent_id = self.journal.intent(
-                step.kind, step=step.index, name=step.name, params=step.params.model_dump(mode="json")
-            )
         ctx, pump = self._step_ctx(step)
         try:
+            if mutating:
+                prepared = impl.prepare(ctx, step.params) or {}
+                intent_id = self.journal.intent(
+                    step.kind, step=step.index, name=step.name, params=step.params.model_dump(mode="json"), **prepared
+                )
+                ctx = dataclasses.replace(ctx, prepared=prepared)
             data = impl.run(ctx, step.params) or {}
         except JournalError:
             raise

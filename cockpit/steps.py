@@ -47,6 +47,8 @@ class StepContext:
     """The runbook's :class:`cockpit.model.Target`, the default for steps that name none."""
     step_index: int | None = None
     """Index of the running step in its runbook (set by the executor)."""
+    prepared: dict[str, Any] = field(default_factory=dict)
+    """What :meth:`Step.prepare` returned (set by the executor before ``run``)."""
 
     def backend(self, name: str) -> Any:
         from cockpit.errors import ConfigError
@@ -75,6 +77,13 @@ class Step:
         e.g. ``http`` GET/HEAD are reads). Mutating calls get an intent and are refused
         readonly."""
         return self.mutating
+
+    def prepare(self, ctx: StepContext, params: Any) -> dict[str, Any] | None:
+        """Reads and records that come *before* the intent (resolve what the write will do,
+        capture evidence, journal the choice). The dict is added to the intent — so resume
+        reconciles against exactly what was chosen — and handed to ``run`` as ``ctx.prepared``.
+        Raising here fails the step with no intent written (nothing was about to be sent)."""
+        return None
 
     def reconcile(self, ctx: StepContext, params: Any, intent: dict[str, Any]) -> dict[str, Any] | None:
         """After a crash between intent and outcome: the outcome if it took effect, else None."""

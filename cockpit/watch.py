@@ -39,29 +39,19 @@ from cockpit.decision import (
     pct,
     window_stats,
 )
+from cockpit import autorollback
+from cockpit import events as ev
+from cockpit.autorollback import choose_revision
 from cockpit.errors import Aborted, CockpitError, ConfigError, RolloutFailed
 from cockpit.model import Revision, Target
 from cockpit.ports import MetricsSource
+from cockpit.state import replay
 
-__all__ = ["MetricsSource", "Watcher", "choose_revision", "use_color"]  # MetricsSource: re-export (moved to ports)
+__all__ = ["MetricsSource", "Watcher", "choose_revision", "use_color"]  # re-exports: ports, autorollback
 
 
 COLORS = {Verdict.ROLLBACK_NOW: "\x1b[1;31m", Verdict.CONSIDER: "\x1b[33m", Verdict.MONITOR: "\x1b[36m",
           Verdict.OK: "\x1b[32m", Verdict.INCONCLUSIVE: "\x1b[35m"}
-
-
-def choose_revision(history: Sequence[Revision], healthy: set[str]) -> tuple[int, str]:
-    """The last stable revision: newest non-live revision whose template was seen healthy,
-    else the one before the live one. Returns (number, why)."""
-    live = next((r for r in history if r.live), history[-1] if history else None)
-    older = [r for r in history if live is None or (r.number < live.number and r.template_hash != live.template_hash)]
-    for r in sorted(older, key=lambda r: -r.number):
-        if r.template_hash and r.template_hash in healthy:
-            return r.number, f"revision {r.number} was last seen healthy"
-    if not older:
-        raise RolloutFailed("no earlier revision to roll back to", hint="the deployment has a single revision")
-    prev = max(older, key=lambda r: r.number)
-    return prev.number, f"revision {prev.number} is the previous one (no revision was seen healthy)"
 
 
 @dataclass
@@ -83,6 +73,8 @@ class Watcher:
     monotonic: Callable[[], float] = time.monotonic
     """The countdown's clock (inject it with ``sleep`` in tests; wall-clock jumps must not shorten it)."""
     cancel: threading.Event = field(default_factory=threading.Event)
+    evidence: bool = True
+    """Capture pod logs, events and history before an automatic rollback (as every rollback)."""
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.policy)
@@ -104,35 +96,33 @@ class Watcher:
 
     # ------------------------------------------------------------------ journal
 
-    def _j(self, force: bool = False) -> Any:
+    def open_journal(self, force: bool = False) -> Any:
+        """The incident journal (opened from the factory on first need when ``force``), or None
+        (readonly, or nothing worth an incident yet)."""
         if self.readonly:
             return None
         if self._journal_obj is None and self._journal_factory is not None and force:
             self._journal_obj = self._journal_factory()
-            self._journal_obj.append("incident_opened", target=str(self.target), kind=self.target.kind,
-                                     reason="cockpit watch: verdict " + (self.last.verdict.value if self.last else "?"),
-                                     who=getattr(self._journal_obj, "actor", ""))
+            if replay(self._journal_obj.read()).target is None:
+                self._journal_obj.write(ev.IncidentOpened(
+                    target=str(self.target), kind=self.target.kind, source="watch",
+                    reason="cockpit watch: verdict " + (self.last.verdict.value if self.last else "?"),
+                    who=getattr(self._journal_obj, "actor", "")))
         return self._journal_obj
 
-    def _already_triggered(self) -> bool:
-        j = self._journal_obj
-        if j is None:
-            return False
-        try:
-            return any(r.get("type") == "trigger" and r.get("target") == str(self.target) and r.get("auto")
-                       for r in j.read())
-        except Exception:  # noqa: BLE001 — a journal we cannot read does not block a decision
-            return False
+    @property
+    def journal_obj(self) -> Any:
+        """The journal if one is open (never opens one)."""
+        return self._journal_obj
 
-    def _healthy_from_journal(self) -> None:
+    def _state(self) -> Any:
         j = self._journal_obj
         if j is None:
-            return
-        for r in j.read():
-            if r.get("target") not in (None, str(self.target)):
-                continue
-            if r.get("type") == "verdict" and r.get("value") == "OK" and r.get("template_hash"):
-                self.healthy.add(str(r["template_hash"]))
+            return None
+        try:
+            return replay(j.read())
+        except OSError:  # a journal we cannot read does not block a decision
+            return None
 
     # ------------------------------------------------------------------ output
 
@@ -207,11 +197,13 @@ class Watcher:
             self._say(f"ALERT {alert}")
         if d.changed:
             self._say(self._verdict_line(d))
-            j = self._j(force=d.verdict in (Verdict.CONSIDER, Verdict.ROLLBACK_NOW))
+            j = self.open_journal(force=d.verdict in (Verdict.CONSIDER, Verdict.ROLLBACK_NOW))
             if j is not None:
-                j.append("verdict", value=d.verdict.value, reasons=[r.text for r in d.reasons],
-                         details=[r.as_dict() for r in d.reasons], target=str(self.target),
-                         revision=self.live.number if self.live else None, template_hash=live_hash)
+                j.write(ev.VerdictChanged(
+                    value=d.verdict.value, reasons=tuple(r.text for r in d.reasons),
+                    details=tuple(r.as_dict() for r in d.reasons), target=str(self.target),
+                    revision=self.live.number if self.live else None, template_hash=live_hash,
+                    error_rate=d.sample.error_rate, p95_ms=d.sample.p95_ms))
         if d.verdict is Verdict.OK and not d.stabilizing and live_hash:
             self.healthy.add(live_hash)
         if d.trigger is not None:
@@ -223,18 +215,21 @@ class Watcher:
     # ------------------------------------------------------------------ triggers
 
     def _on_trigger(self, d: Decision) -> None:
+        """The shared policy (:mod:`cockpit.autorollback`): journal the trigger with the revision
+        and why, count down (abortable), then the one rollback (:mod:`cockpit.rollback`)."""
         trig = d.trigger
         assert trig is not None
+        j = self.open_journal(force=True)
+        countdown = self.policy.watch.countdown_s
         if not self.auto_rollback:
             self._say(f"TRIGGER {trig.reason.text} (auto-rollback is not armed: roll back with "
                       f"`cockpit rollback {self.target.name} -n {self.target.namespace}`)")
-            j = self._j(force=True)
             if j is not None:
-                j.append("trigger", name=trig.name, reason=trig.reason.text, count=trig.count,
-                         target=str(self.target), auto=False)
+                j.write(autorollback.trigger_event(self.target, trig, None, armed=False, readonly=False,
+                                                   countdown_s=None))
             return
-        j = self._j(force=True)
-        if self.triggered or self._already_triggered():
+        state = self._state()
+        if self.triggered or autorollback.already_used(state, self.target):
             self._say(f"TRIGGER {trig.reason.text} — auto-rollback already used for this incident; not again")
             return
         self.triggered = True
@@ -242,61 +237,65 @@ class Watcher:
         bad = next((r for r in history if r.live), self.live)
         if bad is not None and bad.created is not None:
             self.bad_release_at = bad.created.timestamp()
-        if self._journal_obj is not None:
-            self._healthy_from_journal()
-        to_rev, why = choose_revision(history, self.healthy)
-        chosen = next((r for r in history if r.number == to_rev), None)
-        images = ", ".join(chosen.images) if chosen else ""
-        what = "the runbook" if self.runbook_runner else f"rollback of {self.target} to revision {to_rev} ({images})"
+        auto = autorollback.plan(history, self.healthy, state, self.target)
+        images = ", ".join(auto.images)
+        what = "the runbook" if self.runbook_runner else f"rollback of {self.target} to revision {auto.to_revision} ({images})"
         if j is not None:
-            j.append("trigger", name=trig.name, reason=trig.reason.text, count=trig.count, target=str(self.target),
-                     auto=True, to_revision=to_rev, why=why, readonly=self.readonly)
+            j.write(autorollback.trigger_event(self.target, trig, auto, armed=True, readonly=self.readonly,
+                                               countdown_s=countdown))
         if self.readonly:
-            self._say(f"TRIGGER {trig.reason.text} — readonly: would start {what}; {why}. Nothing was sent.")
+            self._say(f"TRIGGER {trig.reason.text} — readonly: would start {what}; {auto.why}. Nothing was sent.")
             return
         self._say(f"TRIGGER {trig.reason.text}")
-        self._countdown(what, why, j)
+        self._countdown(what, auto.why, j)
         self._acting = True  # a Ctrl-C from here on interrupts a change being sent (see run)
-        if j is not None:
-            j.append("phase", phase="execute")
         if self.runbook_runner is not None:
+            if j is not None:
+                j.write(ev.Phase("execute"))
             result = self.runbook_runner(j)
             ok = bool(getattr(result, "ok", True))
             self._say(f"runbook finished: {'ok' if ok else 'FAILED'}")
             if not ok:
                 raise RolloutFailed("the runbook run by auto-rollback failed; see the journal")
         else:
-            if j is not None:
-                j.append("revision_chosen", revision=to_rev, images=list(chosen.images) if chosen else [], why=why)
-            intent = j.intent("rollback", target=str(self.target), to_revision=to_rev, auto=True,
-                              trigger=trig.name, from_revision=self.live.number if self.live else None) if j else None
-            try:
-                outcome = self.backend.rollback(self.target, to_rev)
-            except CockpitError as exc:
-                if j is not None:
-                    from cockpit.journal import error_data
-
-                    j.outcome(intent, False, **error_data(exc))
-                self._say(f"rollback FAILED: {exc.title}: {exc}")
-                raise
-            if j is not None:
-                j.outcome(intent, True, result={"result": outcome.result.value, "from_revision": outcome.from_revision,
-                                                "to_revision": outcome.to_revision, "images": list(outcome.images)})
-            self._say(f"rolled back {self.target}: revision {outcome.from_revision} → {outcome.to_revision} "
-                      f"({', '.join(outcome.images)}); {outcome.result.value}")
+            self._rollback(j, auto, trig)
         self._acting = False
         now = self.clock()
-        self.rolled_back_to = to_rev
+        self.rolled_back_to = auto.to_revision
         self.rolled_back_at = now
-        self.engine.stabilize(now, f"rollback to revision {to_rev}")
+        self.engine.stabilize(now, f"rollback to revision {auto.to_revision}")
         self._reset_sources()
         self.live = None  # re-read (the rollback renumbers revisions)
         try:
             self._check_rollout(now)
         except CockpitError:
             pass
-        if j is not None:
-            j.append("phase", phase="verify")
+        if j is not None and self.runbook_runner is not None:  # RollbackRun journals its own
+            j.write(ev.Phase("verify"))
+
+    def _rollback(self, j: Any, auto: autorollback.AutoPlan, trig: Any) -> None:
+        from cockpit.rollback import RollbackRequest, RollbackRun
+        from cockpit.steps import StepContext
+
+        if j is None:
+            raise CockpitError("an automatic rollback needs an incident journal (write-ahead)", title="No journal")
+        req = RollbackRequest(self.target, to_revision=auto.to_revision, why=auto.why, source="watch",
+                              reason=f"automatic rollback: {trig.reason.text}", evidence=self.evidence,
+                              timeout=self.policy.watch.verify_timeout_s + self.policy.watch.stabilization_s)
+        ctx = StepContext(backends={"kubernetes": self.backend}, log=lambda line: self.out(f"  {line}"),
+                          cancel=self.cancel, readonly=self.readonly, namespace=self.target.namespace,
+                          target=self.target)
+        result = RollbackRun(req, j, ctx).run()
+        if not result.ok:
+            err = result.error or RolloutFailed(f"the automatic rollback of {self.target} {result.status}")
+            self._say(f"rollback FAILED: {err.title}: {err}")
+            raise err
+        done = result.done
+        if done is not None:
+            self._say(f"rolled back {self.target}: revision {done.from_revision} → {done.to_revision} "
+                      f"({', '.join(done.images)}); {'already done' if result.status == 'already' else 'rolled-back'}")
+        else:
+            self._say(f"rollback of {self.target} skipped: revision {auto.to_revision} already runs")
 
     def _countdown(self, what: str, why: str, j: Any) -> None:
         n = self.policy.watch.countdown_s
@@ -314,7 +313,7 @@ class Watcher:
                     self.out(f"  … {end - self.monotonic():.0f}s")
         except KeyboardInterrupt:
             if j is not None:
-                j.append("trigger_aborted", target=str(self.target), reason="SIGINT during the countdown")
+                j.write(ev.TriggerAborted(target=str(self.target), reason="SIGINT during the countdown"))
             self._say("auto-rollback ABORTED by the operator; nothing was changed")
             raise Aborted("auto-rollback aborted during the countdown; nothing was changed") from None
 
@@ -331,9 +330,9 @@ class Watcher:
             took = now - (self.rolled_back_at or now)
             self._say(f"VERIFIED {self.target}: OK {took:.0f}s after the rollback to revision {self.rolled_back_to}")
             self._compare(now)
-            j = self._j()
+            j = self.open_journal()
             if j is not None:
-                j.append("phase", phase="monitor")
+                j.write(ev.Phase("monitor"))
             return
         limit = self.policy.watch.stabilization_s + self.policy.watch.verify_timeout_s
         if now - (self.rolled_back_at or now) > limit:
@@ -350,14 +349,14 @@ class Watcher:
             return
         for line in comparison_lines(c, before_from, self.policy.decision.compare_ratio_above):
             self._say(line)
-        j = self._j()
+        j = self.open_journal()
         if j is not None:
-            j.append("comparison", target=str(self.target), before_from=before_from, ok=c.ok, warnings=list(c.warnings),
+            j.write(ev.Comparison(target=str(self.target), before_from=before_from, ok=c.ok, warnings=tuple(c.warnings),
                      error_ratio=c.error_ratio, latency_ratio=c.latency_ratio, throughput_ratio=c.throughput_ratio,
                      before={"start": c.before.start, "end": c.before.end, "error_rate": c.before.error_rate,
                              "p95_ms": c.before.p95_ms, "request_rate": c.before.request_rate},
                      after={"start": c.after.start, "end": c.after.end, "error_rate": c.after.error_rate,
-                            "p95_ms": c.after.p95_ms, "request_rate": c.after.request_rate})
+                            "p95_ms": c.after.p95_ms, "request_rate": c.after.request_rate}))
 
     def before_after(self, release_at: float | None, after_from: float, now: float) -> tuple[Comparison | None, str]:
         """Runbook 001's comparison: the window before the bad release against the one after the

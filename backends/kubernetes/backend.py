@@ -50,6 +50,21 @@ class RollbackPlan:
     def live(self) -> Revision | None:
         return next((r for r in self.history if r.live), None)
 
+    @property
+    def template_hash(self) -> str:
+        """The chosen revision's pod-template hash (what a resume compares the live one with)."""
+        return rv.template_hash(self.replicaset)
+
+    @property
+    def skipped(self) -> bool:
+        """The chosen template already runs: the rollback would be skipped (kubectl's rule)."""
+        return rv.equal_ignore_hash(self.replicaset["spec"]["template"], self.deployment["spec"]["template"])
+
+    @property
+    def last_rollback(self) -> dict[str, Any] | None:
+        """The cockpit's note of its last rollback of this deployment (see ``rv.last_rollback``)."""
+        return rv.last_rollback(self.deployment)
+
 
 def _selector(match_labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
@@ -81,7 +96,7 @@ class KubeBackend:
                 hint="list them with `kubectl get deploy -A` or pick another -n/--namespace",
             ) from None
 
-    def _replicasets(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    def replicasets(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         ns = deployment["metadata"]["namespace"]
         labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         doc = self.t.request("GET", f"/apis/apps/v1/namespaces/{quote(ns)}/replicasets",
@@ -119,11 +134,11 @@ class KubeBackend:
 
     def history(self, target: Target) -> list[Revision]:
         d = self.get_deployment(target)
-        return rv.history(d, self._replicasets(d))
+        return rv.history(d, self.replicasets(d))
 
     def diff(self, target: Target, revision: int, against: int | None = None) -> TemplateDiff:
         d = self.get_deployment(target)
-        rss = self._replicasets(d)
+        rss = self.replicasets(d)
         chosen = rv.replicaset_for_revision(d, rss, revision)["spec"]["template"]
         if against is None:
             base, base_label = d["spec"]["template"], "live"
@@ -134,7 +149,7 @@ class KubeBackend:
 
     def template(self, target: Target, revision: int) -> dict[str, Any]:
         d = self.get_deployment(target)
-        return rv.replicaset_for_revision(d, self._replicasets(d), revision)["spec"]["template"]
+        return rv.replicaset_for_revision(d, self.replicasets(d), revision)["spec"]["template"]
 
     def progress(self, target: Target) -> RolloutProgress:
         return rv.judge_progress(self.get_deployment(target))
@@ -208,13 +223,15 @@ class KubeBackend:
     def plan_rollback(self, target: Target, to_revision: int = 0) -> RollbackPlan:
         """Resolve what a rollback would do (one GET of the deployment, one list of its ReplicaSets)."""
         d = self.get_deployment(target)
-        rss = self._replicasets(d)
+        rss = self.replicasets(d)
         rs = rv.replicaset_for_revision(d, rss, to_revision)
         return RollbackPlan(deployment=d, replicaset=rs, history=rv.history(d, rss),
                             to_revision=rv.revision_of(rs) or 0, images=rv.images_of(rs["spec"]["template"]))
 
-    def rollback(self, target: Target, to_revision: int = 0, *, plan: RollbackPlan | None = None) -> RollbackOutcome:
-        """``kubectl rollout undo [--to-revision=N]``, exactly (``plan`` saves re-fetching)."""
+    def rollback(self, target: Target, to_revision: int = 0, *, plan: RollbackPlan | None = None,
+                 note: dict[str, Any] | None = None) -> RollbackOutcome:
+        """``kubectl rollout undo [--to-revision=N]``, exactly (``plan`` saves re-fetching);
+        ``note`` is written in the same patch as the :data:`rv.COCKPIT_ROLLBACK` annotation."""
         self._refuse("rollback of", target)
         plan = plan or self.plan_rollback(target, to_revision)
         d, rs = plan.deployment, plan.replicaset
@@ -222,7 +239,7 @@ class KubeBackend:
         if rv.equal_ignore_hash(rs["spec"]["template"], d["spec"]["template"]):
             return RollbackOutcome(RollbackResult.SKIPPED, current, plan.to_revision, plan.images,
                                    f"skipped rollback (current template already matches revision {plan.to_revision})")
-        self.t.request("PATCH", self._deploy_path(target), body=rv.rollback_patch(d, rs), content_type=JSON_PATCH)
+        self.t.request("PATCH", self._deploy_path(target), body=rv.rollback_patch(d, rs, note), content_type=JSON_PATCH)
         return RollbackOutcome(RollbackResult.ROLLED_BACK, current, plan.to_revision, plan.images, "rolled back")
 
     def scale(self, target: Target, replicas: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from cockpit.errors import Aborted, RolloutFailed
@@ -26,6 +27,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="how long to wait for the rollout (default 600)")
     p.add_argument("--no-evidence", dest="evidence", action="store_false",
                    help="skip capturing the last hour of pod logs, events and history before rolling back")
+    p.add_argument("--force", action="store_true",
+                   help="roll back to the previous revision even right after a rollback (which would undo it)")
     p.set_defaults(handler=cmd_rollback)
 
     p = sub.add_parser("status", parents=[common], help="a deployment's rollout, pods and recent events")
@@ -73,73 +76,115 @@ def _confirm(question: str) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    """``cockpit rollback``: the one rollback use case (:mod:`cockpit.rollback`), headless.
+
+    Reconciles before it writes: with a ``--journal`` that already holds this rollback it says
+    so and sends nothing; an interrupted one is resumed. The Lease on the target is held for
+    the whole run (a second operator is refused, exit 6)."""
+    from cockpit.journal import Journal, default_journal_path, read_journal
+    from cockpit.rollback import RollbackRequest, already_done, describe_done, interrupted
+    from cockpit.state import replay
+
     kube = backend_from(args)
     target = _target(args, kube)
-    plan = kube.plan_rollback(target, args.to_revision)
-    live, to_number, to_images = plan.live, plan.to_revision, ", ".join(plan.images)
-    from_desc = f"revision {live.number} ({', '.join(live.images)})" if live else "the live template"
-    if args.readonly:
-        kube.rollback(target, to_number, plan=plan)  # refused by the backend; nothing is sent
-    if not args.yes:
-        _confirm(f"Roll back deployment {target} from {from_desc} to revision {to_number} ({to_images})?")
+    req = RollbackRequest(target, to_revision=args.to_revision, force=args.force, evidence=args.evidence,
+                          wait=args.wait, timeout=args.timeout, reason="headless rollback", source="cli")
+    say = _say(args)
+    state = replay(read_journal(args.journal)) if args.journal and Path(args.journal).exists() else None
+    if state is not None and not args.readonly:
+        done = already_done(state, req)
+        if done is not None:
+            say(f"deployment.apps/{target.name}: {describe_done(done)}")
+            return _finish_already(args, kube, target, done)
+    resuming = state is not None and interrupted(state)
+    if not resuming:
+        plan = kube.plan_rollback(target, args.to_revision)
+        if args.readonly:
+            kube.rollback(target, plan.to_revision, plan=plan)  # refused by the backend; nothing is sent
+        if not args.to_revision and not args.force:
+            from backends.kubernetes.steps import refuse_bringing_back
 
-    from cockpit.journal import Journal, default_journal_path
+            refuse_bringing_back(target, plan)
+        if not args.yes:
+            live = plan.live
+            from_desc = f"revision {live.number} ({', '.join(live.images)})" if live else "the live template"
+            _confirm(f"Roll back deployment {target} from {from_desc} to revision {plan.to_revision} "
+                     f"({', '.join(plan.images)})?")
+    elif args.readonly:
+        kube.rollback(target, args.to_revision)  # refused
 
     journal = Journal.open(args.journal or default_journal_path(str(target)))
-    lock = journal.lock(str(target))
     try:
-        return _rollback_journaled(args, kube, target, journal, plan)
+        lock = _lock(kube, target, journal.actor)
+        try:
+            return _run(args, kube, target, journal, req, say)
+        finally:
+            lock.release()
     finally:
-        lock.release()
         journal.close()
 
 
-def _rollback_journaled(args: argparse.Namespace, kube: Any, target: Any, journal: Any, plan: Any) -> int:
-    from cockpit.model import RollbackResult
+def _say(args: argparse.Namespace):  # noqa: ANN202
+    """Where progress lines go: stdout, or stderr when stdout is JSON."""
+    stream = sys.stderr if args.output == "json" else sys.stdout
+    return lambda line: print(line, file=stream, flush=True)
 
-    live, to_number, to_images = plan.live, plan.to_revision, ", ".join(plan.images)
-    journal.append("incident_opened", target=str(target), kind="deployment", reason="headless rollback")
-    if args.evidence and plan.to_revision and not rv_equal(plan):
-        from backends.kubernetes.logs import capture_before_rollback
 
-        ev = capture_before_rollback(kube, target, journal)
-        if args.output != "json":
-            print(f"evidence: {len(ev.files)} files in {ev.dir}" + (f" ({len(ev.errors)} sources failed)" if ev.errors else ""))
-    journal.append("revision_chosen", target=str(target), revision=to_number, images=to_images)
-    with journal.action("rollback", target=str(target), from_revision=live.number if live else None,
-                        to_revision=to_number, images=to_images) as act:
-        outcome = kube.rollback(target, to_number, plan=plan)
-        act.result = {"result": outcome.result.value, "message": outcome.message,
-                      "from_revision": outcome.from_revision, "to_revision": outcome.to_revision}
-    if args.output != "json":
-        print(f"deployment.apps/{target.name} {outcome.message}")
-    if outcome.result is RollbackResult.SKIPPED or not args.wait:
-        if outcome.result is RollbackResult.SKIPPED:
-            journal.append("incident_closed", target=str(target), reason=outcome.message)
-        if args.output == "json":
-            print_json({"target": str(target), "outcome": outcome, "journal": str(journal.path)})
-        return 0
-    last = None
-    for p in kube.watch_progress(target, timeout=args.timeout):
-        if args.output != "json" and (last is None or p.message != last.message):
-            print(p.message, flush=True)
-        last = p
-        journal.append("rollout_progress", target=str(target), updated=p.updated, ready=p.ready,
-                       available=p.available, desired=p.desired, complete=p.complete, failed=p.failed)
-    if last is None or not last.complete:
-        raise RolloutFailed(last.message if last else f"rollout of {target} did not complete",
-                            hint=f"the incident stays open in {journal.path}; inspect with `cockpit status`")
-    journal.append("incident_closed", target=str(target), reason="headless rollback completed")
+def _lock(kube: Any, target: Any, actor: str) -> Any:
+    from cockpit.locks import acquire_target_lock
+
+    from backends.kubernetes.lease import LeaseLocker
+
+    return acquire_target_lock(LeaseLocker(kube), target, actor=actor, readonly=False,
+                               warn=lambda text: print(f"warning: {text}", file=sys.stderr, flush=True))
+
+
+def _run(args: argparse.Namespace, kube: Any, target: Any, journal: Any, req: Any, say: Any) -> int:
+    import backends.kubernetes.steps  # noqa: F401 — registers kubernetes.rollback
+    from cockpit.events import IncidentClosed
+    from cockpit.rollback import RollbackRun
+    from cockpit.steps import StepContext
+
+    ctx = StepContext(backends={"kubernetes": kube}, log=say, readonly=False, namespace=target.namespace, target=target)
+    result = RollbackRun(req, journal, ctx).run()
+    if result.status == "already":
+        return _finish_already(args, kube, target, result.done)
+    if not result.ok:
+        err = result.error
+        if err is not None:
+            err.hint = err.hint or f"the incident stays open in {journal.path}; inspect with `cockpit status`"
+            raise err
+        raise RolloutFailed(f"the rollback of {target} did not finish ({result.status})",
+                            hint=f"the incident stays open in {journal.path}")
+    data = result.execution.steps[-1].data if result.execution and result.execution.steps else {}
+    skipped = data.get("result") == "skipped"
+    if skipped or args.wait:
+        journal.write(IncidentClosed(target=str(target), reason="rollback skipped: the template already runs" if skipped
+                                     else "headless rollback completed"))
     if args.output == "json":
-        print_json({"target": str(target), "outcome": outcome, "progress": last, "journal": str(journal.path)})
+        print_json({"target": str(target), "journal": str(journal.path), "resumed": result.resumed,
+                    "outcome": {k: data.get(k) for k in ("result", "from_revision", "to_revision", "images")},
+                    "progress": {**(data.get("progress") or {}), "complete": bool(data.get("progress")) or skipped}})
     return 0
 
 
-def rv_equal(plan: Any) -> bool:
-    """The chosen template already runs (the rollback will be skipped: nothing to capture)."""
-    from backends.kubernetes import revisions as rv
-
-    return rv.equal_ignore_hash(plan.replicaset["spec"]["template"], plan.deployment["spec"]["template"])
+def _finish_already(args: argparse.Namespace, kube: Any, target: Any, done: Any) -> int:
+    """Nothing to send; with --wait, follow the rollout (a read) so the retry ends where the
+    first attempt would have."""
+    last = None
+    if args.wait:
+        for p in kube.watch_progress(target, timeout=args.timeout):
+            last = p
+        if last is not None and not last.complete:
+            raise RolloutFailed(last.message, hint="the rollback took effect; the rollout has not completed")
+        if last is not None and args.output != "json":
+            print(last.message, flush=True)
+    if args.output == "json":
+        print_json({"target": str(target), "already": True,
+                    "outcome": {"result": "already", "from_revision": done.from_revision,
+                                "to_revision": done.to_revision, "images": list(done.images)},
+                    "progress": {"complete": bool(last and last.complete)}})
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

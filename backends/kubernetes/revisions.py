@@ -34,6 +34,9 @@ CHANGE_CAUSE = "kubernetes.io/change-cause"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 DEPRECATED_ROLLBACK_TO = "deprecated.deployment.rollback.to"
 HASH_LABEL = "pod-template-hash"
+COCKPIT_ROLLBACK = "cockpit.io/last-rollback"
+"""Where the cockpit notes its last rollback of a deployment (JSON: by, at, from/to revision and
+template hash), so a retry without the journal notices it (see :func:`last_rollback`)."""
 TIMED_OUT = "ProgressDeadlineExceeded"
 
 # Annotations that belong to the deployment controller, not to a revision (kubectl's list).
@@ -146,8 +149,10 @@ def replicaset_for_revision(deployment: dict[str, Any], replicasets: list[dict[s
     return numbered[-2][1]
 
 
-def rollback_patch(deployment: dict[str, Any], rs: dict[str, Any]) -> list[dict[str, Any]]:
-    """The JSON patch kubectl sends for ``rollout undo``. Raises on a paused deployment."""
+def rollback_patch(deployment: dict[str, Any], rs: dict[str, Any],
+                   note: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The JSON patch kubectl sends for ``rollout undo`` (plus, with ``note``, the cockpit's
+    :data:`COCKPIT_ROLLBACK` annotation). Raises on a paused deployment."""
     if (deployment.get("spec") or {}).get("paused"):
         raise ConflictError(
             f"deployment {sanitize(_meta(deployment).get('name'))} is paused; you cannot roll back a paused deployment",
@@ -158,10 +163,46 @@ def rollback_patch(deployment: dict[str, Any], rs: dict[str, Any]) -> list[dict[
     current = _meta(deployment).get("annotations") or {}
     annotations = {k: v for k, v in current.items() if k in SKIPPED_ANNOTATIONS}
     annotations.update({k: v for k, v in (_meta(rs).get("annotations") or {}).items() if k not in SKIPPED_ANNOTATIONS})
+    if note is not None:
+        import json
+
+        annotations[COCKPIT_ROLLBACK] = json.dumps(note, sort_keys=True, separators=(",", ":"))
     return [
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
     ]
+
+
+def template_hash(rs: dict[str, Any] | None) -> str:
+    """A ReplicaSet's ``pod-template-hash`` label ("" when missing)."""
+    return str(((rs or {}).get("metadata", {}).get("labels") or {}).get(HASH_LABEL, ""))
+
+
+def last_rollback(deployment: dict[str, Any]) -> dict[str, Any] | None:
+    """The cockpit's note of its last rollback of this deployment, or None (absent or garbled).
+
+    Values come from the cluster: text is sanitized, numbers must be numbers."""
+    import json
+
+    raw = (_meta(deployment).get("annotations") or {}).get(COCKPIT_ROLLBACK)
+    if not isinstance(raw, str):
+        return None
+    try:
+        note = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(note, dict):
+        return None
+    out: dict[str, Any] = {}
+    for key in ("by", "at", "from_template_hash", "to_template_hash", "incident"):
+        if isinstance(note.get(key), str):
+            out[key] = sanitize(note[key], max_len=200)
+    for key in ("from_revision", "to_revision"):
+        if isinstance(note.get(key), int) and not isinstance(note.get(key), bool):
+            out[key] = note[key]
+    if isinstance(note.get("from_images"), list):
+        out["from_images"] = [sanitize(str(i), max_len=300) for i in note["from_images"][:20]]
+    return out
 
 
 def _dump(template: dict[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from cockpit.events import RevisionChosen
 from cockpit.model import RollbackResult, Target
 from cockpit.steps import Step, StepContext, StepParams, step_kind
 
@@ -35,21 +36,58 @@ def _target(ctx: StepContext, params: _TargetParams) -> Target:
     return Target(name, namespace)
 
 
-def _chosen(ctx: StepContext, intent: dict[str, Any]) -> dict[str, Any] | None:
+def _prior_choice(ctx: StepContext) -> dict[str, Any] | None:
+    """The revision an earlier attempt of this step chose (journaled before its intent)."""
     if ctx.journal is None:
         return None
-    for rec in ctx.journal.read():
-        if rec.get("type") == "revision_chosen" and rec.get("step") == intent.get("step") and rec.get("seq", 0) > intent.get("seq", 0):
-            return rec
+    from cockpit.state import replay
+
+    state = replay(ctx.journal.read())
+    for chosen in reversed(state.chosen):
+        if chosen.step == ctx.step_index and chosen.template_hash:
+            return chosen.to_record()
     return None
+
+
+def refuse_bringing_back(target: Target, plan: Any) -> None:
+    """A bare "previous revision" right after the cockpit's own rollback would bring back the
+    revision it rolled away from: refuse (the note is on the deployment, so this holds
+    without the journal, from any bastion)."""
+    from cockpit.errors import ConflictError
+
+    note = plan.last_rollback
+    live = plan.live
+    if not note or live is None or not note.get("from_template_hash"):
+        return
+    if note["from_template_hash"] != plan.template_hash or note.get("to_template_hash") != live.template_hash:
+        return
+    images = ", ".join(note.get("from_images") or plan.images)
+    raise ConflictError(
+        f"{target} was rolled back by {note.get('by', '?')} at {note.get('at', '?')} from revision "
+        f"{note.get('from_revision', '?')} to revision {note.get('to_revision', '?')}; \"the previous revision\" now "
+        f"is the one rolled back from ({images}), so this would undo that rollback",
+        title="Already rolled back",
+        hint="nothing was changed; to roll forward to it on purpose pass --to-revision "
+             f"{plan.to_revision} (or --force); `cockpit history {target.name} -n {target.namespace}` shows the revisions",
+    )
 
 
 @step_kind
 class RollbackStep(Step):
+    """The one rollback: plan → evidence → revision chosen → intent → patch → outcome → wait.
+
+    ``prepare`` (before the executor's intent) resolves the revision — or, on a retry, finds
+    the one an earlier attempt chose by its template hash — captures the evidence and
+    journals ``revision_chosen`` with why; ``run`` sends exactly that plan with the cockpit's
+    note on the deployment; ``reconcile`` compares the live template hash with the intent's.
+    """
+
     kind = "kubernetes.rollback"
 
     class Params(_TargetParams):
         to_revision: int = Field(0, ge=0, description="0 = the previous revision (kubectl semantics)")
+        force: bool = Field(False, description="roll back to the previous revision even right after a rollback")
+        why: str = Field("", description="why this revision (journaled with the choice)")
         evidence: bool = Field(True, description="capture pod logs, events and history before rolling back")
         wait: bool = True
         timeout: float = Field(600.0, gt=0)
@@ -58,25 +96,57 @@ class RollbackStep(Step):
         to = f"revision {params.to_revision}" if params.to_revision else "the previous revision"
         return f"roll back {params.deployment or 'the target'} to {to}"
 
-    def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
+    def prepare(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         kube = ctx.backend("kubernetes")
         target = _target(ctx, params)
-        d = kube.get_deployment(target)
-        rs = rv.replicaset_for_revision(d, kube._replicasets(d), params.to_revision)
-        number, hash_ = rv.revision_of(rs), (rs["metadata"].get("labels") or {}).get(rv.HASH_LABEL, "")
-        if params.evidence and ctx.journal is not None:
+        prior = _prior_choice(ctx)
+        why = params.why
+        if prior is not None:  # a retry: the choice was made before the crash; never re-resolve
+            number = next((r.number for r in kube.history(target) if r.template_hash == prior["template_hash"]), None)
+            if number is None:
+                from cockpit.errors import NotFoundError
+
+                raise NotFoundError(f"the revision chosen before the interruption ({prior.get('revision')}, template "
+                                    f"{prior['template_hash']}) is no longer in the history of {target}")
+            plan = kube.plan_rollback(target, number)
+            why = prior.get("why") or why
+        else:
+            plan = kube.plan_rollback(target, params.to_revision)
+            if not params.to_revision and not params.force:
+                refuse_bringing_back(target, plan)
+            if not why:
+                why = (f"revision {plan.to_revision} was asked for" if params.to_revision
+                       else f"revision {plan.to_revision} is the previous one")
+        self.plan = plan
+        live = plan.live
+        if params.evidence and ctx.journal is not None and not plan.skipped and prior is None:
             from backends.kubernetes.logs import capture_before_rollback
 
             ev = capture_before_rollback(kube, target, ctx.journal, ctx.evidence_dir)
             ctx.log(f"evidence: {len(ev.files)} files in {ev.dir}" + (f" ({len(ev.errors)} sources failed)" if ev.errors else ""))
-        if ctx.journal is not None:
-            ctx.journal.append("revision_chosen", step=getattr(ctx, "step_index", None), target=str(target),
-                               revision=number, template_hash=hash_, images=list(rv.images_of(rs["spec"]["template"])))
-        ctx.log(f"rolling back {target} to revision {number} ({', '.join(rv.images_of(rs['spec']['template']))})")
-        outcome = kube.rollback(target, number)
+        chosen = RevisionChosen(
+            revision=plan.to_revision, target=str(target), template_hash=plan.template_hash, images=tuple(plan.images),
+            from_revision=live.number if live else None, from_images=tuple(live.images) if live else (),
+            from_template_hash=live.template_hash if live else "", why=why, step=ctx.step_index)
+        if ctx.journal is not None and prior is None:
+            ctx.journal.write(chosen)
+        return {"target": str(target), "to_revision": plan.to_revision, "template_hash": plan.template_hash,
+                "from_revision": chosen.from_revision, "images": list(plan.images)}
+
+    def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
+        kube = ctx.backend("kubernetes")
+        target = _target(ctx, params)
+        plan = getattr(self, "plan", None) or kube.plan_rollback(target, params.to_revision)
+        live = plan.live
+        ctx.log(f"rolling back {target} to revision {plan.to_revision} ({', '.join(plan.images)})")
+        note = {"by": getattr(ctx.journal, "actor", "") or "", "at": _now_iso(),
+                "from_revision": live.number if live else None, "from_template_hash": live.template_hash if live else "",
+                "from_images": list(live.images) if live else [], "to_revision": plan.to_revision,
+                "to_template_hash": plan.template_hash}
+        outcome = kube.rollback(target, plan.to_revision, plan=plan, note=note)
         ctx.log(f"deployment.apps/{target.name} {outcome.message}")
         result = {"result": outcome.result.value, "from_revision": outcome.from_revision,
-                  "to_revision": number, "template_hash": hash_}
+                  "to_revision": plan.to_revision, "template_hash": plan.template_hash, "images": list(plan.images)}
         if params.wait and outcome.result is RollbackResult.ROLLED_BACK:
             result["progress"] = self._wait(ctx, kube, target, params.timeout)
         return result
@@ -87,29 +157,39 @@ class RollbackStep(Step):
 
         last = None
         for p in kube.watch_progress(target, cancel=ctx.cancel, timeout=timeout):
+            if last is None or p.message != last.message:
+                ctx.log(p.message)
             last = p
-            ctx.log(p.message)
         if last is None or not last.complete:
             raise RolloutFailed(last.message if last else f"rollout of {target} was cancelled",
                                 hint="check the pods and events; roll forward or pick another revision")
         return {"updated": last.updated, "ready": last.ready, "available": last.available, "desired": last.desired}
 
     def reconcile(self, ctx: StepContext, params: Any, intent: dict[str, Any]) -> dict[str, Any] | None:
-        chosen = _chosen(ctx, intent)
-        if chosen is None:
-            return None  # crashed before the patch could be sent
+        chosen_hash = intent.get("template_hash")
+        if not chosen_hash:  # an intent from before the choice was carried in it
+            prior = _prior_choice(ctx)
+            chosen_hash = prior.get("template_hash") if prior else None
+        if not chosen_hash:
+            return None
         kube = ctx.backend("kubernetes")
         target = _target(ctx, params)
         d = kube.get_deployment(target)
-        live = rv.live_replicaset(d, rv.owned_replicasets(d, kube._replicasets(d)))
-        live_hash = ((live or {}).get("metadata", {}).get("labels") or {}).get(rv.HASH_LABEL)
-        if live_hash != chosen.get("template_hash"):
+        live = rv.live_replicaset(d, rv.owned_replicasets(d, kube.replicasets(d)))
+        if rv.template_hash(live) != chosen_hash:
             return None
-        ctx.log(f"the rollback of {target} to revision {chosen.get('revision')} had taken effect before the crash")
-        result = {"result": "rolled-back", "to_revision": chosen.get("revision"), "template_hash": live_hash}
+        ctx.log(f"the rollback of {target} to revision {intent.get('to_revision')} had taken effect before the interruption")
+        result = {"result": "rolled-back", "to_revision": intent.get("to_revision"), "template_hash": chosen_hash,
+                  "from_revision": intent.get("from_revision"), "images": intent.get("images") or []}
         if params.wait:
             result["progress"] = self._wait(ctx, kube, target, params.timeout)
         return result
+
+
+def _now_iso() -> str:
+    from cockpit.journal import now_ts
+
+    return now_ts()
 
 
 @step_kind

@@ -144,15 +144,17 @@ def cmd_watch(args: argparse.Namespace) -> int:
     runner = None
     if args.runbook is not None:  # built by the composition root, handed over with the parsed flags
         runner = args.runbook_runner(args, target)
+    import backends.kubernetes.steps  # noqa: F401 — the automatic rollback runs the kubernetes.rollback step
+
     watcher = Watcher(target, sources, backend, Policy.from_settings(settings), journal=journal_factory,
                       auto_rollback=args.auto_rollback, readonly=args.readonly, runbook_runner=runner,
                       color=use_color())
     if args.journal is not None and not args.readonly:
-        watcher._j(force=True)
+        watcher.open_journal(force=True)
     try:
         code = watcher.run(duration=args.duration, exit_when_verified=args.exit_when_verified)
     finally:
-        j = watcher._journal_obj
+        j = watcher.journal_obj
         if j is not None:
             print(f"journal: {j.path}", flush=True)
             j.close()

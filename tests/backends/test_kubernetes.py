@@ -190,12 +190,21 @@ def test_cli_history_rollback_and_errors(bad_image: tuple[World, Path], tmp_path
     assert doc["outcome"]["to_revision"] == 2 and doc["progress"]["complete"] is True
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     types = [r["type"] for r in records]
-    assert types[:5] == ["incident_opened", "evidence", "revision_chosen", "intent", "outcome"]
+    # the one rollback path: plan → evidence → revision chosen → intent → patch → outcome → wait
+    order = ["incident_opened", "runbook", "run_started", "evidence", "revision_chosen", "intent", "outcome",
+             "step_finished", "run_finished"]
+    assert [t for t in types if t in order] == order
     assert types[-1] == "incident_closed"
+    chosen = next(r for r in records if r["type"] == "revision_chosen")
+    assert chosen["images"] == ["registry.example/shop/checkout:1.4.2"] and chosen["from_revision"] == 3
+    # the report names the images whole (never one letter each)
+    rep = cockpit("report", str(journal), env=env)
+    assert rep.returncode == 0, rep.stderr
+    assert "3 → 2 (registry.example/shop/checkout:1.4.2)" in rep.stdout
     # evidence before the rollback: pod logs of the bad revision, events, history, a manifest that verifies
     from cockpit.evidence import verify
 
-    ev = records[1]
+    ev = next(r for r in records if r["type"] == "evidence")
     names = [f["name"] for f in ev["files"]]
     assert ev["errors"] == [] and "events/events.json" in names and "rollout/history.json" in names
     assert sum(n.startswith("logs/checkout-") for n in names) == 4

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
+import backends.kubernetes.steps  # noqa: F401 — registers kubernetes.rollback (the composition root's job)
 from backends.kubernetes.backend import KubeBackend, connect
 from cockpit.config import DecisionConfig, TriggerConfig, WatchConfig
 from cockpit.decision import Policy, Reading, Verdict
@@ -144,7 +145,7 @@ def test_trigger_journals_why_counts_down_rolls_back_to_previous_and_verifies(wo
             "(no revision was seen healthy). Press Ctrl-C to abort.") in text
     assert out.index(next(x for x in out if "AUTO-ROLLBACK in" in x)) < out.index(next(x for x in out if "rolled back" in x))
     assert [x.strip() for x in out if x.startswith("  … ")] == ["… 2s", "… 1s"]
-    assert "rolled back shop/checkout: revision 3 → 2" in text and text.count("rolled back") == 1
+    assert "rolled back shop/checkout: revision 3 → 2" in text and text.count("rolled back shop/checkout") == 1
     assert patches(w0) == 1
     assert live(backend(w0)).images == (GOOD,)
 
@@ -193,7 +194,7 @@ def test_last_stable_revision_comes_from_the_health_history_and_stabilization_af
     ft, out = FakeTime(), []
     ft.t -= 60  # the fake timeline must not run ahead of the world's (real) revision timestamps
     src = ImageSource(w0, bad={"registry.example/shop/checkout:9.0.1"})  # 1.5.0 is fine in this test
-    watcher = make(w0, ft, src, out=out, auto_rollback=True, backend=b)
+    watcher = make(w0, ft, src, out=out, auto_rollback=True, backend=b, journal=Journal.open(tmp_path / "j.jsonl"))
     for _ in range(3):
         assert watcher.tick().verdict is Verdict.OK
         ft.sleep(5)
@@ -262,12 +263,13 @@ def test_never_triggers_twice_for_one_incident_nor_after_a_restart(world, tmp_pa
 # --------------------------------------------------------------------------- inconclusive data
 
 
-def test_never_triggers_on_inconclusive_data_a_gap_resets_the_count(world):
+def test_never_triggers_on_inconclusive_data_a_gap_resets_the_count(world, tmp_path):
     w0 = world("bad-image")
     ft, out = FakeTime(), []
     src = ImageSource(w0, bad={BAD})
     # only the consecutive error-rate rule here (the share-of-passed-checks rule is not about gaps)
-    watcher = make(w0, ft, src, out=out, auto_rollback=True, policy=policy(triggers={"success_min_checks": 100}))
+    watcher = make(w0, ft, src, out=out, auto_rollback=True, policy=policy(triggers={"success_min_checks": 100}),
+                   journal=Journal.open(tmp_path / "j.jsonl"))
 
     def ticks(n: int) -> list:
         ds = []
@@ -442,7 +444,7 @@ def test_ctrl_c_while_the_rollback_is_sent_is_not_a_quiet_stop(world, tmp_path):
         def __getattr__(self, name):
             return getattr(real, name)
 
-        def rollback(self, target, to_revision=0):
+        def rollback(self, target, to_revision=0, **kw):
             raise KeyboardInterrupt
 
     ft, out = FakeTime(), []
