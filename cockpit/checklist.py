@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from cockpit.durations import format_timer
 from cockpit.model import PodInfo, RolloutProgress
 from cockpit.state import PHASE_BUDGETS, PHASES, IncidentState
 
@@ -343,12 +344,8 @@ def _clock(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).astimezone().strftime("%H:%M:%S")
 
 
-def fmt_elapsed(seconds: float) -> str:
-    """``75`` → ``1:15``; ``3725`` → ``1:02:05``."""
-    s = int(max(0, seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+fmt_elapsed = format_timer
+"""``75`` → ``1:15`` (:func:`cockpit.durations.format_timer`)."""
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Durations: the one parser and the one formatter of the cockpit (stdlib only, pure).
 
-- :func:`parse_duration` — ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"1m30s"``, ``"500ms"``,
-  ``"2d"`` → seconds. Runbook fields (:data:`cockpit.runbook.Duration`) and command-line
+- :func:`parse_duration` — ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"1m30s"``, ``"500ms"``
+  → seconds. Runbook fields (:data:`cockpit.runbook.Duration`) and command-line
   flags (:func:`duration_arg`) use it.
 - :func:`format_duration` — seconds → ``45s``, ``4m 05s``, ``1h 02m`` (reports, messages,
   verdict reasons, countdowns).
@@ -20,13 +20,13 @@ import argparse
 import re
 from typing import Any
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _EXPECTED = "expected a duration such as 30s, 5m or 1h"
 
 
 def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"1m30s"``, ``"500ms"``, ``"2d"``.
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"1m30s"``, ``"500ms"``.
 
     A bare number is seconds. Spaces are ignored (``"1m 30s"``). Raises ``ValueError`` for
     anything else, and for zero or less (zero is allowed with ``allow_zero``).

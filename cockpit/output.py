@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, TextIO
 
+from cockpit.durations import format_age
 from cockpit.text import sanitize
 
 
@@ -60,15 +61,8 @@ def emit(args: Any, data: Any, headers: Sequence[str] | None = None, rows: Itera
 
 
 def age(when: datetime | None, now: datetime | None = None) -> str:
-    """kubectl-style age: 45s, 12m, 5h, 3d."""
+    """kubectl-style age: 45s, 12m, 5h, 3d (:func:`cockpit.durations.format_age`)."""
     if when is None:
         return "<unknown>"
     now = now or datetime.now(timezone.utc)
-    s = max(0, int((now - when).total_seconds()))
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172800:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
+    return format_age((now - when).total_seconds())

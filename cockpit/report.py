@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cockpit import events as ev
+from cockpit.durations import format_duration
 from cockpit.state import PHASE_BUDGETS, ActionState, IncidentState, record_time, replay
 from cockpit.text import sanitize
 
@@ -59,16 +60,8 @@ def hms(at: datetime | None) -> str:
     return at.astimezone(timezone.utc).strftime("%H:%M:%S") if at else "—"
 
 
-def duration(seconds: float | None) -> str:
-    """``45s``, ``4m 05s``, ``1h 02m``."""
-    if seconds is None:
-        return "—"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+duration = format_duration
+"""``45s``, ``4m 05s``, ``1h 02m`` (:func:`cockpit.durations.format_duration`)."""
 
 
 def pct(value: float | None) -> str:

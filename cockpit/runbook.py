@@ -23,43 +23,18 @@ applies.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from cockpit.durations import parse_duration
 from cockpit.errors import ConfigError
 from cockpit.model import Target
 from cockpit.steps import REGISTRY, Step, StepParams, get_step
 
 # --------------------------------------------------------------------------- durations
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"1m30s"``, ``"500ms"``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m or 1h")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            seconds = float(text)
-        elif text and _DURATION.sub("", text) == "":
-            seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text))
-        else:
-            raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
-    else:
-        raise ValueError("expected a duration such as 30s, 5m or 1h")
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
-    return seconds
-
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A pydantic field type: seconds, written in YAML as ``30s`` / ``5m`` / ``1h`` (or a number)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.content import Content
 
+from cockpit.durations import format_duration
 from screens.render import clock, g, text
 
 CHANNEL_HELP = ("no notification channel is configured. Set COCKPIT_NOTIFY__SLACK_WEBHOOK_URL (Slack), "
@@ -21,14 +22,8 @@ PG_HELP = "PostgreSQL: not configured (set COCKPIT_DATA__POSTGRES_DSN or data.po
 REDIS_HELP = "Redis: not configured (set COCKPIT_DATA__REDIS_URL or data.redis_url in the config file)"
 
 
-def dur(seconds: float) -> str:
-    """``45s``, ``4m 05s``, ``1h 02m``."""
-    s = int(abs(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+dur = format_duration
+"""``45s``, ``4m 05s``, ``1h 02m`` (:func:`cockpit.durations.format_duration`; the sign is dropped)."""
 
 
 def countdown(seconds: float) -> tuple[str, str]:
@@ -59,7 +54,7 @@ def next_lines(plan: Any, now: datetime, busy: str = "") -> Content:
         return Content("")
     if not plan.open:
         msg = "the incident is resolved: nothing more is due" if plan.items or plan.last_sent_at else (
-            "no incident is open: updates and escalations start when one is declared (h on a target, or a rollback)")
+            "no incident is open: updates and escalations start when you act on a target (s or k here, or a rollback)")
         return Content(msg).stylize("$text-muted")
     lines = []
     esc = next((d for d in plan.escalations if d.status == "pending"), None)

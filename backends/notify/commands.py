@@ -106,6 +106,7 @@ def _due(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from cockpit.comms import load_notify_settings, plan
+    from cockpit.durations import format_duration
     from cockpit.journal import read_journal
     from cockpit.output import emit
 
@@ -114,7 +115,7 @@ def _due(args: argparse.Namespace) -> int:
     rows, data = [], []
     for d in p.items:
         left = d.seconds_until(now)
-        when = f"in {int(left // 60)}m {int(left % 60):02d}s" if left > 0 else f"OVERDUE {int(-left // 60)}m {int(-left % 60):02d}s"
+        when = f"in {format_duration(left)}" if left > 0 else f"OVERDUE {format_duration(left)}"
         rows.append([d.key, d.due_at.strftime("%H:%M:%S UTC"), when if d.status == "pending" else d.status,
                      " ".join(d.targets)])
         data.append({"item": d.key, "due_at": d.due_at, "status": d.status, "seconds_until": round(left, 1),

@@ -11,15 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def duration(text: str) -> float:
-    """``90``, ``90s``, ``5m``, ``1h``, ``250ms`` → seconds."""
-    import re
-
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text or "")
-    if not m:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 5m, 1h)")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+from cockpit.durations import duration_arg as duration
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
