@@ -96,32 +96,30 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         if done is not None:
             say(f"deployment.apps/{target.name}: {describe_done(done)}")
             return _finish_already(args, kube, target, done)
-    resuming = state is not None and interrupted(state)
-    if not resuming:
-        plan = kube.plan_rollback(target, args.to_revision)
-        if args.readonly:
-            kube.rollback(target, plan.to_revision, plan=plan)  # refused by the backend; nothing is sent
-        if not args.to_revision and not args.force:
-            from backends.kubernetes.steps import refuse_bringing_back
+    if args.readonly:  # refused by the backend before anything is sent (and no lock is taken)
+        kube.rollback(target, args.to_revision)
+    from cockpit.journal import default_actor
 
-            refuse_bringing_back(target, plan)
-        if not args.yes:
-            live = plan.live
-            from_desc = f"revision {live.number} ({', '.join(live.images)})" if live else "the live template"
-            _confirm(f"Roll back deployment {target} from {from_desc} to revision {plan.to_revision} "
-                     f"({', '.join(plan.images)})?")
-    elif args.readonly:
-        kube.rollback(target, args.to_revision)  # refused
-
-    journal = Journal.open(args.journal or default_journal_path(str(target)))
+    lock = _lock(kube, target, default_actor())  # first: a second operator is refused naming the holder
     try:
-        lock = _lock(kube, target, journal.actor)
+        if state is None or not interrupted(state):
+            plan = kube.plan_rollback(target, args.to_revision)
+            if not args.to_revision and not args.force:
+                from backends.kubernetes.steps import refuse_bringing_back
+
+                refuse_bringing_back(target, plan)
+            if not args.yes:
+                live = plan.live
+                from_desc = f"revision {live.number} ({', '.join(live.images)})" if live else "the live template"
+                _confirm(f"Roll back deployment {target} from {from_desc} to revision {plan.to_revision} "
+                         f"({', '.join(plan.images)})?")
+        journal = Journal.open(args.journal or default_journal_path(str(target)))
         try:
             return _run(args, kube, target, journal, req, say)
         finally:
-            lock.release()
+            journal.close()
     finally:
-        journal.close()
+        lock.release()
 
 
 def _say(args: argparse.Namespace):  # noqa: ANN202

@@ -62,8 +62,11 @@ def refuse_bringing_back(target: Target, plan: Any) -> None:
     if note["from_template_hash"] != plan.template_hash or note.get("to_template_hash") != live.template_hash:
         return
     images = ", ".join(note.get("from_images") or plan.images)
+    from cockpit.locks import format_since, parse_time
+
+    at = parse_time(note.get("at"))
     raise ConflictError(
-        f"{target} was rolled back by {note.get('by', '?')} at {note.get('at', '?')} from revision "
+        f"{target} was rolled back by {note.get('by', '?')} at {format_since(at) if at else '?'} from revision "
         f"{note.get('from_revision', '?')} to revision {note.get('to_revision', '?')}; \"the previous revision\" now "
         f"is the one rolled back from ({images}), so this would undo that rollback",
         title="Already rolled back",

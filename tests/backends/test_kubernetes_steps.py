@@ -38,10 +38,10 @@ class CrashingBackend(KubeBackend):
         super().__init__(real.t, namespace=real.namespace)
         self.when = when
 
-    def rollback(self, target: Target, to_revision: int = 0):  # type: ignore[override]
+    def rollback(self, target: Target, to_revision: int = 0, **kw):  # type: ignore[override]
         if self.when == "before":
             raise Crash(1)
-        super().rollback(target, to_revision)
+        super().rollback(target, to_revision, **kw)
         raise Crash(1)
 
 
@@ -87,8 +87,12 @@ def test_crash_mid_rollback_resumes_without_a_second_write(world: tuple[World, s
     if when == "after":
         assert [o.get("resumed") for o in outcomes] == [True] and outcomes[0]["ok"]
     else:  # the dangling intent is superseded, and the step ran again, once
-        assert [(o["ok"], o.get("superseded")) for o in outcomes] == [(False, True), (True, None)]
-    assert sum(1 for r in records if r["type"] == "revision_chosen") == (1 if when == "after" else 2)
+        assert [(o["ok"], o.get("superseded")) for o in outcomes] == [(False, True), (True, False)]
+    # chosen once, before the first intent: the retry reuses that choice (by template hash)
+    assert sum(1 for r in records if r["type"] == "revision_chosen") == 1
+    chosen = next(r for r in records if r["type"] == "revision_chosen")
+    intents = [r for r in records if r["type"] == "intent" and r.get("step") == 0]
+    assert all(i["template_hash"] == chosen["template_hash"] and i["to_revision"] == 2 for i in intents)
 
 
 def test_readonly_runbook_refuses_before_any_write(world: tuple[World, str], tmp_path: Path) -> None:
