@@ -9,7 +9,9 @@ The model is nested by area (``decision``, ``watch``, ``metrics``); later areas 
 themes, notify) add a section: a ``BaseModel`` subclass with defaults, one field on
 :class:`Settings`, and ``python -m cockpit config schema > cockpit/config.schema.json``.
 
-Every threshold here is documented in ``cockpit/decision.py``, which reads these models.
+Every threshold here is documented where it is used: ``cockpit/matrix.py`` (the matrix and the
+tree), ``cockpit/triggers.py`` (the triggers, one check per ``watch.interval_s``) and
+``cockpit/decision.py`` (freshness, stabilization).
 Units are in the field names: fractions (``0.05`` = 5 %), milliseconds (``_ms``) and seconds
 (``_s``). Boundaries follow the runbooks' wording: *rollback above* is strict (``> 5 %``),
 the lower bands are inclusive (``2–5 %`` → consider includes both 2 % and 5 %).
@@ -20,7 +22,6 @@ password / token) are ``SecretStr`` and never printed.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -135,7 +136,11 @@ class DecisionConfig(_Section):
 
 
 class WatchConfig(_Section):
-    interval_s: float = Field(5.0, gt=0, le=3600, description="seconds between checks")
+    interval_s: float = Field(
+        5.0, gt=0, le=3600,
+        description="seconds between checks, for `cockpit watch` and the full-screen cockpit alike: the triggers count "
+                    "one check per interval however often the screen refreshes",
+    )
     window_s: float = Field(60.0, gt=0, description="rates and quantiles are computed over this sliding window")
     stabilization_s: float = Field(60.0, ge=0, description="after a deploy or rollback, do not judge for this long")
     countdown_s: float = Field(10.0, ge=0, description="auto-rollback countdown; SIGINT during it aborts")
@@ -441,70 +446,12 @@ def public_dict(settings: Settings) -> dict:
 # --------------------------------------------------------------------------- importer
 
 
-_RUNBOOK_KEYS = {
-    ("triggers", "autoRollback", "errorRate"): (("decision", "triggers", "error_rate_above"), "a fraction 0..1 (0.1 = 10 %)"),
-    ("triggers", "autoRollback", "responseTime"): (("decision", "triggers", "p95_ms_above"), "milliseconds > 0"),
-    ("triggers", "autoRollback", "availability"): (("decision", "triggers", "success_rate_below"), "a fraction 0..1 (0.95 = 95 %)"),
-    ("recovery", "healthCheckInterval"): (("watch", "interval_s"), "seconds > 0"),
-    ("recovery", "stabilizationPeriod"): (("watch", "stabilization_s"), "seconds >= 0"),
-}
-
-
 def import_rollback_config(path: str | os.PathLike) -> tuple[dict, list[str]]:
-    """Translate a runbook ``rollback-config.json`` into our settings (a nested dict).
+    """Translate a runbook ``rollback-config.json`` into our settings: see
+    :func:`cockpit.config_import.import_rollback_config` (imported on use)."""
+    from cockpit.config_import import import_rollback_config as translate
 
-    Mapping: ``triggers.autoRollback.errorRate`` → ``decision.triggers.error_rate_above``;
-    ``responseTime`` → ``decision.triggers.p95_ms_above``; ``availability`` →
-    ``decision.triggers.success_rate_below``; ``recovery.healthCheckInterval`` →
-    ``watch.interval_s``; ``recovery.stabilizationPeriod`` → ``watch.stabilization_s``.
-    Returns ``(overrides, notes)``; notes name the keys not imported (``strategies``,
-    ``notifications``: other areas). Raises ConfigError naming the file, key and expectation.
-    """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object at the top level")
-    out: dict = {}
-    notes: list[str] = []
-    for src, (dst, expected) in _RUNBOOK_KEYS.items():
-        node: Any = data
-        for part in src:
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is None:
-            continue
-        key = ".".join(src)
-        if isinstance(node, bool) or not isinstance(node, (int, float)):
-            raise ConfigError(f"{path}: {key}: expected {expected}, got {node!r}")
-        cur = out
-        for p in dst[:-1]:
-            cur = cur.setdefault(p, {})
-        cur[dst[-1]] = node
-    known_leaves = {k for k in _RUNBOOK_KEYS}
-
-    def walk(node: Any, prefix: tuple) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, prefix + (k,))
-        elif prefix not in known_leaves:
-            notes.append(f"{'.'.join(prefix)} not imported (not a threshold; configure it in its own section)")
-
-    walk(data, ())
-    try:
-        _build(out)
-    except ValidationError as exc:
-        reverse = {".".join(map(str, v[0])): (".".join(k), v[1]) for k, v in _RUNBOOK_KEYS.items()}
-        msgs = []
-        for e in exc.errors(include_url=False):
-            ours = ".".join(str(p) for p in e["loc"])
-            theirs, expected = reverse.get(ours, (ours, e["msg"]))
-            msgs.append(f"{path}: {theirs}: expected {expected}, got {e.get('input')!r}")
-        raise ConfigError("; ".join(msgs)) from None
-    return out, notes
+    return translate(path)
 
 
 def to_yaml(data: dict) -> str:

@@ -158,3 +158,14 @@ def test_cli_config_schema_and_import(tmp_path):
     out = subprocess.run([sys.executable, "-m", "cockpit", "config", "show"], capture_output=True, text=True, cwd=ROOT,
                          timeout=60, env={**__import__("os").environ, "COCKPIT_CONFIG_FILE": str(bad)})
     assert out.returncode == 2 and "c.yaml: watch.interval_s" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_one_check_interval_for_every_consumer():
+    """``watch.interval_s`` is the one cadence: the engine's policy exposes it for the TUI and ``watch``."""
+    from cockpit.decision import Engine, Policy
+
+    s = load_settings(env={"COCKPIT_WATCH__INTERVAL_S": "2"}, use_file=False)
+    policy = Policy.from_settings(s)
+    assert policy.interval_s == 2 and Engine(policy).interval_s == 2
+    assert Policy().interval_s == load_settings(env={}, use_file=False).watch.interval_s == 5
+    assert "full-screen cockpit alike" in json_schema()["$defs"]["WatchConfig"]["properties"]["interval_s"]["description"]
