@@ -21,6 +21,13 @@ class Target:
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}" if self.kind == "deployment" else self.name
 
+    @classmethod
+    def parse(cls, text: str, namespace: str = "default") -> Target:
+        """``"shop/checkout"`` → ``Target("checkout", "shop")``; a bare name takes ``namespace``.
+        The one parser of target strings (journals, the CLI, the screens)."""
+        ns, sep, name = str(text).partition("/")
+        return cls(name, ns) if sep else cls(ns, namespace)
+
 
 @dataclass(frozen=True, slots=True)
 class Revision:
