@@ -26,6 +26,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "cockpit-drill"
     api: Api  # set on the subclass the server builds
+    _raw = b""  # the request body, read by _dispatch
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -53,7 +54,7 @@ class Handler(BaseHTTPRequestHandler):
     def _error(self, e: StoreError) -> None:
         self._send_obj(e.code, status_obj(e.code, e.reason, e.message, e.details))
 
-    def _raw_body(self) -> bytes:
+    def _read_body(self) -> bytes:
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -69,7 +70,7 @@ class Handler(BaseHTTPRequestHandler):
         return raw
 
     def _body(self) -> Any:
-        raw = self._raw_body()
+        raw = self._raw
         ctype = self.headers.get("Content-Type", "application/json")
         if not raw:
             return None
@@ -115,6 +116,9 @@ class Handler(BaseHTTPRequestHandler):
         api.record(method, path)
         q = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         try:
+            # The body is read before anything can fail: an error answered with the body still
+            # unread would leave it on the kept-alive connection, to be parsed as the next request.
+            self._raw = self._read_body()
             if method in ("GET", "HEAD"):
                 found = discovery.discover(path, self.headers.get("Accept", ""), api.version)
                 if found is not None:
@@ -137,6 +141,7 @@ class Handler(BaseHTTPRequestHandler):
 
             traceback.print_exc()
             self._error(StoreError(500, "InternalError", f"Internal error occurred: {e}"))
+            self.close_connection = True  # the request may not have been read whole
 
     @staticmethod
     def _not_allowed() -> StoreError:
