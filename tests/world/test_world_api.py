@@ -185,8 +185,12 @@ def test_list_selectors_all_namespaces_and_table(w: World) -> None:
         ["Name", "Ready", "Up-to-date", "Available", "Age"]
     row = next(r for r in table["rows"] if r["cells"][0] == "web")
     assert row["cells"][1] == "3/3" and row["object"]["kind"] == "PartialObjectMetadata"
-    code, lst, _ = call(w, "GET", "/api/v1/namespaces/default/pods?fieldSelector=status.phase%3DRunning")
+    # the settled scenario's pods (a's and b's may or may not be Running yet: not these)
+    pods = "/api/v1/namespaces/default/pods?labelSelector=app%20in%20(web,api)&fieldSelector=status.phase%3D"
+    code, lst, _ = call(w, "GET", pods + "Running")
     assert len(lst["items"]) == 5
+    code, lst, _ = call(w, "GET", pods + "Pending")
+    assert lst["items"] == []
 
 
 def test_delete_namespace_and_deployment(w: World) -> None:
