@@ -18,6 +18,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     serve.add_argument("--scenario", default="healthy", help="scenario name or YAML file (default: healthy)")
     serve.add_argument("--speed", type=float, default=1.0, help="simulated time speed-up (default: 1.0)")
+    serve.add_argument("--forbid", action="append", default=[], metavar="RESOURCE",
+                       help="answer every request for RESOURCE (e.g. leases) with 403 Forbidden, as RBAC would")
     serve.set_defaults(handler=_world_serve)
 
     journal = sub.add_parser("journal", parents=[common], help="read incident journals")
@@ -77,4 +79,5 @@ def _journal_show(args: argparse.Namespace) -> int:
 def _world_serve(args: argparse.Namespace) -> int:
     from cockpit.world.serve import serve
 
-    return serve(args.world_kubeconfig, port=args.port, scenario=args.scenario, speed=args.speed)
+    return serve(args.world_kubeconfig, port=args.port, scenario=args.scenario, speed=args.speed,
+                 forbid=args.forbid)

@@ -8,10 +8,14 @@ Modules (standard library plus PyYAML and pydantic; nothing here imports textual
 
 - :mod:`.world` — :class:`~cockpit.world.world.World`, the whole thing, embeddable;
 - :mod:`.serve` — ``serve()``, the foreground server behind ``cockpit world serve``;
+  :mod:`.process` — that server as a child process (``cockpit --drill``);
 - :mod:`.scenario` — the YAML scenario format, ``list_scenarios()``, ``load_scenario()``;
-- :mod:`.api` — HTTP routing, discovery, verbs, watch; :mod:`.tables` — server-side Tables;
+- the API: :mod:`.resources` (the kinds served, Leases included), :mod:`.discovery`,
+  :mod:`.verbs` (get/list/watch/create/update/patch/delete, 403 ``forbid``), :mod:`.server`
+  (HTTP/1.1, watch streams, Status errors), :mod:`.tables` (server-side Tables);
 - :mod:`.store` — the versioned, indexed, watchable object store;
-- :mod:`.controller` — deployment + ReplicaSet controllers and a kubelet, in simulated time;
+- :mod:`.controller` — the control loop that runs :mod:`.controllers` (deployment, ReplicaSet,
+  kubelet) in simulated time;
 - :mod:`.patch`, :mod:`.selectors`, :mod:`.kube`, :mod:`.protobuf` — the API's building blocks;
 - :mod:`.services` — the simulated HTTP services and their traffic.
 

@@ -29,8 +29,8 @@ def legacy_resource_list(group_version: str, resources: list[Resource]) -> Obj:
     out = []
     for r in resources:
         out.append({"name": r.name, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-                    "verbs": r.verbs, "shortNames": list(r.short), **({"categories": list(r.categories)}
-                                                                       if r.categories else {})})
+                    "verbs": r.verbs, **({"shortNames": list(r.short)} if r.short else {}),
+                    **({"categories": list(r.categories)} if r.categories else {})})
         for sub in r.subresources:
             g, v, k = _sub_kind(r, sub)
             entry = {"name": f"{r.name}/{sub}", "singularName": "", "namespaced": r.namespaced, "kind": k,

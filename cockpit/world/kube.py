@@ -15,6 +15,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from cockpit.world.resources import RESOURCES
 from cockpit.world.store import StoreError
 
 Obj = dict[str, Any]
@@ -201,6 +202,83 @@ def default_event(ev: Obj) -> None:
     ev["kind"] = "Event"
 
 
+# ---------------------------------------------------------------------------- Leases
+
+RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"  # metav1.MicroTime's layout, in Go's notation
+_MICRO_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6})(Z|[+-]\d{2}:\d{2})$")
+LEASE_TIMES = ("acquireTime", "renewTime")
+LEASE_INTS = ("leaseDurationSeconds", "leaseTransitions")
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type name Go's decoder reports (``cannot unmarshal string into ...``)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return f"number {value}"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _undecodable(kind: str, why: str) -> StoreError:
+    return StoreError(400, "BadRequest", f'{kind} in version "v1" cannot be handled as a {kind}: {why}')
+
+
+def parse_micro_time(value: Any, field: str, kind: str = "Lease") -> str:
+    """Normalise a MicroTime the way the API server decodes it (``time.Parse(RFC3339Micro)``:
+    exactly six fractional digits, ``Z`` or a ``±hh:mm`` offset) and re-encodes it (UTC).
+    Anything else is the 400 the server answers when the body cannot be decoded."""
+    if not isinstance(value, str):
+        raise _undecodable(kind, f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                                 f"{kind}Spec.spec.{field} of type string")
+    m = _MICRO_RE.match(value)
+    if not m:
+        raise _undecodable(kind, f'parsing time "{value}" as "{RFC3339_MICRO}": cannot parse "{value}" as '
+                                 f'"{RFC3339_MICRO}"')
+    offset = "+00:00" if m.group(2) == "Z" else m.group(2)
+    try:
+        t = datetime.fromisoformat(m.group(1) + offset)
+    except ValueError:
+        raise _undecodable(kind, f'parsing time "{value}": out of range') from None
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def default_lease(lease: Obj) -> None:
+    """coordination.k8s.io/v1 Lease: decode the spec as the server would (MicroTimes normalised
+    to UTC with microseconds, int32 counters, nulls dropped)."""
+    rest = {k: lease.pop(k) for k in list(lease) if k not in ("kind", "apiVersion")}
+    lease.clear()
+    lease.update(kind="Lease", apiVersion="coordination.k8s.io/v1", **rest)  # in the server's order
+    spec = lease.get("spec")
+    if spec is None:
+        spec = lease["spec"] = {}
+    if not isinstance(spec, dict):
+        raise _undecodable("Lease", f"json: cannot unmarshal {_json_type(spec)} into Go struct field Lease.spec "
+                                    "of type v1.LeaseSpec")
+    for key in [k for k, v in spec.items() if v is None]:
+        del spec[key]
+    for key in LEASE_TIMES:
+        if key in spec:
+            spec[key] = parse_micro_time(spec[key], key)
+    for key in LEASE_INTS:
+        if key in spec and (isinstance(spec[key], bool) or not isinstance(spec[key], int)
+                            or not -2**31 <= spec[key] < 2**31):
+            raise _undecodable("Lease", f"json: cannot unmarshal {_json_type(spec[key])} into Go struct field "
+                                        f"LeaseSpec.spec.{key} of type int32")
+    for key in ("holderIdentity", "preferredHolder", "strategy"):
+        if key in spec and not isinstance(spec[key], str):
+            raise _undecodable("Lease", f"json: cannot unmarshal {_json_type(spec[key])} into Go struct field "
+                                        f"LeaseSpec.spec.{key} of type string")
+
+
+def _validate_lease(spec: Obj, causes: list[tuple[str, str]]) -> None:
+    """pkg/apis/coordination/validation.ValidateLeaseSpec."""
+    duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
+    if duration is not None and duration <= 0:
+        causes.append(("spec.leaseDurationSeconds", f"Invalid value: {duration}: must be greater than 0"))
+    if transitions is not None and transitions < 0:
+        causes.append(("spec.leaseTransitions", f"Invalid value: {transitions}: must be greater than or equal to 0"))
+
+
 DEFAULTERS = {
     "deployments": default_deployment,
     "replicasets": default_replicaset,
@@ -208,6 +286,7 @@ DEFAULTERS = {
     "services": default_service,
     "namespaces": default_namespace,
     "events": default_event,
+    "leases": default_lease,
 }
 
 
@@ -252,9 +331,8 @@ def _validate_pod_spec(spec: Any, prefix: str, causes: list[tuple[str, str]]) ->
 
 def validate(resource: str, obj: Obj, old: Obj | None = None) -> None:
     """Raise a 422 StoreError for the problems the real API server would refuse."""
-    kinds = {"deployments": "Deployment", "replicasets": "ReplicaSet", "pods": "Pod",
-             "services": "Service", "namespaces": "Namespace", "events": "Event"}
-    kind = kinds.get(resource, resource)
+    r = RESOURCES.get(resource)
+    kind = (f"{r.kind}.{r.group}" if r.group else r.kind) if r is not None else resource
     md = obj.get("metadata") or {}
     name = md.get("name") or md.get("generateName") or ""
     causes: list[tuple[str, str]] = []
@@ -288,5 +366,8 @@ def validate(resource: str, obj: Obj, old: Obj | None = None) -> None:
                                "`type` is 'Recreate'"))
     elif resource == "pods":
         _validate_pod_spec(obj.get("spec"), "spec", causes)
+    elif resource == "leases":
+        _validate_lease(obj.get("spec") or {}, causes)
     if causes:
-        raise invalid(kind, name, causes)
+        raise invalid(kind, name, causes, group=r.group if r is not None else "",
+                      details_kind=r.kind if r is not None else None)

@@ -55,9 +55,10 @@ def _goal(scenario: str) -> tuple[str, str] | None:
 class WorldProcess:
     """A running ``world serve`` child: ``start()`` returns at once, ``wait_ready()`` blocks."""
 
-    def __init__(self, scenario: str = "bad-image", speed: float = 1.0) -> None:
+    def __init__(self, scenario: str = "bad-image", speed: float = 1.0, forbid: tuple[str, ...] = ()) -> None:
         self.scenario_name = scenario
         self.speed = speed
+        self.forbid = tuple(forbid)  # resources the world refuses with 403 (``world serve --forbid``)
         self.dir = Path(tempfile.mkdtemp(prefix="cockpit-drill-"))
         self.kubeconfig_path = self.dir / "kubeconfig"
         self.url = ""
@@ -71,6 +72,8 @@ class WorldProcess:
     def start(self) -> WorldProcess:
         argv = [sys.executable, "-m", "cockpit", "world", "serve", "--kubeconfig", str(self.kubeconfig_path),
                 "--scenario", self.scenario_name, "--speed", str(self.speed)]
+        for resource in self.forbid:
+            argv += ["--forbid", resource]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         threading.Thread(target=self._read_ready, name="drill-world-ready", daemon=True).start()

@@ -58,11 +58,14 @@ RESOURCES: dict[str, Resource] = {
         Resource("deployments", "apps", "v1", "Deployment", "deployment", True, ("deploy",), ("all",),
                  ("scale", "status")),
         Resource("replicasets", "apps", "v1", "ReplicaSet", "replicaset", True, ("rs",), ("all",), ("scale", "status")),
+        Resource("leases", "coordination.k8s.io", "v1", "Lease", "lease", True, (), (), (),
+                 unconditional_update=False, create_on_update=True,
+                 field_labels=("metadata.name", "metadata.namespace")),
     )
 }
 
 # The named API groups, in the order /apis lists them (apps first, as kubectl expects nothing else).
-GROUPS: tuple[str, ...] = ("apps",)
+GROUPS: tuple[str, ...] = ("apps", "coordination.k8s.io")
 
 
 def in_group(group: str) -> list[Resource]:

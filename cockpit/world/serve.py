@@ -4,18 +4,27 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from cockpit.world.world import World
 
 
-def serve(kubeconfig: Path, port: int = 0, scenario: str = "healthy", speed: float = 1.0) -> int:
+def serve(kubeconfig: Path, port: int = 0, scenario: str = "healthy", speed: float = 1.0,
+          forbid: Sequence[str] = ()) -> int:
     """Start a world, write ``kubeconfig`` (context ``cockpit-drill``), print one ready line,
-    and serve until SIGINT or SIGTERM. Returns 0 on a clean stop.
+    and serve until SIGINT or SIGTERM. Returns 0 on a clean stop. ``forbid`` names resources
+    (plural, e.g. ``leases``) that every request is refused with 403 Forbidden, as by RBAC.
 
     Raises :class:`cockpit.errors.ConfigError` for an unknown or malformed scenario.
     """
-    world = World(scenario=scenario, speed=speed, port=port)
+    from cockpit.errors import ConfigError
+    from cockpit.world.resources import RESOURCES
+
+    unknown = [r for r in forbid if r not in RESOURCES]
+    if unknown:
+        raise ConfigError(f"cannot forbid {', '.join(unknown)}: the world serves {', '.join(sorted(RESOURCES))}")
+    world = World(scenario=scenario, speed=speed, port=port, forbid=forbid)
     done = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -45,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--scenario", default="healthy")
     p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--forbid", action="append", default=[], metavar="RESOURCE")
     a = p.parse_args(argv)
-    return serve(a.kubeconfig, a.port, a.scenario, a.speed)
+    return serve(a.kubeconfig, a.port, a.scenario, a.speed, a.forbid)
 
 
 if __name__ == "__main__":

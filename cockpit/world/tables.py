@@ -139,6 +139,12 @@ def _namespace(o: Obj) -> list[Any]:
     return [o["metadata"]["name"], (o.get("status") or {}).get("phase", "Active"), age(o["metadata"].get("creationTimestamp"))]
 
 
+def _lease(o: Obj) -> list[Any]:
+    # printers.go printLease: an unset holder prints as an empty cell
+    return [o["metadata"]["name"], (o.get("spec") or {}).get("holderIdentity") or "",
+            age(o["metadata"].get("creationTimestamp"))]
+
+
 def _scale(o: Obj) -> list[Any]:
     return [o["metadata"]["name"], age(o["metadata"].get("creationTimestamp"))]
 
@@ -158,6 +164,8 @@ TABLES: dict[str, tuple[list[dict[str, Any]], Callable[[Obj], list[Any]]]] = {
     "services": ([NAME, _col("Type"), _col("Cluster-IP"), _col("External-IP"), _col("Port(s)"), AGE,
                   _col("Selector", priority=1)], _service),
     "namespaces": ([NAME, _col("Status"), AGE], _namespace),
+    "leases": ([NAME, _col("Holder", desc="holderIdentity contains the identity of the holder of a current lease."),
+                AGE], _lease),
 }
 
 

@@ -16,6 +16,7 @@ import copy
 import hashlib
 import json
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,11 +24,11 @@ from typing import Any
 import yaml
 
 from cockpit.world import kube
-from cockpit.world.server import make_server
 from cockpit.world.clock import Clock
 from cockpit.world.controller import Controller, PodBehaviour
 from cockpit.world.resources import RESOURCES
 from cockpit.world.scenario import Behaviour, Scenario, load_scenario
+from cockpit.world.server import make_server
 from cockpit.world.services import Services, SimService
 from cockpit.world.store import Obj, Store
 from cockpit.world.verbs import Api
@@ -41,7 +42,8 @@ class World:
     """A simulated cluster. ``start()`` it (or use ``with``), then talk to ``url``."""
 
     def __init__(self, scenario: str | Path | Scenario = "healthy", speed: float = 1.0, port: int = 0,
-                 services: bool = True, kube_version: str = "v1.30.0", host: str = "127.0.0.1") -> None:
+                 services: bool = True, kube_version: str = "v1.30.0", host: str = "127.0.0.1",
+                 forbid: Iterable[str] = ()) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.speed = float(speed)
         self.port = port
@@ -52,6 +54,8 @@ class World:
         self.controller = Controller(self.store, self.clock, self._pod_behaviour)
         self.api = Api(self.store, self.controller, kube_version)
         self.api.pod_log = self.pod_log
+        for resource in forbid:
+            self.api.forbid(resource)
         self.services = Services(self.scenario.traffic_rps)
         self._server = None
         self._threads: list[threading.Thread] = []
@@ -66,6 +70,18 @@ class World:
     def _pod_behaviour(self, image: str) -> PodBehaviour:
         b = self.behaviour(image)
         return PodBehaviour(ready_after=b.ready_after, crash=b.crash)
+
+    # ------------------------------------------------------------------ authorization
+    def forbid(self, resource: str, verbs: Iterable[str] | None = None) -> None:
+        """Answer requests for ``resource`` (plural: ``"leases"``) with 403 Forbidden, as RBAC
+        does for a user without a role for it — every verb, or only ``verbs`` (``"create"``,
+        ``"update"``, ``"get"``, ``"list"``, ``"watch"``, ``"patch"``, ``"delete"``...). Takes
+        effect at once, on a running world too; discovery still lists the resource."""
+        self.api.forbid(resource, verbs)
+
+    def allow(self, resource: str) -> None:
+        """Undo :meth:`forbid`."""
+        self.api.allow(resource)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "World":
