@@ -39,18 +39,6 @@ class Snapshot:
     progress: RolloutProgress | None = None
 
 
-@dataclass(frozen=True)
-class DataSnapshot:
-    """One poll of the data panel: migration history, backups, long transactions; a failing
-    part is named in ``errors`` (``part → "Title: message"``) and the others still show."""
-
-    at: float
-    migrations: tuple = ()
-    backups: tuple = ()
-    long_tx: tuple = ()
-    errors: dict = field(default_factory=dict)
-
-
 @dataclass
 class AutoRollback:
     """Armed/disarmed automatic rollback with a countdown an operator can abort.
@@ -106,12 +94,6 @@ class Session:
     target: Target | None = None
     drill_goal: Target | None = None
     """A drill's scenario names the deployment the drill is about: the cockpit starts on it."""
-    notifier_factory: Callable[[Journal | None], Any] | None = None
-    """``journal → Notifier`` (built by the composition root: the core imports no backend)."""
-    data_errors: dict[str, str] = field(default_factory=dict)
-    """Data backends that could not be built (a bad DSN): shown, not fatal."""
-    backups_dir: Path | None = None
-    long_tx_older_than_s: float = 30.0
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -183,7 +165,8 @@ class Session:
         """Append one event to the incident journal (refused readonly)."""
         self._require_writable(f"writing {type}")
         if self.journal is None:
-            raise CockpitError("no incident is open", title="No incident", hint="pick a target and press h first")
+            raise CockpitError("no incident is open", title="No incident",
+                               hint="the incident opens when you act on a target (a rollback, a tick, a message)")
         return self.journal.append(type, **data)
 
     def phase(self, name: str, state: IncidentState | None = None) -> None:
@@ -193,139 +176,6 @@ class Session:
 
     def check(self, ident: str, ok: bool, who: str, evidence: str = "", note: str = "") -> dict:
         return self.record("check", id=ident, ok=ok, who=who, evidence=evidence, note=note)
-
-    # ---- team communication (thread workers)
-
-    def notifier(self) -> Any:
-        """A notifier journaling into the open incident (readonly sessions get a readonly one,
-        which refuses before anything is rendered or sent)."""
-        if self.notifier_factory is None:
-            raise CockpitError("notifications are not wired in this session", title="No notifier")
-        return self.notifier_factory(self.journal)
-
-    def _comms_due(self, item: str | None, records: list[dict], notifier: Any) -> Any:
-        from cockpit.comms import plan
-
-        p = plan(records, notifier.settings.policy())
-        due = {d.key: d for d in p.items}.get(item) if item else p.next
-        if due is None or due.status != "pending":
-            raise CockpitError(f"{item or 'nothing'} is not due: it was sent or skipped already, or no incident is open",
-                               title="Nothing to send")
-        return due
-
-    def _incident_records(self, what: str) -> list[dict]:
-        self._require_writable(what)
-        if self.journal is None:
-            raise CockpitError("no incident is open", title="No incident", hint="pick a target and press h first")
-        return self.journal.read()
-
-    def comms_preview(self, item: str | None) -> tuple[Any, str]:
-        """The comms item and the text that would be sent (title line, then the body)."""
-        records = self._incident_records("notifying")
-        n = self.notifier()
-        due = self._comms_due(item, records, n)
-        chans = [c for c in (list(due.channels) or ["slack", "webhook"]) if c in n.channels] or ["slack"]
-        extra = {"level": due.level or "", "mentions": " ".join(due.targets)} if due.kind == "escalation" else None
-        msg = n.preview(chans[0], due.template, records, extra=extra)
-        return due, f"{msg.title}\n{msg.body}"
-
-    def comms_send(self, item: str | None, text: str | None = None) -> list:
-        """Send a comms item on its channels (each delivery journaled by the notifier)."""
-        from cockpit.comms import edit_event
-
-        records = self._incident_records("notifying")
-        n = self.notifier()
-        due = self._comms_due(item, records, n)
-        if text is not None:
-            self.record("comms", **edit_event(due, template=due.template, chars=len(text)))
-        return n.send_due(due, records, text=text)
-
-    def comms_skip(self, item: str | None, note: str = "") -> dict:
-        """Journal that the operator skipped this comms item."""
-        from cockpit.comms import skip_event
-
-        records = self._incident_records("skipping a notification")
-        due = self._comms_due(item, records, self.notifier())
-        return self.record("comms", **skip_event(due, note=note))
-
-    def write_report(self, screenshot_svg: str | None = None) -> Path:
-        """The incident report (Markdown) next to the journal, with the dashboard's SVG
-        screenshot beside it when given. Returns the report's path."""
-        from cockpit.report import report_text
-
-        records = self._incident_records("writing the report")
-        assert self.journal_path is not None
-        base = Path(self.journal_path)
-        shot = None
-        if screenshot_svg:
-            svg = base.with_suffix(".dashboard.svg")
-            svg.write_text(screenshot_svg, encoding="utf-8", newline="\n")
-            shot = svg.name  # relative: the report and its picture travel together
-        out = base.with_suffix(".report.md")
-        out.write_text(report_text(records, "md", screenshot=shot), encoding="utf-8", newline="\n")
-        return out
-
-    # ---- the data layer (thread workers)
-
-    @property
-    def postgres(self) -> Any:
-        return self.backends.get("postgres")
-
-    @property
-    def redis(self) -> Any:
-        return self.backends.get("redis")
-
-    def data_snapshot(self, limit: int = 20) -> DataSnapshot:
-        """Migration history, backups and long transactions; each part fails on its own."""
-        pg = self.postgres
-        errors: dict[str, str] = {}
-        migrations: tuple = ()
-        backups: tuple = ()
-        long_tx: tuple = ()
-
-        def guard(part: str, fn: Callable[[], Any]) -> Any:
-            try:
-                return tuple(fn())
-            except CockpitError as exc:
-                errors[part] = f"{exc.title}: {exc.message}"
-            return ()
-
-        if pg is not None:
-            migrations = guard("migrations", lambda: pg.migrations(limit))
-            long_tx = guard("long transactions", lambda: pg.long_transactions(self.long_tx_older_than_s))
-            if self.backups_dir is not None:
-                backups = guard("backups", lambda: pg.list_backups(self.backups_dir))
-        return DataSnapshot(time.time(), migrations, backups, long_tx, errors)
-
-    def redis_count(self, pattern: str, cancel: threading.Event | None = None) -> Any:
-        """Dry run (SCAN only): how many keys match ``pattern``."""
-        if self.redis is None:
-            raise CockpitError("Redis is not configured", title="No Redis", hint="set COCKPIT_DATA__REDIS_URL")
-        return self.redis.count(pattern, cancel=cancel)
-
-    def redis_invalidate(self, pattern: str, cancel: threading.Event | None, progress: Callable[[Any], None]) -> Any:
-        """Delete the keys matching ``pattern`` (readonly: refused by the backend before a byte
-        is sent), streaming progress; journaled before and after when an incident is open."""
-        self._require_writable(f"invalidating {pattern!r}")
-        r = self.redis
-        if r is None:
-            raise CockpitError("Redis is not configured", title="No Redis", hint="set COCKPIT_DATA__REDIS_URL")
-        if self.journal is not None:
-            self.journal.append("redis_invalidate", stage="started", pattern=pattern, target=r.target)
-        last = None
-        try:
-            for last in r.invalidate(pattern, cancel=cancel):
-                progress(last)
-        except CockpitError as exc:
-            if self.journal is not None:
-                self.journal.append("redis_invalidate", stage="failed", pattern=pattern, target=r.target,
-                                    deleted=getattr(last, "deleted", 0), error=exc.message)
-            raise
-        if self.journal is not None and last is not None:
-            self.journal.append("redis_invalidate", stage="finished", pattern=pattern, target=r.target,
-                                matched=last.matched, deleted=last.deleted, remaining=last.remaining,
-                                dbsize_before=last.dbsize_before, dbsize_after=last.dbsize_after)
-        return last
 
     # ---- the rollback
 

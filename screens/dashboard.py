@@ -84,7 +84,7 @@ class DashboardScreen(CockpitScreen):
         p95 = getattr(getattr(d, "sample", None), "p95_ms", None)
         self.query_one("#err", MetricPlot).show(self.data.error_rate.points, now, f"errors % (now {render.fmt_pct(er)})")
         self.query_one("#p95", MetricPlot).show(self.data.p95.points, now, f"p95 ms (now {render.fmt_ms(p95)})")
-        self.query_one("#matrix", Line).set(render.matrix(d, getattr(self.app, "decision_config", None), self.data.ascii))
+        self.query_one("#matrix", Line).set(render.matrix(d, self.data.decision_config, self.data.ascii))
         self.query_one("#verdict", Line).set(render.verdict(d, self.data.metrics_note))
         self.query_one("#stale", Line).set(render.stale_line(self.data.stale, self.data.errors))
         self.show("bar")

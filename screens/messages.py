@@ -96,6 +96,11 @@ class CancelInvalidate(Message):
     pass
 
 
-__all__ = ["CancelInvalidate", "CommsWanted", "InvalidateConfirmed", "RedisCountWanted", "ReportWanted",
+@dataclass
+class IncidentArrived(Message):
+    """Records of the followed journal arrived (posted from its tail thread, once per burst)."""
+
+
+__all__ = ["CancelInvalidate", "CommsWanted", "IncidentArrived", "InvalidateConfirmed", "RedisCountWanted", "ReportWanted",
            "AbortAuto", "ArmToggled", "CancelRun", "CheckTicked", "DiffWanted", "ExtendMonitoring",
            "HistoryWanted", "ResolveWanted", "Revision", "RollbackConfirmed", "TargetPicked"]

@@ -210,6 +210,15 @@ class InfoModal(ModalScreen[None]):
         self.dismiss(None)
 
 
+class ReportWritten(InfoModal):
+    """Where the incident report and the dashboard's screenshot were written."""
+
+    def __init__(self, report: str, screenshot: str) -> None:
+        super().__init__("Incident report written", Content.assemble(
+            render.text(report, 1000, "bold"), ("\n\nscreenshot: ", "$text-muted"),
+            render.text(screenshot, 1000, "$text-muted")))
+
+
 class ReportPrompt(ModalScreen[bool]):
     """Offered when the incident is resolved: write the incident report now?"""
 

@@ -82,7 +82,7 @@ def data_layer(hostile: str | None = None):
 
     from backends.postgres.models import BackupInfo, LongTransaction, Migration, MigrationHistory
     from backends.redis.models import CountResult, InvalidateProgress
-    from cockpit.session import DataSnapshot
+    from cockpit.controllers.data_layer import DataSnapshot
 
     h = hostile
     migs = MigrationHistory("alembic", "public.alembic_version", (
@@ -152,8 +152,7 @@ class StaticCockpit(CockpitApp):
 
     def setup(self) -> None:  # no session: render the fixture, start nothing
         from cockpit.checklist import Evidence, MetricPoint, Probe, evaluate
-        from cockpit.app import SCREENS, screen_class
-        from cockpit.session import AutoRollback
+        from screens import SCREENS, screen_class
 
         h = self.hostile
         d = self.data
@@ -196,7 +195,7 @@ class StaticCockpit(CockpitApp):
         d.auto_armed = True
         d.auto_remaining = 7.0
         d.auto_reason = "trigger: error rate 30.1% > 5% for 5 consecutive checks"
-        self.auto = AutoRollback(armed=True)
+        self.live.auto.armed = True
         for name in SCREENS:
             self.install_screen(screen_class(name)(d), name)
         self.push_screen(self.start_screen)

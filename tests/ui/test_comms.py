@@ -1,12 +1,14 @@
 """Pilot tests of the comms panel and the incident report against the real embedded world,
 with the local HTTP receiver (tests/fixtures/receiver.py) standing in for the Slack webhook:
-a send arrives and is journaled, an edited send carries the operator's text, a skip is
+browsing opens no incident, the first send opens the incident for the target on screen, a
+send arrives and is journaled, an edited send carries the operator's text, a skip is
 journaled, readonly offers no send and the backend refuses, the webhook URL never reaches
 the screen or the journal, and resolving offers the report (written next to the journal,
 with its timeline and the dashboard's screenshot)."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -45,27 +47,33 @@ def screen_text(app) -> str:
     return console.export_text()
 
 
-async def open_incident(app, pilot) -> None:
+async def open_comms(app, pilot) -> None:
+    """Browse (history, then the comms panel): nothing opens an incident yet."""
     await until(pilot, lambda: app.data.snapshot is not None and app.data.target == TARGET)
     await pilot.press("h")
-    await until(pilot, lambda: any(r["type"] == "incident_opened" for r in app.data.records))
+    await until(pilot, lambda: app.data.history_for == TARGET)
     await pilot.press("t")
     await until(pilot, lambda: app.is_screen_installed("comms") and app.screen is app.get_screen("comms"))
     await pilot.pause(0.2)
+    assert app.session.journal is None and app.data.records == []
+    assert "no incident is open" in screen_text(app)
 
 
 def test_send_edit_skip_and_report(world, state_home, receiver):  # noqa: F811
     async def go():
         app = app_for(world, receiver)
         async with app.run_test(size=(120, 40)) as pilot:
-            await open_incident(app, pilot)
-            shown = screen_text(app)
-            assert "next update" in shown and "next escalation" in shown and "slack" in shown
-            assert "OVERDUE" not in shown and "in 4m" in shown  # a live countdown to the 5-minute mark
-
-            await pilot.press("s")  # send now: the next item (escalation 1 and the update fall due together)
+            await open_comms(app, pilot)
+            await pilot.press("s")  # send now: opens the incident for the target on screen, sends the next item
             await until(pilot, lambda: len(receiver.requests) == 1 and
                         any(r["type"] == "notification" for r in app.data.records))
+            opened = next(r for r in app.data.records if r["type"] == "incident_opened")
+            assert opened["target"] == "shop/checkout"
+            await pilot.pause(0.3)
+            shown = screen_text(app)
+            assert "next update" in shown and "next escalation" in shown and "slack" in shown
+            # a live countdown to the 5-minute mark (the incident opened a moment ago)
+            assert "OVERDUE" not in shown and re.search(r"periodic update due \d\d:\d\d:\d\d  in (4m \d\ds|5m 00s)", shown)
             sent = receiver.requests[0]
             assert sent.method == "POST" and sent.path == f"/services/{SECRET}"
             assert sent.headers["content-type"].startswith("application/json") and sent.json.get("text")
@@ -142,11 +150,12 @@ def test_readonly_offers_no_send_and_the_backend_refuses(world, state_home, rece
             await pilot.pause(0.3)
             shown = screen_text(app)
             assert "Send now" not in shown and SECRET not in shown
-            n = app.session.notifier()
+            n = app.comms.notifier()
             with pytest.raises(ReadonlyError):
                 n.send("slack", "progress", [])
             with pytest.raises(ReadonlyError):
-                app.session.comms_skip(None)
+                app.comms.skip(None, target=TARGET)
+            assert app.session.journal is None  # nothing opened, nothing journaled
         assert receiver.requests == []  # not a byte left for the webhook
 
     asyncio.run(go())
@@ -156,13 +165,14 @@ def test_no_channel_configured_says_how(world, state_home):  # noqa: F811
     async def go():
         app = app_for(world)
         async with app.run_test(size=(120, 40)) as pilot:
-            await open_incident(app, pilot)
+            await open_comms(app, pilot)
             shown = screen_text(app)
             assert "COCKPIT_NOTIFY__SLACK_WEBHOOK_URL" in shown and "channels: none" in shown
-            await pilot.press("s")  # refused with a plain warning, nothing crashes
+            await pilot.press("s")  # refused with a plain warning before anything is opened, nothing crashes
             await pilot.pause(0.3)
-            assert app.is_running and not any(r["type"] == "notification" for r in app.data.records)
-            await pilot.press("k")  # a skip needs no channel
+            assert app.is_running and app.session.journal is None
+            await pilot.press("k")  # a skip needs no channel: the operator acted, the incident opens
             await until(pilot, lambda: any(r["type"] == "comms" for r in app.data.records))
+            assert app.data.state.target == "shop/checkout"
 
     asyncio.run(go())

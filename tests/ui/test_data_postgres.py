@@ -100,7 +100,7 @@ def test_readonly_data_backend_refuses(world, state_home, seeded, tmp_path):  # 
             await until(pilot, lambda: app.session is not None)
             await pilot.press("D")
             await until(pilot, lambda: app.data.data_snapshot is not None)
-            pg = app.session.postgres
+            pg = app.datalayer.postgres
             assert pg.readonly
             with pytest.raises(ReadonlyError):
                 pg.terminate_backend(holder.info.backend_pid)

@@ -1,8 +1,9 @@
 """Pilot tests of the Redis invalidation in the data panel against a real redis-server
 (tests/fixtures/redis.py): dry run first, then the one confirmation naming host, database
-and pattern, progress streamed, keys outside the pattern untouched, journaled; hostile key
-names inert; the URL's password never on screen; readonly: no invalidate, the backend
-refuses, nothing deleted."""
+and pattern, progress streamed, keys outside the pattern untouched, journaled write-ahead
+(an intent, then its outcome) in the incident it opens for the target on screen; hostile
+key names inert; the URL's password never on screen; readonly: no invalidate, the backend
+refuses, nothing deleted or journaled."""
 from __future__ import annotations
 
 import asyncio
@@ -52,9 +53,8 @@ def test_dry_run_confirm_invalidate(world, state_home, seeded):  # noqa: F811
                          world_factory=lambda *a, **k: world)
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.data.snapshot is not None and app.data.target == TARGET)
-            await pilot.press("h")  # open the incident: the invalidation is journaled
-            await until(pilot, lambda: app.session.journal is not None)
             await open_data(app, pilot, "moshimoshi:*")
+            assert app.session.journal is None  # browsing and a dry run open no incident
             assert app.data.redis_count.matched == 301 and seeded.client().dbsize() == 341  # dry run: nothing gone
             await pilot.pause(0.2)
             shown = screen_text(app)
@@ -79,8 +79,13 @@ def test_dry_run_confirm_invalidate(world, state_home, seeded):  # noqa: F811
             path = app.session.journal_path
         c = seeded.client()
         assert c.dbsize() == 40 and all(c.exists(f"keep:{i}") for i in range(40))  # outside the pattern: untouched
-        recs = [r for r in read_journal(path) if r["type"] == "redis_invalidate"]
-        assert [r["stage"] for r in recs] == ["started", "finished"] and recs[-1]["deleted"] == 301
+        recs = read_journal(path)
+        assert recs[0]["type"] == "incident_opened" and recs[0]["target"] == "shop/checkout"
+        intent = next(r for r in recs if r["type"] == "intent" and r["action"] == "redis.invalidate")
+        assert intent["pattern"] == "moshimoshi:*" and intent["server"] == f"127.0.0.1:{seeded.port}" and intent["db"] == 0
+        outcome = next(r for r in recs if r["type"] == "outcome" and r["id"] == intent["id"])
+        assert outcome["ok"] is True and outcome["deleted"] == 301 and outcome["remaining"] == 0
+        assert intent["seq"] < outcome["seq"] and not any(r["type"] == "redis_invalidate" for r in recs)
         assert ACL_PASSWORD not in path.read_text()
 
     asyncio.run(go())
@@ -105,9 +110,10 @@ def test_readonly_no_invalidate(world, state_home, seeded, tmp_path):  # noqa: F
             assert not isinstance(app.screen, ConfirmInvalidate)
             assert "Invalidate" not in screen_text(app)
             with pytest.raises(ReadonlyError):
-                app.session.redis.invalidate("moshimoshi:*")
+                app.datalayer.redis.invalidate("moshimoshi:*")
             with pytest.raises(ReadonlyError):
-                app.session.redis_invalidate("moshimoshi:*", None, lambda p: None)
+                app.datalayer.invalidate_now("moshimoshi:*", None, lambda p: None, target=TARGET)
+            assert app.session.journal is None
         assert seeded.client().dbsize() == 341
 
     asyncio.run(go())

@@ -55,6 +55,10 @@ def live_revision(world) -> int:
     return int(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
 
 
+def incidents(state_home) -> list:
+    return [p.resolve() for p in state_home.rglob("*.jsonl") if p.parent.name == "incidents"]
+
+
 def drill_app(world, **kw):
     from cockpit.app import CockpitApp
 
@@ -102,6 +106,43 @@ def test_operator_flow_to_resolved(world, state_home):
     asyncio.run(go())
 
 
+def test_browsing_opens_no_incident_and_the_rollback_is_journaled_for_its_target(world, state_home):
+    """History on one deployment, then another, then a rollback of the second: browsing
+    wrote nothing (no journal, no incident, no lock for a colleague to trip on) and the one
+    incident is the rolled-back deployment's."""
+    from screens import messages as msg
+
+    cart = Target("cart", "shop")
+
+    async def go():
+        app = drill_app(world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.data.snapshot is not None and app.data.target == TARGET)
+            app.post_message(msg.TargetPicked(cart))
+            await until(pilot, lambda: app.data.target == cart)
+            await pilot.press("h")
+            await until(pilot, lambda: app.data.history_for == cart)
+            await pilot.press("escape")
+            app.post_message(msg.TargetPicked(TARGET))
+            await until(pilot, lambda: app.data.target == TARGET)
+            await pilot.press("h")
+            await until(pilot, lambda: app.data.history_for == TARGET)
+            await pilot.pause(0.3)
+            assert app.session.journal is None and app.data.records == []
+            assert not incidents(state_home) and not list(state_home.rglob("*.lock"))
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            await pilot.press("y")
+            await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
+            path = app.session.journal_path
+        assert incidents(state_home) == [path.resolve()]
+        recs = read_journal(path)
+        assert [r["target"] for r in recs if r["type"] == "incident_opened"] == ["shop/checkout"]
+        assert live_revision(world) == 4
+
+    asyncio.run(go())
+
+
 def test_abort_automatic_rollback(world, state_home):
     async def go():
         app = drill_app(world)
@@ -112,7 +153,7 @@ def test_abort_automatic_rollback(world, state_home):
             await until(pilot, lambda: app.data.auto_remaining is not None, timeout=30)
             await pilot.press("x")
             await pilot.pause(0.2)
-            assert app.auto.aborted and app.data.auto_remaining is None
+            assert app.live.auto.aborted and app.data.auto_remaining is None
             await pilot.pause(4.0)  # longer than the 3 s countdown
             assert live_revision(world) == 3
             assert app.data.state.run_status is None
@@ -189,7 +230,7 @@ def test_resume_after_crash(world, state_home, tmp_path):
 
 def test_observer_follows_operator(world, state_home, tmp_path):
     from backends.kubernetes.backend import connect
-    from cockpit.cli import load_step_kinds
+    from cockpit.compose import load_step_kinds
     from cockpit.session import Session
 
     load_step_kinds()

@@ -1,0 +1,201 @@
+"""The data layer: PostgreSQL's migrations, backups and long transactions, and a Redis
+pattern invalidation (dry-run count first; then the deletion, write-ahead).
+
+The invalidation is destructive, so it is journaled like every other mutation: an fsynced
+``intent`` (``redis.invalidate``: server, database, pattern) before the first key is
+deleted, and an ``outcome`` after (deleted, remaining, or the error and how far it got). It
+is the operator acting: it opens the incident for the target on screen when none is open.
+Readonly refuses it before anything is journaled or sent (and the backend refuses anyway).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cockpit.errors import CockpitError, ReadonlyError
+
+
+@dataclass(frozen=True)
+class DataSnapshot:
+    """One poll of the data panel: migration history, backups, long transactions; a failing
+    part is named in ``errors`` (``part → "Title: message"``) and the others still show."""
+
+    at: float
+    migrations: tuple = ()
+    backups: tuple = ()
+    long_tx: tuple = ()
+    errors: dict = field(default_factory=dict)
+
+
+def _no_redis() -> CockpitError:
+    return CockpitError("Redis is not configured", title="No Redis", hint="set COCKPIT_DATA__REDIS_URL")
+
+
+class DataLayer:
+    def __init__(self, host: Any, data: Any, incident: Any, stores: Any, *, live: Any = None) -> None:
+        """``stores``: :class:`cockpit.compose.DataBackends` (postgres, redis, backups_dir,
+        long_tx_older_than_s, errors), built by the composition root; ``live`` marks the
+        PostgreSQL source stale or fresh (:class:`cockpit.controllers.live.LiveController`)."""
+        self.host, self.data, self.incident, self.stores, self.live = host, data, incident, stores, live
+        self._redis_lock = threading.Lock()  # one Redis call at a time: the backend is not shared mid-call
+        self.cancel_event = threading.Event()
+
+    @property
+    def postgres(self) -> Any:
+        return self.stores.postgres
+
+    @property
+    def redis(self) -> Any:
+        return self.stores.redis
+
+    def show_stores(self) -> dict[str, str]:
+        """Put what the panel names (no passwords) into ``data``; returns the stores that
+        could not be built (``part → text``) for the app to toast."""
+        pg, redis = self.postgres, self.redis
+        self.data.data_pg = getattr(pg, "display_dsn", None) if pg is not None else None
+        if redis is not None:
+            self.data.data_redis = f"{redis.display_url}  ({redis.target})"
+            self.data.redis_server, self.data.redis_db = redis.server, redis.db
+        return dict(self.stores.errors)
+
+    # ---- PostgreSQL (the panel's poll)
+
+    def snapshot(self, limit: int = 20) -> DataSnapshot:
+        """*Thread.* Migration history, backups and long transactions; each part fails on its own."""
+        pg = self.postgres
+        errors: dict[str, str] = {}
+        migrations: tuple = ()
+        backups: tuple = ()
+        long_tx: tuple = ()
+
+        def guard(part: str, fn: Callable[[], Any]) -> Any:
+            try:
+                return tuple(fn())
+            except CockpitError as exc:
+                errors[part] = f"{exc.title}: {exc.message}"
+            return ()
+
+        if pg is not None:
+            migrations = guard("migrations", lambda: pg.migrations(limit))
+            long_tx = guard("long transactions", lambda: pg.long_transactions(self.stores.long_tx_older_than_s))
+            if self.stores.backups_dir is not None:
+                backups = guard("backups", lambda: pg.list_backups(self.stores.backups_dir))
+        return DataSnapshot(time.time(), migrations, backups, long_tx, errors)
+
+    def start(self, active: Callable[[], bool] = lambda: True) -> None:
+        """Poll PostgreSQL every 5 s while ``active()`` (the panel is shown); started once."""
+        if self.postgres is None or self.host.polling("data"):
+            self.host.mark("data", "redis")
+            return
+        failed = self.live.source_failed if self.live is not None else None
+        self.host.poll("data", self.snapshot, self.got_snapshot, 5.0, active=active,
+                       on_error=(lambda e: failed("postgres", e)) if failed else None)
+
+    def got_snapshot(self, snap: DataSnapshot) -> None:
+        if self.live is not None:
+            self.live.fresh("postgres")
+        self.data.data_snapshot = snap
+        self.host.mark("data")
+
+    # ---- Redis: the dry run (event loop → thread)
+
+    def count(self, pattern: str) -> None:
+        """Start a dry run (SCAN only) for ``pattern``; the count lands in ``data.redis_count``."""
+        if self.redis is None:
+            return
+        if self.data.redis_running:
+            self.host.notify("an invalidation is running (ctrl+x cancels it)", severity="warning")
+            return
+        self.data.redis_count = None
+        self._log(f"dry run {pattern}")
+
+        def job() -> None:
+            with self._redis_lock:
+                result = self.redis.count(pattern)
+            self.host.call_from_thread(self._counted, result)
+
+        self.host.run_in_thread(job)
+
+    def _counted(self, result: Any) -> None:
+        self.data.redis_count = result
+        self._log(f"dry run: {result.matched} of {result.dbsize} keys match")
+
+    # ---- Redis: the invalidation (event loop → thread)
+
+    def invalidate(self, pattern: str) -> None:
+        """The operator confirmed: delete the keys matching ``pattern`` in a thread, progress
+        streamed at most five redraws a second."""
+        if self.data.readonly or self.incident.session is None or self.data.redis_running:
+            return
+        self.data.redis_running = True
+        self.data.redis_progress = None
+        self.cancel_event = cancel = threading.Event()
+        self._log(f"invalidating {pattern} on {self.data.redis_server}/{self.data.redis_db}")
+        target = self.data.target
+        last_sent = [0.0]
+
+        def progress(p: Any) -> None:
+            now = time.monotonic()
+            if p.done or now - last_sent[0] >= 0.2:  # back-pressure: at most five redraws a second
+                last_sent[0] = now
+                self.host.call_from_thread(self._progress, p)
+
+        def job() -> None:
+            try:
+                with self._redis_lock:
+                    self.invalidate_now(pattern, cancel, progress, target=target)
+            finally:
+                self.host.call_from_thread(self._finished)
+
+        self.host.run_in_thread(job)
+
+    def invalidate_now(self, pattern: str, cancel: threading.Event | None, progress: Callable[[Any], None], *,
+                       target: Any = None) -> Any:
+        """*Thread.* Write-ahead: refuse readonly; the fsynced intent; delete (streaming
+        ``progress``); the outcome (fsynced). Returns the last progress."""
+        s = self.incident.session
+        if s is None or s.readonly:
+            raise ReadonlyError(f"readonly: invalidating {pattern!r} refused (observers change nothing)")
+        r = self.redis
+        if r is None:
+            raise _no_redis()
+        journal = self.incident.open_for(target, f"redis: invalidate {pattern}")
+        intent = journal.intent("redis.invalidate", target=r.display_url, server=r.server, db=r.db, pattern=pattern)
+        last = None
+        try:
+            for last in r.invalidate(pattern, cancel=cancel):
+                progress(last)
+        except Exception as exc:
+            from cockpit.journal import error_data
+
+            journal.outcome(intent, False, deleted=getattr(last, "deleted", 0), **error_data(exc))
+            raise
+        if last is None:  # nothing was streamed: nothing was done
+            journal.outcome(intent, True, matched=0, deleted=0)
+            return None
+        journal.outcome(intent, True, matched=last.matched, deleted=last.deleted, remaining=last.remaining,
+                        dbsize_before=last.dbsize_before, dbsize_after=last.dbsize_after)
+        return last
+
+    def _progress(self, p: Any) -> None:
+        self.data.redis_progress = p
+        self._log(f"matched {p.matched} deleted {p.deleted} ({p.rate:,.0f}/s)"
+                  + (f" — done, {p.remaining} still matching" if p.done and p.remaining is not None else ""))
+        del self.data.redis_log[:-500]
+
+    def _finished(self) -> None:
+        self.data.redis_running = False
+        self.host.mark("redis")
+
+    def cancel(self) -> None:
+        """Stop the running invalidation after the current batch (its outcome says how far it got)."""
+        if self.data.redis_running:
+            self.cancel_event.set()
+            self.host.notify("cancelling the invalidation after the current batch…", severity="warning")
+
+    def _log(self, line: str) -> None:
+        self.data.redis_log.append(f"{time.strftime('%H:%M:%S')} {line}")
+        self.host.mark("redis")

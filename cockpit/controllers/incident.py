@@ -1,0 +1,255 @@
+"""The incident the screens show: its journal followed into ``IncidentState``, and the
+incident opened for a target when the operator acts — never when browsing.
+
+- :class:`IncidentFollower` tails one journal file in a daemon thread (``journal.follow``) and
+  folds what arrived in bursts: the thread collects records and wakes the UI once per burst;
+  the UI folds everything pending in one go (:meth:`IncidentFollower.drain`). The operator's
+  own session and a readonly observer in another SSH session run this same code over the
+  same file.
+- :class:`Incident` is the operator's side: :meth:`Incident.open_for` returns the open
+  incident's journal, or opens the incident for the target on screen (taking its lock) when
+  the operator does something that is journaled; :meth:`Incident.record_if_open` journals
+  only into an incident that is already open (it never opens one); resume and the observer's
+  choice of journal.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import CockpitError, ReadonlyError
+from cockpit.model import Target
+from cockpit.state import IncidentState
+
+NO_TARGET_HINT = "pick a deployment on the dashboard (enter on the list) first"
+
+
+@dataclass(frozen=True)
+class Folded:
+    """What one :meth:`IncidentFollower.drain` folded."""
+
+    count: int
+    verify_entered: bool
+    """A ``phase: verify`` record arrived (the rollback finished: judge only what follows)."""
+    target: str | None
+    """The incident's target (``namespace/name``), once its ``incident_opened`` is folded."""
+
+
+class IncidentFollower:
+    """Tails one incident journal into :attr:`state` and :attr:`records` (all but ``log``).
+
+    ``wake()`` is called from the tail thread when records arrive and no wake-up is pending
+    (once per burst: it must not block); the UI then calls :meth:`drain` on its own thread.
+    """
+
+    def __init__(self, wake: Callable[[], Any], *, poll: float = 0.2) -> None:
+        self.wake = wake
+        self.poll = poll
+        self.path: Path | None = None
+        self.state = IncidentState()
+        self.records: list[dict] = []
+        self._lock = threading.Lock()
+        self._pending: list[dict] = []
+        self._woken = False
+        self._generation = 0
+        self._stop = threading.Event()
+
+    def follow(self, path: str | Path) -> bool:
+        """Follow ``path`` from its start with a fresh state (False: it is followed already)."""
+        path = Path(path)
+        if self.path == path:
+            return False
+        self._stop.set()
+        self._stop = stop = threading.Event()
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self._pending, self._woken = [], False
+        self.path, self.state, self.records = path, IncidentState(), []
+        threading.Thread(target=self._tail, args=(path, stop, generation), name=f"follow:{path.name}",
+                         daemon=True).start()
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def waiting(self) -> int:
+        """Records read but not folded yet."""
+        with self._lock:
+            return len(self._pending)
+
+    def _tail(self, path: Path, stop: threading.Event, generation: int) -> None:
+        from cockpit.journal import follow
+
+        for record in follow(path, stop, poll=self.poll):
+            with self._lock:
+                if stop.is_set() or generation != self._generation:
+                    return
+                self._pending.append(record)
+                first, self._woken = not self._woken, True
+            if first:
+                try:
+                    self.wake()
+                except RuntimeError:  # the UI is shutting down
+                    return
+
+    def drain(self) -> Folded | None:
+        """Fold every record that arrived since the last drain (None: nothing did)."""
+        with self._lock:
+            batch, self._pending, self._woken = self._pending, [], False
+        if not batch:
+            return None
+        verify = False
+        for record in batch:
+            self.state.apply(record)
+            if record.get("type") != "log":
+                self.records.append(record)
+            if record.get("type") == "phase" and record.get("phase") == "verify":
+                verify = True
+        return Folded(len(batch), verify, self.state.target)
+
+
+class Incident:
+    """The operator's incident: which one is open, opening it when the operator acts, and
+    following it into ``data.state`` / ``data.records`` (``data``: the screens' holder)."""
+
+    def __init__(self, host: Any, data: Any, session: Any = None, *, on_verify: Callable[[], Any] = lambda: None,
+                 on_target: Callable[[Target], Any] = lambda target: None) -> None:
+        """``on_verify()``: the rollback finished (judge only what follows); ``on_target(t)``: the
+        incident names its target and none is on screen yet (an observer's first records)."""
+        self.host, self.data, self.session = host, data, session
+        self.on_verify, self.on_target = on_verify, on_target
+        self.follower = IncidentFollower(host.incident_arrived)
+
+    # ---- following (event loop)
+
+    def follow(self, path: str | Path | None) -> None:
+        """Tail the journal at ``path`` into the screens' state (observers and operators alike)."""
+        if path is not None and self.follower.follow(path):
+            self.data.state, self.data.records = self.follower.state, self.follower.records
+
+    def drain(self) -> Folded | None:
+        """Fold what arrived and ask for a redraw of what depends on the incident."""
+        folded = self.follower.drain()
+        if folded is None:
+            return None
+        if folded.verify_entered:
+            self.on_verify()
+        if folded.target and self.data.target is None:
+            from cockpit.session import parse_target
+
+            self.on_target(parse_target(folded.target))
+        if self.data.readonly and self.data.state.revision:
+            self.data.history_for = None  # the observer re-reads history lazily
+        self.host.mark("steps", "log", "checks", "phases", "bar", "comms")
+        return folded
+
+    def stop(self) -> None:
+        self.follower.stop()
+
+    # ---- journaling
+
+    @property
+    def is_open(self) -> bool:
+        return self.session is not None and self.session.journal is not None
+
+    def open_for(self, target: Target | None, reason: str) -> Any:
+        """*Thread.* The open incident's journal; else the incident for ``target`` (the target
+        on screen), opened now because the operator acted, and followed. Refused readonly."""
+        s = self.session
+        if s is None or s.readonly:
+            raise ReadonlyError("readonly: observers change nothing and open no incident")
+        if s.journal is not None:
+            return s.journal
+        return self.open(target, reason)
+
+    def open(self, target: Target | None, reason: str) -> Any:
+        """*Thread.* Open (or reuse) the incident for ``target`` and follow it."""
+        if target is None:
+            raise CockpitError("no incident is open and no target is picked", title="No incident", hint=NO_TARGET_HINT)
+        journal = self.session.open_incident(target, reason)
+        self.host.call_from_thread(self.follow, self.session.journal_path)
+        return journal
+
+    def roll_back(self, target: Target, revision: int, images: tuple[str, ...], *,
+                  prepare: Callable[[], Any] = lambda: None) -> Any:
+        """*Thread.* The operator confirmed a rollback of ``target``: ``prepare()`` (the step
+        kinds), open the incident for ``target`` (taking its lock) and run the rollback."""
+        prepare()
+        self.open(target, f"rollback to revision {revision}")
+        return self.session.run_rollback(target, revision, images, lambda _line: None)
+
+    def cancel_run(self) -> None:
+        """Stop the running rollback after the current call (the executor journals it cancelled)."""
+        if self.session is not None:
+            self.session.cancel.set()
+            self.host.notify("cancelling the run after the current call…", severity="warning")
+
+    def record_if_open(self, type: str, /, **data: Any) -> None:
+        """Journal ``type`` (in a thread) if an incident is open; never opens one, never readonly."""
+        if self.is_open and not self.data.readonly:
+            self.host.run_in_thread(lambda: self.session.record(type, **data))
+
+    # ---- observers and resume
+
+    def start(self, *, follow: str | Path | None, journal: str | Path | None,
+              offer: Callable[[Path, str], Any]) -> None:
+        """At connect: a readonly observer follows ``follow`` (else the newest open incident);
+        an operator outside a drill is offered the open incident to resume (``offer(path,
+        description)`` asks, on the event loop)."""
+        if self.data.readonly:
+            path = observed_journal(follow)
+            if path is None:
+                self.host.notify("readonly: no open incident to follow; showing the cluster only", timeout=6)
+                return
+            self.data.observer_of = str(path)
+            self.follow(path)
+        elif not self.session.drill:
+            from cockpit.session import describe_incident
+
+            path = resumable_journal(journal)
+            if path is not None:
+                offer(path, describe_incident(path))
+
+    def resume(self, path: Path, *, prepare: Callable[[], Any] = lambda: None,
+               resumed: Callable[[IncidentState, str], Any] = lambda state, where: None) -> IncidentState:
+        """*Thread.* Reopen the incident at ``path`` (taking its lock) and follow it; then
+        ``prepare()`` (the step kinds), the target shown, ``resumed(state, where)`` on the event loop (``where``:
+        ``rollback``, ``checklist``, ``history`` or ``dashboard``), and an interrupted rollback
+        runs on from its journal (``executor.resume``: a pending intent is reconciled, not re-sent)."""
+        from cockpit.session import resume_point
+
+        state = self.session.attach(path)
+        where = resume_point(state)
+        prepare()
+        self.host.call_from_thread(self.follow, self.session.journal_path)
+        self.host.call_from_thread(self.on_target, self.session.target)
+        self.host.call_from_thread(resumed, state, where)
+        if where == "rollback" and state.run_status != "ok":
+            self.session.run_rollback(self.session.target, 0, (), lambda _line: None, resume=True)
+        return state
+
+
+def observed_journal(follow: str | Path | None) -> Path | None:
+    """The journal a readonly observer follows: ``--follow``, else the newest open incident."""
+    if follow is not None:
+        return Path(follow)
+    from cockpit.journal import find_open_incidents
+
+    found = find_open_incidents()
+    return found[-1] if found else None
+
+
+def resumable_journal(journal: str | Path | None) -> Path | None:
+    """The incident an operator is offered to resume: ``--journal`` when it exists, else the
+    newest open incident (None: nothing to resume)."""
+    from cockpit.journal import find_open_incidents
+
+    if journal is not None and Path(journal).exists():
+        return Path(journal)
+    found = [p for p in find_open_incidents() if p != journal]
+    return found[-1] if found else None
