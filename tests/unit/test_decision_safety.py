@@ -208,3 +208,43 @@ def test_ticks_between_checks_reset_but_never_advance(seq):
             assert d.counters.error_high == before + 1
         else:
             assert d.counters.error_high == before
+
+
+# ------------------------------------------------------------------ the real sources, the world stopped
+
+
+def test_world_stopped_mid_session_is_inconclusive_with_the_real_sources(world):
+    """The reproduction: the real probe, scrape and pod sources against the simulated world; the
+    world stops (our network is gone). Without the caller saying anything about the cluster,
+    the pod source's failure tells the engine that the API does not answer."""
+    from backends.kubernetes.backend import connect
+    from backends.metrics.crashes import CrashSource
+    from backends.metrics.probe import ProbeSource
+    from backends.metrics.scrape import ScrapeSource
+    from cockpit.model import Target
+
+    w = world("bad-image", speed=100, services=True)
+    target = Target("checkout", "shop")
+    base = w.service_url("shop", "checkout")
+    kube = connect(str(w.kubeconfig_path))
+    def real_sources(kube):  # noqa: ANN001, ANN202
+        return [ScrapeSource(base + "/metrics", timeout=2.0), ProbeSource(base, timeout=2.0), CrashSource(kube, target)]
+
+    sources = real_sources(connect(str(w.kubeconfig_path)))
+    e = Engine(policy(interval_s=1))
+    t = 1_000_000.0
+    first = e.tick([s.sample(60.0, t) for s in sources], t)
+    assert first.cluster is True
+    w.stop()
+    for s in sources[:2]:
+        s.close()
+    # New connections (the stopped world's handler threads still serve kept-alive ones).
+    sources = real_sources(connect(str(w.kubeconfig_path)))
+    ds = []
+    for i in range(1, 13):
+        ds.append(e.tick([s.sample(60.0, t + i) for s in sources], t + i))
+    assert all(d.verdict is Verdict.INCONCLUSIVE and d.trigger is None for d in ds), ds[-1].line()
+    assert ds[-1].counters.health_failures == 0 and ds[-1].cluster is False
+    assert "health check failed while the Kubernetes API does not answer" in ds[-1].line()
+    for s in sources[:2]:
+        s.close()
