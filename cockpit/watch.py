@@ -180,14 +180,17 @@ class Watcher:
 
     def tick(self) -> Decision:
         now = self.clock()
+        cluster_ok, cluster_error = True, ""
         try:
             self._check_rollout(now)
         except ConfigError:
             raise
         except CockpitError as exc:
-            self._say(f"rollout status unavailable: {exc.title}: {exc}")
+            cluster_ok, cluster_error = False, f"{exc.title}: {exc}"
+            self._say(f"rollout status unavailable: {cluster_error}")
         readings = self._sample_all(now)
-        d = self.engine.tick(readings, now)
+        # health checks count as failures only while the Kubernetes API answers (decision.py)
+        d = self.engine.tick(readings, now, cluster_ok=cluster_ok, cluster_error=cluster_error)
         self.last = d
         live_hash = self.live.template_hash if self.live else ""
         self.history.append((d.sample, live_hash))

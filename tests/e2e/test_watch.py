@@ -217,3 +217,46 @@ def test_runbook_runs_through_the_executor_when_a_trigger_fires(start_world, tmp
     step = next(r for r in records if r["type"] == "step_finished")
     assert step["ok"] is True and step["kind"] == "kubernetes.rollback"
     assert next(r for r in records if r["type"] == "run_finished")["ok"] is True
+
+
+def test_an_armed_watch_sends_nothing_when_the_cluster_and_metrics_go_away(tmp_path):
+    """The bastion loses the world (API, services and metrics at once: its process is killed):
+    the verdict becomes INCONCLUSIVE — failed health checks are not evidence while the API does
+    not answer — and the armed watch triggers nothing, however long it lasts."""
+    import sys
+
+    kc = tmp_path / "kc"
+    world = subprocess.Popen([sys.executable, "-m", "cockpit.world.serve", "--kubeconfig", str(kc),
+                              "--scenario", "healthy", "--speed", "10"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env_for(tmp_path))
+    journal = tmp_path / "incident.jsonl"
+    p = None
+    try:
+        assert world.stdout is not None and world.stdout.readline().startswith("world ready:")
+        p = subprocess.Popen(
+            cockpit() + ["--kubeconfig", str(kc), "--journal", str(journal), "watch", "web", "-n", "default",
+                         "--auto-rollback", *FAST, "--duration", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_for(tmp_path))
+        lines: list[str] = []
+        for line in p.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if " OK default/web" in line:
+                break
+        world.kill()  # the network is gone: no API, no /health, no /metrics
+        world.wait(timeout=10)
+        deadline = time.monotonic() + 12  # 24 checks at 0.5 s: far past any trigger's count
+        while time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        rest, _ = p.communicate(timeout=30)
+    finally:
+        for proc in (p, world):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    out = "".join(lines) + rest
+    assert " OK default/web" in out, out
+    after = out.split(" OK default/web", 1)[1]
+    assert "INCONCLUSIVE default/web" in after and "health check failed while the Kubernetes API does not answer" in after, out
+    assert "TRIGGER" not in out and "AUTO-ROLLBACK" not in out and "ROLLBACK_NOW" not in out, out
+    records = [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+    assert not [r for r in records if r["type"] in ("trigger", "intent", "revision_chosen")]
