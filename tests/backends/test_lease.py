@@ -23,7 +23,7 @@ import pytest
 from backends.kubernetes.backend import KubeBackend, connect
 from backends.kubernetes.lease import LeaseLock, LeaseLocker, lease_name, microtime
 from cockpit import locks
-from cockpit.errors import LockedError, ReadonlyError
+from cockpit.errors import LockedError, NotFoundError, ReadonlyError
 from cockpit.locks import HostLock, acquire_target_lock, holder_identity
 from cockpit.model import Target
 from cockpit.world.world import World
@@ -141,6 +141,10 @@ def test_a_second_operator_is_refused_naming_the_holder_and_since_when(
     out = kubectl(shop).ok("get", "lease", "-n", "shop", "cockpit-incident-checkout",
                            "-o", "jsonpath={.spec.holderIdentity}")
     assert out == alice.holder
+    alice.release()  # over this transport too: deleted
+    with pytest.raises(NotFoundError):
+        lease(bob_kube)
+    LeaseLocker(bob_kube).acquire(CHECKOUT, actor="bob@bastion-2").release()
 
 
 def test_another_process_with_its_own_state_dir_is_refused_and_a_dead_one_taken_over(
@@ -240,7 +244,7 @@ def test_release_deletes_our_lease_and_the_same_holder_shares_it(kube: KubeBacke
     a.release()  # idempotent
     assert lease(kube)["spec"]["holderIdentity"] == b.holder and b.held
     b.release()
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(NotFoundError):
         lease(kube)
     assert not b.held
     with pytest.raises(LockedError, match="released"):
@@ -262,6 +266,15 @@ def test_release_never_touches_someone_elses_lease(kube: KubeBackend) -> None:
             lock.ensure_held()
     finally:
         lock.release()
+    assert lease(kube)["spec"]["holderIdentity"] == "zoe@bastion-9 (pid 4242)"
+
+
+def test_release_checks_the_lease_is_still_ours_before_deleting(kube: KubeBackend) -> None:
+    lock = LeaseLocker(kube).acquire(CHECKOUT, actor="alice@bastion-1")
+    obj = lease(kube)  # taken over before alice's next renewal noticed it
+    obj["spec"]["holderIdentity"] = "zoe@bastion-9 (pid 4242)"
+    kube.t.request("PUT", LEASE, body=obj)
+    lock.release()
     assert lease(kube)["spec"]["holderIdentity"] == "zoe@bastion-9 (pid 4242)"
 
 
