@@ -1,0 +1,146 @@
+"""The live controller without a terminal: metrics → decision engine → verdict (plots, stale
+marks, the checklist's evidence), and the automatic rollback's arm, countdown and abort.
+
+The metrics sources here are fakes: a source that answers exactly what the test needs, and
+one that fails, on cue (the real sources are tested against real servers in tests/backends).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from cockpit.controllers.live import LiveController
+from cockpit.decision import Engine, Policy, Reading
+from cockpit.errors import UnreachableError
+from cockpit.model import Target
+from cockpit.triggers import Trigger
+from screens.data import UIData
+from tests.unit.test_controllers import InlineHost
+
+TARGET = Target("checkout", "shop")
+
+
+class FakeSource:
+    """Answers a fixed reading (errors 30 %, p95 400 ms, healthy, version 1.5.0); counts resets."""
+
+    def __init__(self, name: str = "fake", ok: bool = True) -> None:
+        self.name, self.ok, self.resets, self.closed = name, ok, 0, False
+
+    def sample(self, window_s: float, now: float | None = None) -> Reading:
+        if not self.ok:
+            return Reading(self.name, at=now or 0.0, ok=False, error="connection refused")
+        return Reading(self.name, at=now or 0.0, window_s=window_s, error_rate=0.30, p95_ms=400.0, request_rate=30.0,
+                       health_ok=True, version="1.5.0")
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def controller(countdown_s: float = 30.0, sources=None):
+    host, data = InlineHost(), UIData()
+    built, rolled, journaled = [], [], []
+    sources = sources if sources is not None else [FakeSource(), FakeSource("down", ok=False)]
+
+    def build(target):
+        built.append(target)
+        return Engine(Policy()), sources, ""
+
+    live = LiveController(host, data, build=build, window_s=60.0, countdown_s=countdown_s,
+                          roll_back=lambda t, rev, images: rolled.append((t, rev, images)),
+                          record_if_open=lambda type, **d: journaled.append((type, d)))
+    data.target = TARGET
+    return live, host, data, built, rolled, journaled
+
+
+def test_a_sample_fills_the_verdict_plots_evidence_and_stale_marks():
+    live, host, data, built, _, _ = controller()
+    live.deliver(live.sample(TARGET))
+    live.deliver(live.sample(TARGET))
+    assert built == [TARGET]  # the sources are built once, on the first sample
+    assert data.decision is not None and data.decision.sample.error_rate == 0.30
+    assert [v for _, v in data.error_rate.points] == [0.30, 0.30] and [v for _, v in data.p95.points] == [400.0, 400.0]
+    assert len(live.points) == 2 and live.probes[-1].ok and live.version == "1.5.0"  # the checklist's evidence
+    assert "down" in data.stale and data.errors["down"] == "connection refused" and "fake" not in data.stale
+    assert "metrics" in host.marked and data.metrics_note == ""
+
+
+def test_a_source_failing_then_answering_and_a_new_target():
+    live, host, data, _, _, _ = controller()
+    live.source_failed("kubernetes", UnreachableError("connection refused", hint="check the VPN"))
+    since = data.stale["kubernetes"]
+    live.source_failed("kubernetes", UnreachableError("still refused"))
+    assert data.stale["kubernetes"] == since and "still refused" in data.errors["kubernetes"]  # stale since the first
+    live.fresh("kubernetes")
+    assert "kubernetes" not in data.stale and "kubernetes" not in data.errors
+    live.deliver(live.sample(TARGET))
+    live.reset()
+    assert data.error_rate.points == [] and live.engine is None and live.points == [] and data.stale == {}
+
+
+def test_after_the_rollback_the_next_sample_restarts_the_sources_and_the_engines_window():
+    src = FakeSource()
+    live, _, _, _, _, _ = controller(sources=[src])
+    live.deliver(live.sample(TARGET))
+    live.stabilize_next()
+    _, _, decision = live.sample(TARGET)
+    assert src.resets == 1 and decision.stabilizing
+    live.sample(TARGET)
+    assert src.resets == 1  # once
+    live.close()
+    assert src.closed
+
+
+def triggered(live):
+    now, readings, decision = live.sample(TARGET)
+    reason = decision.reasons[0]
+    return now, readings, dataclasses.replace(decision, trigger=Trigger("error_rate", reason, 5))
+
+
+def test_unarmed_a_trigger_does_nothing():
+    live, host, data, _, rolled, journaled = controller(countdown_s=0.0)
+    live.deliver(triggered(live))
+    assert rolled == [] and data.auto_remaining is None and not host.timers
+
+
+def test_armed_a_trigger_counts_down_and_rolls_back_to_the_previous_revision_once():
+    live, host, data, _, rolled, journaled = controller(countdown_s=0.0)
+    live.toggle_arm()
+    assert data.auto_armed and journaled == [("auto_rollback", {"armed": True})]
+    live.deliver(triggered(live))
+    assert rolled == [(TARGET, 0, ())]
+    assert journaled[-1] == ("auto_rollback", {"fired": True, "reason": live.auto.reason})
+    assert host.toasts[-1][0] == "error" and data.auto_remaining is None
+    live.deliver(triggered(live))
+    assert rolled == [(TARGET, 0, ())]  # once
+
+
+def test_the_operator_aborts_the_countdown_and_nothing_is_rolled_back():
+    live, host, data, _, rolled, journaled = controller(countdown_s=30.0)
+    live.toggle_arm()
+    live.deliver(triggered(live))
+    assert 29.0 < data.auto_remaining <= 30.0 and data.auto_reason
+    assert [d for d, _ in host.timers] == [1.0]  # the next tick of the countdown
+    live.abort()
+    assert data.auto_remaining is None and live.auto.aborted and host.toasts[-1][0] == "warning"
+    assert journaled[-1][1]["aborted"] is True
+    _, tick = host.timers.pop()
+    tick()  # the timer that was already set fires: nothing happens
+    assert rolled == [] and not host.timers
+
+
+def test_disarming_stops_a_running_countdown_and_readonly_cannot_abort():
+    live, host, data, _, rolled, journaled = controller(countdown_s=30.0)
+    live.toggle_arm()
+    live.deliver(triggered(live))
+    live.toggle_arm()
+    assert not data.auto_armed and live.auto.deadline is None
+    host.timers.pop()[1]()
+    assert rolled == []
+    ro, ro_host, ro_data, _, _, ro_journaled = controller(countdown_s=30.0)
+    ro_data.readonly = True
+    ro.auto.armed = True
+    ro.deliver(triggered(ro))
+    ro.abort()
+    assert ro.auto.deadline is not None and not ro_journaled
