@@ -50,8 +50,6 @@ def record_time(record: dict) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-_ts = record_time  # the name other modules used
-
 
 @dataclass(frozen=True)
 class Meta:
@@ -431,20 +429,13 @@ def _notification(s: IncidentState, e: ev.Notification, m: Meta) -> None:
     s.notifications.append(Notification(e.channel, e.ok, e.detail, m.at, e.purpose, e.edited, e.attempts))
 
 
-def _comms(s: IncidentState, e: ev.Comms, m: Meta) -> None:
-    s.comms.append(Entry(m, e))
-
-
-def _evidence(s: IncidentState, e: ev.EvidenceCaptured, m: Meta) -> None:
-    s.evidence.append(Entry(m, e))
+def _entry_in(attr: str) -> Any:
+    """A handler that keeps the event with its envelope in ``state.<attr>``."""
+    return lambda s, e, m: getattr(s, attr).append(Entry(m, e))
 
 
 def _comparison(s: IncidentState, e: ev.Comparison, m: Meta) -> None:
     s.comparison = e
-
-
-def _trigger(s: IncidentState, e: ev.Trigger, m: Meta) -> None:
-    s.triggers.append(Entry(m, e))
 
 
 def _aborted(s: IncidentState, e: ev.TriggerAborted, m: Meta) -> None:
@@ -492,10 +483,10 @@ _HANDLERS: dict[type, Any] = {
     ev.Log: _log,
     ev.Check: _check,
     ev.Notification: _notification,
-    ev.Comms: _comms,
-    ev.EvidenceCaptured: _evidence,
+    ev.Comms: _entry_in("comms"),
+    ev.EvidenceCaptured: _entry_in("evidence"),
     ev.Comparison: _comparison,
-    ev.Trigger: _trigger,
+    ev.Trigger: _entry_in("triggers"),
     ev.TriggerAborted: _aborted,
     ev.AutoRollbackArmed: _armed,
     ev.MonitoringExtended: _extended,
