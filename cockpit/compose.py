@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +119,8 @@ def kube_backend(kubeconfig: str | None, context: str | None, namespace: str | N
 def build_session(args: argparse.Namespace, world_factory: Any = None) -> tuple[Any, Any]:
     """``(session, world)``: the drill world (if asked, waited for) and the Kubernetes backend,
     built readonly when ``--readonly``. Blocking: call it in a worker."""
+    import tempfile
+
     from cockpit.journal import state_dir
     from cockpit.session import Session
 
@@ -135,8 +136,24 @@ def build_session(args: argparse.Namespace, world_factory: Any = None) -> tuple[
         context, state_root, goal = None, state_dir() / "drills", drill_goal(world)
     backend = kube_backend(kubeconfig, context, getattr(args, "namespace", None), readonly=readonly)
     session = Session(backend=backend, readonly=readonly, journal_path=getattr(args, "journal", None), drill=drill,
-                      state_root=state_root, drill_goal=goal)
+                      state_root=state_root, drill_goal=goal, locker=None if readonly else target_locker(backend))
     return session, world
+
+
+def drill_scenarios() -> list[tuple[str, str]]:
+    """``(name, description)`` of every drill scenario (``--drill`` without ``--scenario``)."""
+    from cockpit.world.scenario import list_scenarios, load_scenario
+
+    return [(n, (load_scenario(n).description or "").strip()) for n in list_scenarios()]
+
+
+def build_cockpit(args: argparse.Namespace, settings: Any, world_factory: Any = None) -> tuple[Any, Any, DataBackends]:
+    """``(session, world, stores)`` for the full-screen app: :func:`build_session` and the data
+    panel's stores (also handed to runbook steps through ``session.backends``). Blocking."""
+    session, world = build_session(args, world_factory)
+    stores = build_data_backends(settings, session.readonly)
+    session.backends.update({k: v for k, v in (("postgres", stores.postgres), ("redis", stores.redis)) if v is not None})
+    return session, world, stores
 
 
 @dataclass
@@ -287,3 +304,27 @@ def runbook_runner(args: argparse.Namespace, target: Target) -> Any:
         return Executor(runbook, journal, ctx).run()
 
     return run
+
+
+def target_locker(backend: Any) -> Any:
+    """The platform's "one operator per target" lock: a Lease for a Kubernetes backend (a
+    host-wide lock file where Leases are forbidden), None otherwise (the host-wide file)."""
+    from backends.kubernetes.backend import KubeBackend
+
+    if isinstance(backend, KubeBackend):
+        from backends.kubernetes.lease import LeaseLocker
+
+        return LeaseLocker(backend)
+    return None
+
+
+def lock_target(backends: dict[str, Any], target: Any, actor: str, *, readonly: bool = False) -> Any:
+    """Take the lock on ``target`` for a headless command (a warning on stderr when it falls
+    back to the host-wide file)."""
+    import sys
+
+    from cockpit.locks import acquire_target_lock
+
+    locker = target_locker(backends.get("kubernetes")) if getattr(target, "kind", "") == "deployment" else None
+    return acquire_target_lock(locker, target, actor=actor, readonly=readonly,
+                               warn=lambda text: print(f"warning: {text}", file=sys.stderr, flush=True))
