@@ -26,6 +26,7 @@ from cockpit.controllers.incident import Incident
 from cockpit.controllers.live import LiveController
 from cockpit.controllers.report import ReportWriter, screenshot_path
 from cockpit.errors import CockpitError
+from cockpit.keymap import DEFAULTS, apply_overrides
 from cockpit.model import Target
 from screens import SCREENS, command_provider, screen_class
 from screens import messages as msg
@@ -60,7 +61,8 @@ class CockpitApp(App):
         window_s = getattr(watch, "window_s", 60.0)
         self.incident = Incident(self, self.data, session, on_verify=lambda: self.live.stabilize_next(),
                                  on_target=lambda target: self.cluster.pick(target))
-        self.live = LiveController(self, self.data, build=self._build_metrics, window_s=window_s,
+        self.live = LiveController(self, self.data, window_s=window_s,
+                                   build=lambda target: compose.build_metrics(settings, self.session.backend, self.world, target),
                                    countdown_s=getattr(watch, "countdown_s", 10.0), roll_back=self.start_rollback,
                                    record_if_open=self.incident.record_if_open)
         self.checklist = ChecklistRunner(self, self.data, self.incident, self.live, window_s=window_s)
@@ -70,8 +72,6 @@ class CockpitApp(App):
         self.datalayer = DataLayer(self, self.data, self.incident, compose.DataBackends(), live=self.live)
         self.reports = ReportWriter(self.incident)
         self.user_keymap = keymap or {}
-        from cockpit.keymap import DEFAULTS, apply_overrides
-
         self.keyspecs = apply_overrides(DEFAULTS, self.user_keymap)  # the help screen shows the user's keys
         for theme in load_themes():
             self.register_theme(theme)
@@ -131,9 +131,6 @@ class CockpitApp(App):
         if session.drill_goal is not None and self.data.target is None:  # a drill starts on its deployment
             self.cluster.pick(session.drill_goal)
 
-    def _build_metrics(self, target: Target) -> tuple[Any, list, str]:
-        return compose.build_metrics(self.settings, self.session.backend, self.world, target)
-
     # ------------------------------------------------------------------ the incident: follow, observe, resume
 
     def incident_arrived(self) -> None:
@@ -170,6 +167,11 @@ class CockpitApp(App):
         show = getattr(self.screen, "show", None) if self.screen_stack and self.is_running else None
         for part in parts if show is not None else ():
             show(part)
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Toasts carry outside text (errors, delivery details): never markup unless asked."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def run_in_thread(self, fn: Any) -> None:
         """Run an operator action in a thread; its CockpitError becomes a titled modal."""

@@ -64,3 +64,19 @@ def test_screens_with_hostile_data(screen, hostile_app):
             return True
 
     assert asyncio.run(go())
+
+
+def test_toasts_of_outside_text_are_not_markup():
+    """Toasts carry errors and delivery details from servers: a notification's text stays
+    literal (a malformed tag would raise MarkupError, an action tag would be live)."""
+    async def go():
+        app = StaticCockpit("dashboard")
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await pilot.pause(0.1)
+            app.notify("webhook: not delivered ([@click=app.quit]click me[/] [bold unclosed)", severity="error")
+            await pilot.pause(0.3)
+            svg = app.export_screenshot().replace("&#160;", " ")
+            assert "[@click=app.quit]click me[/]" in svg and "[bold unclosed" in svg
+            assert app.is_running
+
+    asyncio.run(go())
