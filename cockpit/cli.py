@@ -155,7 +155,7 @@ class _RunCommand:
                           log=log, readonly=args.readonly,
                           namespace=target.namespace, target=target)
         try:
-            lock = journal.lock(str(target))
+            lock = compose.lock_target(ctx.backends, target, journal.actor)
             try:
                 executor = Executor(runbook, journal, ctx)
                 if args.resume:

@@ -14,7 +14,6 @@ API (kept small; others build on it):
 - :meth:`Journal.append` — write one record (flushed; fsynced for :data:`DURABLE_TYPES`)
 - :meth:`Journal.intent` / :meth:`Journal.outcome` / :meth:`Journal.action` — write-ahead
   intents around every mutation, fsynced before the mutation is attempted
-- :meth:`Journal.lock` — one operator per target
 - :meth:`Journal.read`, :func:`read_journal`, :func:`follow` — for replay and observers
 - :func:`default_journal_path`, :func:`state_dir`, :func:`find_open_incidents`
 
@@ -52,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit import events as ev
-from cockpit.errors import CockpitError, JournalError, LockedError, ReadonlyError
+from cockpit.errors import CockpitError, JournalError, ReadonlyError
 from cockpit.events import DURABLE_TYPES
 from cockpit.text import redact_url
 
@@ -219,75 +218,6 @@ def find_open_incidents(state_dir: str | os.PathLike | None = None) -> list[Path
     return found
 
 
-# --------------------------------------------------------------------------- locks
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-@dataclass
-class Lock:
-    """An incident lock on one target: a JSON file naming its holder."""
-
-    path: Path
-    target: str
-    holder: dict
-
-    def release(self) -> None:
-        """Remove the lock file if it is still ours."""
-        try:
-            current = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        if current.get("pid") == self.holder["pid"] and current.get("host") == self.holder["host"]:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-
-
-def _acquire(lock_path: Path, target: str, holder: dict) -> Lock:
-    """Create ``lock_path`` atomically (write a temp file, then ``link`` it into place)."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = lock_path.with_name(f".{lock_path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
-    tmp.write_text(json.dumps(holder), encoding="utf-8")
-    try:
-        for _ in range(3):
-            try:
-                os.link(tmp, lock_path)
-                return Lock(lock_path, target, holder)
-            except FileExistsError:
-                pass
-            try:
-                current = json.loads(lock_path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                continue  # released meanwhile: try again
-            except (OSError, ValueError):
-                current = {}
-            same_host = current.get("host") == holder["host"]
-            pid = current.get("pid")
-            if same_host and pid == holder["pid"]:
-                return Lock(lock_path, target, current)  # we hold it already
-            stale = not current or (same_host and isinstance(pid, int) and not _pid_alive(pid))
-            if not stale:
-                raise LockedError(
-                    f"{target} is locked by {current.get('actor', '?')} (pid {pid} on "
-                    f"{current.get('host', '?')}) since {current.get('since', '?')}",
-                    hint="join as an observer with --readonly, or ask them to hand over",
-                )
-            with contextlib.suppress(FileNotFoundError):
-                lock_path.unlink()  # stale: the holder died on this host; take it over
-        raise LockedError(f"could not take the lock on {target} (contended)")
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 # --------------------------------------------------------------------------- the journal
 
 
@@ -325,7 +255,6 @@ class Journal:
         self._fd: int | None = None
         self._mutex = threading.RLock()
         self._failed: str | None = None
-        self._locks: list[Lock] = []
 
     # ---- lifecycle
 
@@ -362,11 +291,8 @@ class Journal:
         )
 
     def close(self) -> None:
-        """Release locks and close the file."""
+        """Close the file."""
         with self._mutex:
-            for lock in self._locks:
-                lock.release()
-            self._locks.clear()
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
@@ -484,28 +410,6 @@ class Journal:
             fh.truncate(self.torn.offset)
             fh.flush()
             os.fsync(fh.fileno())
-
-    # ---- locking
-
-    def lock(self, target: str) -> Lock:
-        """Take the incident lock on ``target`` (a file ``<target>.lock`` beside the journal).
-
-        Raises LockedError naming the holder and since when; a lock left by a dead process
-        on this host is taken over. Released by :meth:`close`.
-        """
-        if self.readonly:
-            raise ReadonlyError("observers do not take the incident lock")
-        holder = {
-            "actor": self.actor,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "since": now_ts(),
-            "journal": str(self.path),
-        }
-        lock = _acquire(self.path.parent / f"{safe_name(target)}.lock", target, holder)
-        with self._mutex:
-            self._locks.append(lock)
-        return lock
 
 
 def error_data(exc: BaseException) -> dict:

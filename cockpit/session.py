@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cockpit.errors import CockpitError, ReadonlyError
+from cockpit.autorollback import Countdown as AutoRollback  # noqa: F401 — the one countdown (autorollback)
+from cockpit.errors import CockpitError, ConflictError, ReadonlyError
+from cockpit.events import IncidentOpened, Phase
 from cockpit.journal import Journal, default_journal_path, read_journal
 from cockpit.model import DeploymentInfo, EventInfo, PodInfo, Revision, RolloutProgress, Target, TemplateDiff
 from cockpit.ports import CanRollback, RolloutBackend
@@ -40,45 +40,6 @@ class Snapshot:
 
 
 @dataclass
-class AutoRollback:
-    """Armed/disarmed automatic rollback with a countdown an operator can abort.
-
-    Pure: the app calls :meth:`fire` when the decision engine's trigger fires, shows
-    :meth:`remaining`, calls :meth:`abort` on the abort key and runs the rollback when
-    :meth:`due` says so (once).
-    """
-
-    armed: bool = False
-    countdown_s: float = 10.0
-    deadline: float | None = None
-    reason: str = ""
-    aborted: bool = False
-    done: bool = False
-
-    def fire(self, now: float, reason: str) -> bool:
-        """Start the countdown (only when armed, idle and not yet done). True if it started."""
-        if not self.armed or self.deadline is not None or self.done:
-            return False
-        self.deadline, self.reason, self.aborted = now + self.countdown_s, reason, False
-        return True
-
-    def remaining(self, now: float) -> float | None:
-        return None if self.deadline is None else max(0.0, self.deadline - now)
-
-    def abort(self) -> bool:
-        if self.deadline is None:
-            return False
-        self.deadline, self.aborted = None, True
-        return True
-
-    def due(self, now: float) -> bool:
-        if self.deadline is not None and now >= self.deadline and not self.done:
-            self.done, self.deadline = True, None
-            return True
-        return False
-
-
-@dataclass
 class Session:
     """Backends, the journal and the session's facts. Thread-safe where it says so."""
 
@@ -94,6 +55,11 @@ class Session:
     target: Target | None = None
     drill_goal: Target | None = None
     """A drill's scenario names the deployment the drill is about: the cockpit starts on it."""
+    locker: Any = None
+    """The platform's target lock (:class:`cockpit.ports.TargetLocker`, a Lease for Kubernetes;
+    None: the host-wide lock file), built by the composition root."""
+    warn: Callable[[str], None] = lambda text: None
+    """Where lock warnings go (may be called from the lock's renew thread)."""
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -127,21 +93,43 @@ class Session:
         if self.readonly:
             raise ReadonlyError(f"readonly: {what} refused (observers change nothing)")
 
-    def open_incident(self, target: Target, reason: str) -> Journal:
-        """Open (or reuse) the incident journal for ``target`` and take the lock."""
+    def open_incident(self, target: Target, reason: str, *, source: str = "tui") -> Journal:
+        """Open (or reuse) the incident journal for ``target`` and take its lock — when the
+        operator acts on it, never when browsing. A journal belongs to one target: with an
+        incident on another target open in this session, refused."""
         self._require_writable("opening an incident")
         with self._mutex:
-            if self.journal is not None and self.target == target:
-                return self.journal
-            path = self.journal_path or self._new_path(target)
-            journal = Journal.open(path)
-            self.lock = journal.lock(str(target))
-            self.journal, self.target, self.journal_path = journal, target, journal.path
-            if not any(r.get("type") == "incident_opened" for r in journal.read()):
-                journal.append("incident_opened", target=str(target), kind=target.kind, reason=reason,
-                               drill=self.drill)
-                journal.append("phase", phase="declare")
+            if self.journal is not None:
+                if self.target == target:
+                    return self.journal
+                raise ConflictError(
+                    f"this cockpit's incident is on {self.target}; {target} is not part of it",
+                    title="Another incident is open",
+                    hint=f"resolve the incident on {self.target} first (R on the checklist), or run another "
+                         f"cockpit for {target}")
+            lock = self._lock(target)
+            try:
+                journal = Journal.open(self.journal_path or self._new_path(target))
+                state = replay(journal.read())
+                if state.target is not None and state.target != str(target):
+                    journal.close()
+                    raise ConflictError(f"the journal {journal.path} belongs to the incident on {state.target}",
+                                        title="Wrong incident", hint="start the cockpit without --journal")
+            except BaseException:
+                lock.release()
+                raise
+            self.lock, self.journal, self.target, self.journal_path = lock, journal, target, journal.path
+            if state.target is None:
+                journal.write(IncidentOpened(target=str(target), kind=target.kind, reason=reason,
+                                             who=journal.actor, drill=self.drill, source=source))
+                journal.write(Phase("declare"))
             return journal
+
+    def _lock(self, target: Target) -> Any:
+        from cockpit.journal import default_actor
+        from cockpit.locks import acquire_target_lock
+
+        return acquire_target_lock(self.locker, target, actor=default_actor(), readonly=self.readonly, warn=self.warn)
 
     def _new_path(self, target: Target) -> Path:
         path = default_journal_path(str(target))
@@ -150,15 +138,14 @@ class Session:
         return path
 
     def attach(self, path: Path) -> IncidentState:
-        """Reopen an existing incident journal (resume): take the lock, return its state."""
+        """Reopen an existing incident journal (resume): take its target's lock, return its state."""
         self._require_writable("resuming an incident")
-        journal = Journal.open(path)
-        state = replay(journal.read())
+        state = replay(read_journal(path))
+        lock = self._lock(Target.parse(state.target)) if state.target else None
+        self.journal = Journal.open(path)
+        self.journal_path = self.journal.path
         if state.target:
-            ns, _, name = state.target.partition("/")
-            self.target = Target(name or ns, ns if name else "default")
-            self.lock = journal.lock(state.target)
-        self.journal, self.journal_path = journal, journal.path
+            self.target, self.lock = Target.parse(state.target), lock
         return state
 
     def record(self, type: str, /, **data: Any) -> dict:
@@ -179,40 +166,28 @@ class Session:
 
     # ---- the rollback
 
-    def rollback_runbook_yaml(self, target: Target, revision: int, images: tuple[str, ...] = ()) -> str:
-        return yaml.safe_dump({
-            "name": f"roll back {target} to revision {revision}",
-            "target": {"kind": "deployment", "namespace": target.namespace, "name": target.name},
-            "steps": [{"kind": "kubernetes.rollback", "name": f"Roll back {target.name} to revision {revision}",
-                       "budget": "5m", "params": {"to_revision": revision, "wait": True, "timeout": 300}}],
-        }, sort_keys=False)
-
-    def run_rollback(self, target: Target, revision: int, images: tuple[str, ...],
-                     log: Callable[[str], None], *, resume: bool = False) -> Any:
-        """Run the one-step rollback runbook through the executor (journaled); blocking."""
-        from cockpit.executor import Executor
-        from cockpit.runbook import parse_runbook
+    def run_rollback(self, target: Target, revision: int, images: tuple[str, ...] = (),
+                     log: Callable[[str], None] = print, *, resume: bool = False, why: str = "",
+                     reason: str = "") -> Any:
+        """The one rollback (:class:`cockpit.rollback.RollbackRun`) for ``target``, in its incident
+        (opened now if it is not: acting opens it, browsing never does); blocking. With
+        ``resume`` an interrupted run in the journal is reconciled; a rollback the journal
+        already holds is not sent again. ``images`` is what the operator confirmed (shown,
+        not trusted: the step resolves the revision again before its intent)."""
+        from cockpit.rollback import RollbackRequest, RollbackRun
         from cockpit.steps import StepContext
 
         self._require_writable("rollback")
-        journal = self.journal or self.open_incident(target, f"rollback to revision {revision}")
-        if resume:
-            text = latest_runbook(journal.read())
-            if text is None:
-                raise CockpitError("the journal records no runbook to resume", title="Cannot resume")
-        else:
-            text = self.rollback_runbook_yaml(target, revision, images)
-            journal.append("runbook", yaml=text, revision=revision, images=list(images))
-            journal.append("phase", phase="execute")
-        runbook = parse_runbook(text, source="<rollback>")
+        what = f"revision {revision}" if revision else "the previous revision"
+        journal = self.open_incident(target, reason or f"rollback of {target} to {what}")
+        if resume and self.journal is not None and latest_runbook(journal.read()) is None:
+            raise CockpitError("the journal records no rollback to resume", title="Cannot resume")
         self.cancel.clear()
         ctx = StepContext(backends={"kubernetes": self.backend, **self.backends}, log=log, cancel=self.cancel,
                           readonly=self.readonly, namespace=target.namespace, target=target)
-        executor = Executor(runbook, journal, ctx, log_rate=50.0)
-        result = executor.resume() if resume else executor.run()
-        if result.ok:
-            journal.append("phase", phase="verify")
-        return result
+        req = RollbackRequest(target, to_revision=revision, why=why, source="tui", drill=self.drill,
+                              reason=reason or f"rollback of {target} to {what}", timeout=300.0)
+        return RollbackRun(req, journal, ctx, log_rate=50.0).run()
 
     def close(self) -> None:
         if self.lock is not None:
@@ -258,5 +233,5 @@ def describe_incident(path: Path) -> str:
 
 
 def parse_target(text: str) -> Target:
-    ns, _, name = text.partition("/")
-    return Target(name, ns) if name else Target(ns)
+    """``namespace/name`` → :class:`Target` (:meth:`Target.parse`)."""
+    return Target.parse(text)

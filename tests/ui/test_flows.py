@@ -201,7 +201,9 @@ def test_resume_after_crash(world, state_home, tmp_path):
     s = Session(backend=connect(str(kubeconfig)))
     j = s.open_incident(TARGET, "test")
     j.append("phase", phase="execute")
-    j.append("runbook", yaml=s.rollback_runbook_yaml(TARGET, 2), revision=2, images=[])
+    from cockpit.rollback import RollbackRequest, runbook_yaml
+
+    j.append("runbook", yaml=runbook_yaml(RollbackRequest(TARGET, to_revision=2)), revision=2, images=[])
     j.append("run_started", runbook="r", from_step=0, resume=False)
     j.append("step_started", index=0, kind="kubernetes.rollback", name="Roll back", budget=300, mutating=True)
     j.intent("kubernetes.rollback", step=0, name="Roll back", params={"to_revision": 2})

@@ -56,5 +56,7 @@ def test_pod_logs_over_the_light_transport(receiver) -> None:
     assert [(p, c) for p, c, _ in got] == [("checkout-1", "app"), ("checkout-1", "sidecar")]
     assert got[0][2] == "2024-05-01T14:00:00Z boom red\n2024-05-01T14:00:01Z again\n"
     log_reqs = [r for r in receiver.requests if "/log" in r.path]
-    assert "sinceSeconds=3600" in log_reqs[0].path and "timestamps=true" in log_reqs[0].path
-    assert "container=app" in log_reqs[0].path and log_reqs[0].headers["user-agent"].startswith("cockpit/")
+    # fetched concurrently: in any order, one request per container, each with the same query
+    assert len(log_reqs) == 2 and all("sinceSeconds=3600" in r.path and "timestamps=true" in r.path for r in log_reqs)
+    assert sorted(r.path.split("container=")[1].split("&")[0] for r in log_reqs) == ["app", "sidecar"]
+    assert all(r.headers["user-agent"].startswith("cockpit/") for r in log_reqs)
