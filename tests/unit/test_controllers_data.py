@@ -5,6 +5,7 @@ invalidation still gets its outcome; readonly journals and deletes nothing; the 
 the panel's log. (The PostgreSQL snapshot is covered by tests/ui/test_data_postgres.py.)"""
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -41,19 +42,29 @@ def layer(tmp_path, url: str, *, readonly: bool = False, **kw):
     return dl, host, data, session
 
 
-def test_the_intent_is_journaled_before_any_key_is_deleted_and_the_outcome_after(seeded, tmp_path):
+def test_the_intent_is_journaled_before_any_key_is_deleted_and_the_outcome_after(seeded, tmp_path, monkeypatch):
     dl, host, data, session = layer(tmp_path, seeded.url)
+    synced: list[int] = []  # the journal's size at each fsync (spied: the real fsync runs)
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        if session.journal_path.exists():
+            synced.append(session.journal_path.stat().st_size)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     seen = []
 
     def progress(p):
         if not seen:  # the first progress comes before the first UNLINK
             recs = read_journal(session.journal_path)
-            seen.append(([r["type"] for r in recs], seeded.client().dbsize()))
+            seen.append(([r["type"] for r in recs], seeded.client().dbsize(), session.journal_path.stat().st_size))
 
     try:
         last = dl.invalidate_now("moshimoshi:*", None, progress, target=TARGET)
-        types, dbsize = seen[0]
+        types, dbsize, size = seen[0]
         assert types == ["incident_opened", "phase", "intent"] and dbsize == 340  # the intent, then the deletion
+        assert synced and max(s for s in synced if s <= size) == size  # ... and the intent was fsynced then
         assert last.deleted == 300 and seeded.client().dbsize() == 40
         recs = read_journal(session.journal_path)
         intent, outcome = recs[2], recs[3]
