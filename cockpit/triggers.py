@@ -7,8 +7,8 @@ bounds are ``decision.triggers`` in the settings.
 
 **A check is one per ``watch.interval_s``** (one setting for ``cockpit watch`` and the TUI),
 whatever the caller's tick rate: a tick is a check when at least ``interval_s`` passed since
-the last check (:func:`check_due`; less :func:`slack`, a few milliseconds of timer jitter, so
-a loop that sleeps ``interval_s`` never skips one). Checks are thus at least ``interval_s −
+the last check (:func:`check_due`; less :func:`slack`, 10 % and at most 0.5 s of timer
+jitter, so a loop that sleeps ``interval_s`` on a busy machine never skips one). Checks are thus at least ``interval_s −
 slack`` apart and ``n`` consecutive checks span at least ``(n − 1) × (interval_s − slack)``:
 a consumer ticking every second cannot trigger sooner than one ticking every ``interval_s``.
 A tick after a long pause is one check (missed checks are never made up in a burst).
@@ -59,8 +59,11 @@ class Trigger:
 
 
 def slack(interval_s: float) -> float:
-    """How early a tick may come and still be a check (timer jitter): 1 %, at most 50 ms."""
-    return min(0.05, 0.01 * interval_s)
+    """How early a tick may come and still be a check (timer and scheduling jitter on a busy
+    machine): 10 % of the interval, at most half a second. A caller ticking every second with
+    a 5 s interval gains nothing (4 s < 4.5 s); a caller ticking faster gains at most this
+    much per check."""
+    return min(0.5, 0.1 * interval_s)
 
 
 def check_due(last_check: float | None, now: float, interval_s: float) -> bool:

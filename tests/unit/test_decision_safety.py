@@ -151,13 +151,14 @@ def test_tui_at_one_second_and_watch_at_five_trigger_at_the_same_time():
     """"errors > 5 % for 5 checks" is 5 checks × interval_s for every consumer (was 5 s vs 25 s)."""
     assert first_trigger(5.0) == 20.0
     assert first_trigger(1.0) == 20.0
-    assert first_trigger(0.25) == 20.0
-    assert first_trigger(0.3) >= 20.0 - 4 * slack(5.0)
+    assert first_trigger(2.5) == 20.0
+    for fast in (0.1, 0.25, 0.3, 0.7):  # faster ticks gain at most the jitter allowance per check
+        assert 20.0 - 4 * slack(5.0) - 1e-9 <= first_trigger(fast) <= 20.0 + fast
 
 
 def test_a_timer_that_comes_a_little_early_still_makes_every_check():
     e = Engine(policy(interval_s=5.0, success_min_checks=1000))
-    times = [0.0, 4.98, 9.97, 14.99, 19.96]  # sleep(interval) with jitter
+    times = [0.0, 4.98, 9.7, 14.99, 19.6]  # sleep(interval) with jitter on a busy machine
     out = [e.tick(bad(t), t) for t in times]
     assert all(d.checked for d in out) and out[-1].trigger is not None
 
@@ -174,7 +175,7 @@ def test_late_ticks_are_not_made_up_in_a_burst():
 @given(gaps=st.lists(st.floats(0.05, 6.0), min_size=1, max_size=150),
        interval=st.sampled_from([1.0, 2.0, 5.0, 10.0]), need=st.integers(1, 6))
 def test_no_tick_rate_triggers_sooner_than_the_interval_allows(gaps, interval, need):
-    """Whatever the tick times, n consecutive bad checks span at least (n-1) × interval − slack."""
+    """Whatever the tick times, n consecutive bad checks span at least (n-1) × (interval − slack)."""
     e = Engine(policy(interval_s=interval, error_consecutive=need, success_min_checks=1000))
     t, checks = 0.0, []
     for gap in [0.0] + gaps:
@@ -184,7 +185,7 @@ def test_no_tick_rate_triggers_sooner_than_the_interval_allows(gaps, interval, n
             checks.append(t)
         if d.trigger is not None:
             assert len(checks) == need
-            assert t - checks[0] >= (need - 1) * interval - slack(interval) - 1e-9
+            assert t - checks[0] >= (need - 1) * (interval - slack(interval)) - 1e-9
             break
     for a, b in zip(checks, checks[1:]):
         assert b - a >= interval - slack(interval) - 1e-9
