@@ -265,3 +265,43 @@ def test_bulk_load_population() -> None:
     dep = w.store.require("deployments", "bench", "app-0003")
     assert kube.equal_ignore_hash(dep["spec"]["template"], rs_for(w, "registry.example/app-0003:1.4.0", "app-0003",
                                                                   "bench")["spec"]["template"])
+
+
+def _progressing(w, name: str = "web") -> dict:
+    dep = w.store.require("deployments", "default", name)
+    return next(c for c in dep["status"]["conditions"] if c["type"] == "Progressing")
+
+
+def test_a_rollout_long_complete_is_never_timed_out_when_a_rollback_starts() -> None:
+    """The real controller never times out a deployment whose Progressing condition says
+    NewReplicaSetAvailable; the deadline counts from the condition's last progress, not from
+    when the previous rollout finished (issue 13: a rollback on a world idle for longer than
+    the deadline failed within a quarter of a second)."""
+    w = bare_world()
+    create_deployment(w, image="web:1", replicas=3, progressDeadlineSeconds=600)
+    w.settle()
+    w.apply_template("default", "web", "web:2")
+    w.settle()
+    w.clock.fast_forward(3 * 3600)  # three quiet hours, far past the 600 s deadline
+    kubectl_style_rollback(w, 1)
+    for _ in range(3):  # the first passes: the old ReplicaSet found again, its first scale-up
+        w.controller.step()
+        assert _progressing(w)["reason"] != "ProgressDeadlineExceeded"
+    w.settle()
+    assert (_progressing(w)["status"], _progressing(w)["reason"]) == ("True", "NewReplicaSetAvailable")
+    assert w.store.require("deployments", "default", "web")["status"]["availableReplicas"] == 3
+
+
+def test_a_stalled_rollout_still_times_out_from_its_last_progress() -> None:
+    """The deadline still holds for a rollout that stops progressing after a rollback starts."""
+    w = bare_world(deployments=[{"name": "pay", "revisions": [
+        {"image": "pay:1"}, {"image": "pay:2", "crash": True}]}])
+    create_deployment(w, name="pay", image="pay:1", replicas=2, progressDeadlineSeconds=60)
+    w.settle()
+    w.clock.fast_forward(3600)
+    w.apply_template("default", "pay", "pay:2")
+    w.controller.step()
+    assert _progressing(w, "pay")["reason"] != "ProgressDeadlineExceeded"
+    w.settle(max_seconds=200)
+    prog = _progressing(w, "pay")
+    assert (prog["status"], prog["reason"]) == ("False", "ProgressDeadlineExceeded")

@@ -152,6 +152,27 @@ def test_rollout_status_fails_on_progress_deadline(world, kubectl, binary: str) 
     assert crashing and all(r[1] == "0/1" and int(r[3].split()[0]) >= 1 for r in crashing)
 
 
+def test_rollout_undo_on_a_world_idle_past_the_deadline_completes(world, kubectl, binary: str) -> None:
+    """Issue 13: a rollback on a world idle for longer than progressDeadlineSeconds failed at
+    once with 'exceeded its progress deadline' while the rollout completed seconds later."""
+    w = world("healthy", speed=50)
+    timed_out: list[str] = []  # every version of web the store ever held, not just what kubectl saw
+
+    def listen(etype: str, resource: str, obj: dict) -> None:
+        if resource == "deployments" and obj["metadata"]["name"] == "web":
+            timed_out.extend(c["reason"] for c in (obj.get("status") or {}).get("conditions", [])
+                             if c["reason"] == "ProgressDeadlineExceeded")
+
+    w.store.add_listener(listen)
+    w.clock.fast_forward(3600)  # an hour since web's last rollout completed (the deadline is 600 s)
+    k: Kubectl = kubectl(w, binary)
+    k.ok("rollout", "undo", "deploy/web")
+    k.ok("rollout", "status", "deploy/web", "--timeout=60s")
+    dep = w.store.require("deployments", "default", "web")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/web:2.3.0"
+    assert timed_out == []
+
+
 def test_dry_run_server_does_not_persist(world, kubectl, binary: str) -> None:
     if binary.endswith("debian-1.20") or "1.20" in binary:
         pytest.skip("kubectl 1.20 checks dry-run support in the protobuf /openapi/v2, which the world does not serve")

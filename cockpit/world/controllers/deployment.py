@@ -50,13 +50,30 @@ class DeploymentController:
         """The deployment is gone."""
         self.progress_at.pop(key, None)
 
+    def _timed_out(self, cond: dict[str, Any] | None, key: tuple[str, str], now: float, deadline: int) -> bool:
+        """Whether a rollout that made no progress in this pass has run out of time.
+
+        The real controller's rule: no Progressing condition, no estimate; a condition that
+        says the last rollout completed (NewReplicaSetAvailable) is never timed out — a
+        rollout that starts later is measured from its first progress, not from when the
+        previous one finished; otherwise the deadline counts from the condition's last update
+        (``progress_at`` is that moment in simulated time)."""
+        if cond is None or cond.get("reason") in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded"):
+            return False
+        return now - self.progress_at.setdefault(key, now) > deadline
+
+    @staticmethod
+    def _deadline_pending(dep: Obj | None) -> bool:
+        cond = next((c for c in (dep or {}).get("status", {}).get("conditions", []) if c.get("type") == PROGRESSING), None)
+        return cond is not None and cond.get("reason") not in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded")
+
     def deadline_due(self, keys: Iterable[tuple[str, str]]) -> float | None:
         """The simulated time the earliest progress deadline of these deployments falls due."""
         due: float | None = None
         for key in keys:
             dep = self.store.get("deployments", *key)
             deadline = int((dep or {}).get("spec", {}).get("progressDeadlineSeconds") or 0)
-            if deadline and key in self.progress_at:
+            if deadline and key in self.progress_at and self._deadline_pending(dep):
                 t = self.progress_at[key] + deadline + 0.001
                 if due is None or t < due:
                     due = t
@@ -427,9 +444,7 @@ class DeploymentController:
                         upd["lastTransitionTime"] = cond.get("lastTransitionTime", nowts)
                     new["status"]["conditions"] = [c for c in conds if c.get("type") != PROGRESSING] + [upd]
                     self.progress_at[key] = now
-                elif cond is not None and cond.get("reason") != "ProgressDeadlineExceeded":
-                    since = self.progress_at.setdefault(key, now)
-                    if now - since > deadline:
-                        self._set_condition(new, PROGRESSING, "False", "ProgressDeadlineExceeded",
-                                            f'ReplicaSet "{rs_name}" has timed out progressing.')
+                elif self._timed_out(cond, key, now, deadline):
+                    self._set_condition(new, PROGRESSING, "False", "ProgressDeadlineExceeded",
+                                        f'ReplicaSet "{rs_name}" has timed out progressing.')
         return self._write("deployments", new, dep)
