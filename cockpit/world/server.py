@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import socket
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,22 @@ from cockpit.world.store import Obj, StoreError, dumps, status_obj
 from cockpit.world.verbs import TRUE, Api, request_verb
 
 Request = tuple[Resource, "str | None", "str | None", "str | None", dict[str, str]]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(value: Any) -> Any:
+    """A decoded body with every lone surrogate (``"\\ud800"`` in JSON, which Python decodes
+    to an unencodable code point) replaced by U+FFFD, in keys and values — what a real API
+    server's JSON decoder does. Without it the object is stored and every later read of it
+    fails to encode (a 500 forever)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {valid_text(k): valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_text(v) for v in value]
+    return value
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -82,11 +99,12 @@ class Handler(BaseHTTPRequestHandler):
             except (protobuf.ProtobufError, UnicodeDecodeError, KeyError, IndexError) as e:
                 raise StoreError(415, "UnsupportedMediaType", str(e)) from None
         try:
+            text = raw.decode("utf-8", "replace")  # invalid UTF-8 becomes U+FFFD, as Go decodes it
             if "yaml" in ctype:
                 import yaml
 
-                return yaml.safe_load(raw)
-            return json.loads(raw)
+                return valid_text(yaml.safe_load(text))
+            return valid_text(json.loads(text))
         except ValueError as e:
             raise StoreError(400, "BadRequest", f"the body of the request could not be decoded: {e}") from None
 

@@ -320,3 +320,48 @@ def test_openapi_v3_declares_patch_parameters(w: World) -> None:
     assert patch["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
     assert {"fieldValidation", "dryRun"} <= {p["name"] for p in patch["parameters"]}
     assert call(w, "GET", "/openapi/v2")[0] == 404
+
+
+def _raw_call(w: World, method: str, path: str, raw: bytes, ctype: str) -> tuple[int, Any]:
+    u = urlsplit(w.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn.request(method, path, body=raw, headers={"Content-Type": ctype, "Accept": "application/json"})
+    resp = conn.getresponse()
+    out = resp.status, json.loads(resp.read() or b"null")
+    conn.close()
+    return out
+
+
+@pytest.mark.parametrize("ctype, raw", [
+    ("application/merge-patch+json", b'{"metadata":{"annotations":{"x":"a\\ud800b","\\udfff":"k"}}}'),
+    ("application/strategic-merge-patch+json", b'{"metadata":{"annotations":{"x":"a\\ud800b","\\udfff":"k"}}}'),
+    ("application/json-patch+json",
+     b'[{"op":"add","path":"/metadata/annotations/x","value":"a\\ud800b"},'
+     b'{"op":"add","path":"/metadata/annotations/\\udfff","value":"k"}]'),
+    ("application/merge-patch+json", b'{"metadata":{"annotations":{"x":"a\xffb","\xed\xbf\xbf":"k"}}}'),
+], ids=["merge", "strategic", "json-patch", "invalid-utf8"])
+def test_a_lone_surrogate_or_invalid_utf8_is_decoded_as_replacement_characters(w: World, ctype: str, raw: bytes) -> None:
+    """Issue 13: a lone surrogate was accepted, then every GET was a 500. A real API server
+    (Go's encoding/json) decodes it, and any invalid UTF-8, as U+FFFD."""
+    status, _ = _raw_call(w, "PATCH", f"{DEPLOYS}/api", raw, ctype)
+    assert status == 200
+    status, dep, _ = call(w, "GET", f"{DEPLOYS}/api")
+    assert status == 200
+    ann = dep["metadata"]["annotations"]
+    assert ann["x"] == "a\ufffdb"
+    assert [v for k, v in ann.items() if set(k) == {"\ufffd"}] == ["k"]
+    status, lst, _ = call(w, "GET", DEPLOYS)
+    assert status == 200 and "api" in [d["metadata"]["name"] for d in lst["items"]]
+    status, _, _ = call(w, "GET", "/apis/apps/v1/deployments", accept="application/json;as=Table;v=v1;g=meta.k8s.io")
+    assert status == 200
+
+
+@pytest.mark.parametrize("ctype", ["application/json", "application/yaml"])
+def test_a_lone_surrogate_in_a_created_object_is_replaced(w: World, ctype: str) -> None:
+    body = json.dumps(new_deploy("sur")).encode()  # JSON is YAML too
+    body = body.replace(b'"image": "web:1"', b'"image": "web:1", "args": ["\\ud83d"]')
+    status, _ = _raw_call(w, "POST", DEPLOYS, body, ctype)
+    assert status == 201
+    status, dep, _ = call(w, "GET", f"{DEPLOYS}/sur")
+    assert status == 200
+    assert dep["spec"]["template"]["spec"]["containers"][0]["args"] == ["\ufffd"]

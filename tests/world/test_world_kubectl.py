@@ -173,6 +173,16 @@ def test_rollout_undo_on_a_world_idle_past_the_deadline_completes(world, kubectl
     assert timed_out == []
 
 
+def test_patch_with_a_lone_surrogate_leaves_the_deployment_readable(world, kubectl, binary: str) -> None:
+    """Issue 13: the patch was accepted and every later `kubectl get deploy` was a 500."""
+    w = world("healthy", speed=100)
+    k: Kubectl = kubectl(w, binary)
+    k.ok("patch", "deploy/api", "--type=merge", "-p", '{"metadata":{"annotations":{"x":"\\ud800"}}}')
+    assert "api" in k.ok("get", "deploy")
+    dep = json.loads(k.ok("get", "deploy", "api", "-o", "json"))
+    assert dep["metadata"]["annotations"]["x"] == "\ufffd"
+
+
 def test_dry_run_server_does_not_persist(world, kubectl, binary: str) -> None:
     if binary.endswith("debian-1.20") or "1.20" in binary:
         pytest.skip("kubectl 1.20 checks dry-run support in the protobuf /openapi/v2, which the world does not serve")
