@@ -10,7 +10,8 @@ through ``ctx.log``. A non-zero exit raises ``CockpitError`` titled "Command fai
 the exit code and the last lines. Timeout and ``ctx.cancel`` kill the whole process group
 (SIGTERM, then SIGKILL after a grace period). ``env`` values are ``SecretStr``: they are
 never journaled (``model_dump`` masks them) and any occurrence of one in the output is
-masked before it is logged.
+masked before it is logged; so are URL passwords and bearer/basic credentials the command
+prints (:func:`cockpit.text.redact_secrets`), before the line is shown or journaled.
 
 The kind is mutating (a command may change anything); readonly refuses it before spawning.
 ``reconcile`` cannot know whether a command took effect, so it returns ``None`` (the
@@ -33,7 +34,7 @@ from pydantic import Field, SecretStr
 from cockpit.errors import Aborted, CockpitError, ConfigError, NotFoundError, ReadonlyError
 from cockpit.runbook import Duration
 from cockpit.steps import Step, StepContext, StepParams, step_kind
-from cockpit.text import sanitize
+from cockpit.text import redact_secrets, sanitize
 
 KILL_GRACE = 3.0
 TAIL_LINES = 10
@@ -92,7 +93,7 @@ class ExecStep(Step):
             if raw is None:
                 break
             if raw:
-                line = _mask(sanitize(raw.rstrip("\r\n")), secrets)
+                line = redact_secrets(_mask(sanitize(raw.rstrip("\r\n")), secrets))
                 tail.append(line)
                 count += 1
                 ctx.log(line)

@@ -31,8 +31,8 @@ complete lines, so truncating a tail never retracts something an observer has se
 
 Secrets. Every record passes :func:`redact` before it is written: values of keys named
 like a secret (password, token, secret, webhook_url, api_key, authorization...) become
-``"***"`` and strings that look like URLs or DSNs go through
-:func:`cockpit.text.redact_url`.
+``"***"`` and strings that look like URLs, DSNs or credentials go through
+:func:`cockpit.text.redact_secrets` (URL passwords, bearer and basic credentials).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ from typing import Any
 from cockpit import events as ev
 from cockpit.errors import CockpitError, JournalError, ReadonlyError
 from cockpit.events import DURABLE_TYPES
-from cockpit.text import redact_url
+from cockpit.text import redact_secrets
 
 RESERVED = ev.ENVELOPE
 CLOSING_TYPES = frozenset({"incident_resolved", "incident_closed"})
@@ -62,7 +62,7 @@ _SECRET_KEY = re.compile(
     r"(?i)(^pass$|passw|token|secret|webhook_url|api_?key|private_?key|access_?key|"
     r"credential|authorization|cookie)"
 )
-_URLISH = re.compile(r"(?i)([a-z][a-z0-9+.-]*://|\b(password|passwd|token|secret)=)")
+_URLISH = re.compile(r"(?i)([a-z][a-z0-9+.-]*://|\b(password|passwd|token|secret)=|\b(bearer|basic)\s|authorization|api-key|cookie)")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -96,7 +96,7 @@ def redact(value: Any, key: str | None = None) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str) and _URLISH.search(value):
-        return redact_url(value)
+        return redact_secrets(value)
     return value
 
 

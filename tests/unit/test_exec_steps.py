@@ -37,7 +37,7 @@ def test_exec_streams_stdout_and_stderr_sanitized(tmp_path):
     code = "import sys; print('out \\x1b[31mred'); sys.stdout.flush(); print('err', file=sys.stderr); print('done')"
     result = run_exec(lines, argv=[PY, "-u", "-c", code], cwd=str(tmp_path))
     assert result == {"exit_code": 0, "lines": 3}
-    assert lines == ["out red", "err", "done"]
+    assert lines == ["out \\e[31mred", "err", "done"]  # the escape shown inert, not executed
 
 
 def test_exec_argv_is_never_a_shell(tmp_path):

@@ -188,7 +188,7 @@ def test_run_journals_every_move(world, journal):
     intent = records[2]
     assert intent["action"] == "fake.write" and intent["step"] == 0 and intent["params"]["key"] == "a"
     assert records[4] == {**records[4], "id": intent["id"], "ok": True, "result": {"key": "a", "value": "v"}}
-    assert [r["line"] for r in records if r["type"] == "log"] == ["set a=v", "line 0!", "line 1!", "set b=v"]
+    assert [r["line"] for r in records if r["type"] == "log"] == ["set a=v", "line 0\\e[31m!", "line 1\\e[31m!", "set b=v"]
     state = replay(records)
     assert [s.status for s in state.steps.values()] == ["ok", "ok", "ok"] and state.run_status == "ok"
     assert [a.status for a in state.actions] == ["ok", "ok"] and state.steps[0].name == "first"
@@ -258,7 +258,7 @@ def test_every_line_is_journaled_but_the_sink_is_rate_bounded(world, journal):
     rb = runbook(world.root, "{kind: fake.read, params: {world: WORLD, lines: 2000}}")
     Executor(rb, journal, ctx(log=shown.append), log_rate=50).run()
     logs = [r for r in read_journal(journal.path) if r["type"] == "log"]
-    assert len(logs) == 2000 and logs[-1]["line"] == "line 1999!"  # sanitized
+    assert len(logs) == 2000 and logs[-1]["line"] == "line 1999\\e[31m!"  # sanitized: the escape shown inert
     assert len(shown) < 200 and shown[-1].startswith("… ") and "more lines (in the journal)" in shown[-1]
 
 

@@ -54,7 +54,7 @@ def test_pod_logs_over_the_light_transport(receiver) -> None:
     backend = KubeBackend(HttpTransport(Connection(server=receiver.url("")), readonly=True), namespace="shop")
     got = logs(backend, Target("checkout", "shop"), since_seconds=3600)
     assert [(p, c) for p, c, _ in got] == [("checkout-1", "app"), ("checkout-1", "sidecar")]
-    assert got[0][2] == "2024-05-01T14:00:00Z boom red\n2024-05-01T14:00:01Z again\n"
+    assert got[0][2] == "2024-05-01T14:00:00Z boom \\e[31mred\\e[0m\n2024-05-01T14:00:01Z again\n"
     log_reqs = [r for r in receiver.requests if "/log" in r.path]
     # fetched concurrently: in any order, one request per container, each with the same query
     assert len(log_reqs) == 2 and all("sinceSeconds=3600" in r.path and "timestamps=true" in r.path for r in log_reqs)

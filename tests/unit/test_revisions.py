@@ -123,5 +123,5 @@ def test_diff_ignores_hash_and_shows_image_change() -> None:
 def test_hostile_strings_are_made_inert() -> None:
     evil = rs("web-eeee", 4, "web:4\x1b]52;c;ZXZpbA==\x07", cause="[@click=app.quit]\u202ehi\x9b31m")
     hist = rv.history(deployment("web:3"), [evil])
-    assert hist[0].change_cause == "[@click=app.quit]hi"  # markup stays literal text for Text()
+    assert hist[0].change_cause == "[@click=app.quit]\\u202ehi\\x9b31m"  # markup literal for Text(); controls shown inert
     assert "\x1b" not in hist[0].images[0] and "\x07" not in hist[0].images[0]

@@ -28,7 +28,7 @@ def test_started_filled_from_the_journal(records: list[dict]) -> None:
     ctx = context(records[:6])
     msg = render("started", ctx, directory="/nonexistent")
     assert msg.title == "ROLLBACK INITIATED: shop/checkout ? → ?"
-    assert "*Reason*: 5xx spike after deploy v1.2.3 | red" in msg.body
+    assert "*Reason*: 5xx spike after deploy v1.2.3 | \\e[31mred\\e[0m" in msg.body
     assert "*Error rate*: 8.2 % · *P95*: 1450 ms" in msg.body and "*On-call*: alice" in msg.body
 
 
