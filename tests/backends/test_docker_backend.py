@@ -54,7 +54,7 @@ def test_ps_history_and_unknown_tag(dockerd, backend, free_port):
     _run(dockerd, "web", "2.0", free_port, "--label", "team=\x1b[31mpay\u202ements")
     rows = backend.ps(name="web")
     assert [(c.name, c.tag, c.state) for c in rows] == [("web", "2.0", "running")]
-    assert rows[0].labels["team"] == "payments"  # sanitized at the boundary
+    assert rows[0].labels["team"] == "\\e[31mpay\\u202ements"  # sanitized at the boundary: controls shown inert
     assert backend.ps(label="team=nobody") == []
     hist = backend.history("web")
     tags = {t.tag: t for t in hist}

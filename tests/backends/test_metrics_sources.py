@@ -109,7 +109,7 @@ def recorder():
 def test_probe_labels_traffic_and_sanitizes_version(recorder):
     url = f"http://127.0.0.1:{recorder.server_address[1]}"
     r = ProbeSource(url).sample()
-    assert r.health_ok is True and r.version == "v9.9.9" and r.probe_ms is not None
+    assert r.health_ok is True and r.version == "v9.9.9\\e[31m" and r.probe_ms is not None  # the escape shown inert
     assert all(h.get("User-Agent") == "cockpit/0.1.0" for h in _Recorder.seen)
     recorder.mode = "down"
     r = ProbeSource(url).sample()
