@@ -29,12 +29,21 @@ What it contains, every part from journal records (see :mod:`cockpit.state` for 
 
 Determinism: for a resolved incident everything is measured up to ``incident_resolved``;
 for an open one up to the last record (``as_of``), never the wall clock, unless the caller
-passes ``now``. All text from the journal is sanitized; Markdown metacharacters that could
-break a table are escaped.
+passes ``now``.
+
+Outside text. Everything from the journal is sanitized (controls shown inert) and, in the
+Markdown, escaped for Markdown — not for HTML: every metacharacter (``\\ ` * _ [ ] ( ) ! # <
+> | ~ & $``) gets a backslash, and so do the characters that make a renderer's autolinker
+see a link (``:`` before ``//``, ``.`` before a letter, ``@``), and a leading list or
+heading marker. So an image named ``x:[Grafana](https://evil.example/steal)`` reads as
+exactly that and is neither a link nor an image; the only links and images in a rendered
+report are the template's own (the final dashboard). Paths shown as code go in code spans
+fenced longer than any backtick run in them.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -64,14 +73,18 @@ duration = format_duration
 """``45s``, ``4m 05s``, ``1h 02m`` (:func:`cockpit.durations.format_duration`)."""
 
 
-def pct(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value * 100:.1f} %"
+def pct(value: Any) -> str:
+    v = _num(value)
+    if v is None:
+        return "—" if value is None else _md(value)
+    return f"{v * 100:.1f} %"
 
 
-def ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f} ms"
+def ms(value: Any) -> str:
+    v = _num(value)
+    if v is None:
+        return "—" if value is None else _md(value)
+    return f"{v:.0f} ms"
 
 
 def _num(v: Any) -> float | None:
@@ -302,10 +315,45 @@ def _timeline_text(e: ev.Event, last_verdict: Any) -> str:  # noqa: C901 — one
 # --------------------------------------------------------------------------- rendering
 
 
-def _md(value: Any) -> str:
-    """Sanitized and safe inside a Markdown table cell."""
-    text = sanitize("" if value is None else value, max_len=500)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("`", "\\`")
+# Markdown metacharacters; and what an autolinker (GFM, linkify) starts a link at: a scheme's
+# "://", a dot before a letter ("evil.com", "www."), an at sign (e-mail).
+_MD_META = re.compile(r"[\\`*_\[\]()!#<>|~&$]|:(?=//)|\.(?=[^\W\d_])|@")
+_MD_LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))")
+
+
+def md_escape(text: str) -> str:
+    """``text`` (already sanitized, one line) as inert Markdown that renders as itself."""
+    out = _MD_META.sub(lambda m: "\\" + m.group(), text)
+    return _MD_LINE_START.sub(lambda m: "\\" + m.group(1) if m.group(1) else f"{m.group(2)}\\{m.group(3)}", out)
+
+
+def _md(value: Any, max_len: int = 500) -> str:
+    """Outside text, sanitized and escaped: safe in running text and in a table cell."""
+    return md_escape(sanitize("" if value is None else value, max_len=max_len))
+
+
+def _code(value: Any, max_len: int = 500) -> str:
+    """Outside text as a code span (nothing inside one is a link, an image or HTML)."""
+    text = sanitize("" if value is None else value, max_len=max_len)
+    if not text:
+        return "—"
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _image_line(alt: str, path: Any) -> str:
+    """The template's image of the final dashboard: a local image file only; anything
+    else — a scheme (``https:``, ``javascript:``, ``data:``), not an image — is shown as
+    code, never fetched."""
+    dest = sanitize(path, max_len=500)
+    if (re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", dest) or dest.startswith("//")
+            or not re.search(r"\.(svg|png|jpe?g)$", dest, re.IGNORECASE)):
+        return f"Screenshot: {_code(dest)} (not embedded: not a local image file)"
+    if re.fullmatch(r"[A-Za-z0-9._/~-]+", dest):
+        return f"![{alt}]({dest})"
+    escaped = re.sub(r"([<>\\])", r"\\\1", dest)
+    return f"![{alt}](<{escaped}>)"
 
 
 def _fmt_value(v: Any) -> str:
@@ -417,8 +465,8 @@ def render_markdown(rep: Report) -> str:
         w("## Evidence")
         w("")
         for e in rep.evidence:
-            w(f"- {e['at']}: `{_md(e['dir'])}` — {e['files']} files, manifest `{_md(e['manifest'])}`"
-              + (f" (sha256 {e['manifest_sha256']})" if e["manifest_sha256"] else "")
+            w(f"- {e['at']}: {_code(e['dir'])} — {e['files']} files, manifest {_code(e['manifest'])}"
+              + (f" (sha256 {_md(e['manifest_sha256'])})" if e["manifest_sha256"] else "")
               + (f"; errors: {_md('; '.join(e['errors']))}" if e["errors"] else ""))
         w("")
     w("## Timeline (UTC)")
@@ -429,7 +477,7 @@ def render_markdown(rep: Report) -> str:
         w("")
         w("## Final dashboard")
         w("")
-        w(f"![cockpit at resolution]({_md(rep.screenshot)})")
+        w(_image_line("cockpit at resolution", rep.screenshot))
     w("")
     w("## Root cause")
     w("")
