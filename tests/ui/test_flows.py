@@ -129,13 +129,14 @@ def test_browsing_opens_no_incident_and_the_rollback_is_journaled_for_its_target
             await until(pilot, lambda: app.data.history_for == TARGET)
             await pilot.pause(0.3)
             assert app.session.journal is None and app.data.records == []
-            assert not incidents(state_home) and not list(state_home.rglob("*.lock"))
+            assert not incidents(state_home) and not world.store.list("leases")  # no incident, no lock
             await pilot.press("enter")
             await pilot.pause(0.2)
             await pilot.press("y")
             await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
             path = app.session.journal_path
         assert incidents(state_home) == [path.resolve()]
+        assert [lease["metadata"]["name"] for lease in world.store.list("leases")] == ["cockpit-incident-checkout"]
         recs = read_journal(path)
         assert [r["target"] for r in recs if r["type"] == "incident_opened"] == ["shop/checkout"]
         assert live_revision(world) == 4

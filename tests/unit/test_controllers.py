@@ -27,6 +27,12 @@ from screens.data import UIData
 TARGET = Target("checkout", "shop")
 
 
+@pytest.fixture(autouse=True)
+def lock_dir(tmp_path, monkeypatch):
+    """The host-wide lock file (no Lease without a cluster) in this test's own directory."""
+    monkeypatch.setenv("COCKPIT_LOCK_DIR", str(tmp_path / "locks"))
+
+
 class InlineHost:
     def __init__(self) -> None:
         self.marked: set[str] = set()

@@ -22,6 +22,12 @@ from screens.data import UIData
 from tests.unit.test_controllers import InlineHost, wait_for
 
 TARGET = Target("checkout", "shop")
+
+
+@pytest.fixture(autouse=True)
+def lock_dir(tmp_path, monkeypatch):
+    """The host-wide lock file (no Lease without a cluster) in this test's own directory."""
+    monkeypatch.setenv("COCKPIT_LOCK_DIR", str(tmp_path / "locks"))
 SECRET = "T0SECRET/B0SECRET/xoxbS3cretToken"
 
 

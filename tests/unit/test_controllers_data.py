@@ -25,6 +25,12 @@ pytestmark = pytest.mark.xdist_group("redis")
 TARGET = Target("checkout", "shop")
 
 
+@pytest.fixture(autouse=True)
+def lock_dir(tmp_path, monkeypatch):
+    """The host-wide lock file (no Lease without a cluster) in this test's own directory."""
+    monkeypatch.setenv("COCKPIT_LOCK_DIR", str(tmp_path / "locks"))
+
+
 @pytest.fixture
 def seeded(redis_server, redis_url):
     c = redis_server.client()
