@@ -6,8 +6,11 @@ module (``register(subparsers, common)``); modules import their heavy client lib
 handlers, never at import time, so ``cockpit history`` does not pay for Textual or docker.
 
 Every error the user can cause is a :class:`~cockpit.errors.CockpitError`: one line on stderr,
-``cockpit: <title>: <message>``, and its exit code. Anything unexpected is logged with its
-traceback to ``$XDG_STATE_HOME/cockpit/cockpit.log`` and reported in one line (exit 70).
+``cockpit: <title>: <message>``, and its exit code; a bad flag or argument is one line too
+(``cockpit: Bad usage: ...``, exit 2), never argparse's usage block. Whatever an error line
+echoes (an argument, a server's message) goes through :func:`cockpit.text.sanitize`. Anything
+unexpected is logged with its traceback to ``$XDG_STATE_HOME/cockpit/cockpit.log`` and
+reported in one line (exit 70).
 """
 from __future__ import annotations
 
@@ -29,6 +32,24 @@ exit codes:
   2  bad usage/config   6  conflict / locked      70  internal error (see the log)
   3  not found        130  aborted by the operator
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line, sanitized usage errors (exit 2) instead of the usage block."""
+
+    def error(self, message: str) -> Any:
+        from cockpit.text import sanitize
+
+        self.exit(2, f"cockpit: Bad usage: {sanitize(message, max_len=500)} "
+                     f"(see `{sanitize(self.prog, max_len=100)} --help`)\n")
+
+
+def _say_error(title: str, message: str) -> None:
+    """``cockpit: <title>: <message>`` on stderr, outside text made inert."""
+    from cockpit.text import sanitize
+
+    print(f"cockpit: {sanitize(title, max_len=200)}: {sanitize(message, max_len=4000, keep_newlines=True)}",
+          file=sys.stderr)
 
 
 def state_dir() -> Path:
@@ -142,6 +163,8 @@ class _RunCommand:
                 raise ReadonlyError(f"readonly: would run the {len(runbook.steps)} steps above; nothing was sent")
             return 0
         journal_path = args.journal
+        if args.resume and journal_path is not None:
+            _check_resumable(Path(journal_path), target)
         if args.resume and journal_path is None:
             mine = [p for p in find_open_incidents()
                     if any(r.get("type") == "incident_opened" and r.get("target") == str(target) for r in read_journal(p)[:5])]
@@ -191,10 +214,28 @@ class _RunCommand:
         raise RolloutFailed(f"runbook {runbook.name} {result.status}")
 
 
+def _check_resumable(path: Path, target: Any) -> None:
+    """``--resume --journal PATH`` continues a run recorded there: with no such journal, or
+    one that holds no run on ``target``, there is nothing to resume (NotFoundError, exit 3;
+    nothing is created or run)."""
+    from cockpit.errors import NotFoundError
+    from cockpit.journal import read_journal
+    from cockpit.state import replay
+
+    if not path.exists():
+        raise NotFoundError(f"nothing to resume: the journal {path} does not exist",
+                            hint="run without --resume to start the runbook, or pass the journal of the interrupted run")
+    state = replay(read_journal(path))
+    if state.target != str(target) or state.run_status is None:
+        holds = f"an incident on {state.target}" if state.target else "no incident"
+        raise NotFoundError(f"nothing to resume: the journal {path} holds {holds} and no run of a runbook on {target}",
+                            hint="run without --resume to start the runbook")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _add_globals(common, suppress=True)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cockpit",
         description="Rollback Cockpit: decide, roll back, verify and report when a deploy goes bad.\n"
         "Without a subcommand it opens the full-screen cockpit.",
@@ -258,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                     world.stop()
         return handler(args) or 0
     except CockpitError as exc:
-        print(f"cockpit: {exc.title}: {exc}", file=sys.stderr)
+        _say_error(exc.title, str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print("cockpit: aborted", file=sys.stderr)
@@ -267,9 +308,5 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 — the last line of defence: never a traceback
         where = _log_internal_error()
-        print(
-            f"cockpit: internal error: {type(exc).__name__}: {exc}"
-            + (f" (traceback in {where})" if where else ""),
-            file=sys.stderr,
-        )
+        _say_error("internal error", f"{type(exc).__name__}: {exc}" + (f" (traceback in {where})" if where else ""))
         return EXIT_INTERNAL

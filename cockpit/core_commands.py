@@ -33,6 +33,8 @@ _SKIP = {"seq", "ts", "actor", "type"}
 
 
 def _summary(record: dict[str, Any]) -> str:
+    import json
+
     from cockpit.text import sanitize
 
     parts = []
@@ -40,19 +42,36 @@ def _summary(record: dict[str, Any]) -> str:
         if key in _SKIP or value in (None, "", [], {}):
             continue
         if isinstance(value, (dict, list)):
-            import json
-
-            value = json.dumps(value, separators=(",", ":"), default=str)
+            value = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
             if len(value) > 120:
                 value = value[:117] + "..."
         parts.append(f"{key}={value}")
     return sanitize(" ".join(parts), max_len=400)
 
 
+def _field(record: dict[str, Any], key: str, width: int) -> str:
+    """One envelope field, whatever the record holds there (null, a number, escapes), shown
+    through the sanitizer and padded."""
+    from cockpit.text import sanitize
+
+    value = record.get(key)
+    shown = "?" if value is None else sanitize(value if isinstance(value, str) else repr(value), max_len=120)
+    return f"{shown:<{width}}"
+
+
+def _line_list(numbers: list[int], most: int = 20) -> str:
+    shown = ", ".join(str(n) for n in numbers[:most])
+    return shown + (f" and {len(numbers) - most} more" if len(numbers) > most else "")
+
+
 def _journal_show(args: argparse.Namespace) -> int:
+    """Every record of a journal, in order, each field through the sanitizer; lines that are
+    not records are shown where they are and counted ("2 unreadable records at lines 14, 15")."""
+    import json
+
     from cockpit.errors import NotFoundError
-    from cockpit.journal import Journal, state_dir
-    from cockpit.output import print_json
+    from cockpit.journal import read_bytes, scan, state_dir
+    from cockpit.text import sanitize
 
     path = args.path or args.journal
     if path is None:
@@ -62,17 +81,29 @@ def _journal_show(args: argparse.Namespace) -> int:
         path = found[-1]
     if not Path(path).exists():
         raise NotFoundError(f"journal {path} does not exist")
-    journal = Journal.open(path, readonly=True)
-    records = journal.read()
+    found = scan(read_bytes(path))
+    bad = [u.line for u in found.unreadable]
     if args.output == "json":
-        print_json({"path": str(path), "records": records,
-                    "torn_tail": None if journal.torn is None else {"offset": journal.torn.offset}})
+        # ASCII-only JSON: escapes, C1 controls and lone surrogates stay \u escapes, never raw bytes
+        print(json.dumps({"path": str(path), "records": found.records,
+                          "unreadable": [{"line": u.line, "text": sanitize(u.data.decode("utf-8", "replace"), max_len=200)}
+                                         for u in found.unreadable],
+                          "torn_tail": None if found.torn is None else {"offset": found.torn.offset}},
+                         indent=2, ensure_ascii=True, default=str))
         return 0
-    print(f"journal {path}  ({len(records)} records)")
-    for r in records:
-        print(f"{r.get('ts', '?'):<25} {r.get('actor', ''):<20} {r.get('type', ''):<18} {_summary(r)}")
-    if journal.torn is not None:
-        print(f"(a torn last line at byte {journal.torn.offset} was not accepted: a crash mid-write)")
+    print(f"journal {sanitize(str(path), max_len=500)}  ({len(found.records)} records"
+          + (f", {len(bad)} unreadable" if bad else "") + ")")
+    rows = [(n, r) for n, r in zip(found.lines, found.records)] + [(u.line, u) for u in found.unreadable]
+    for _, item in sorted(rows, key=lambda x: x[0]):
+        if isinstance(item, dict):
+            print(f"{_field(item, 'ts', 25)} {_field(item, 'actor', 20)} {_field(item, 'type', 18)} {_summary(item)}")
+        else:
+            text = item.data.decode("utf-8", "replace")
+            print(f"line {item.line}: unreadable record: {sanitize(text, max_len=120) or '(blank line)'}")
+    if bad:
+        print(f"{len(bad)} unreadable record{'s' if len(bad) != 1 else ''} at line{'s' if len(bad) != 1 else ''} {_line_list(bad)}")
+    if found.torn is not None:
+        print(f"(a torn last line at byte {found.torn.offset} was not accepted: a crash mid-write)")
     return 0
 
 

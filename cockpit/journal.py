@@ -53,7 +53,11 @@ from typing import Any
 from cockpit import events as ev
 from cockpit.errors import CockpitError, JournalError, ReadonlyError
 from cockpit.events import DURABLE_TYPES
+from cockpit.journal_files import TornTail, Unreadable, create_file, parse_line, read_bytes, scan
 from cockpit.text import redact_secrets
+
+__all__ = ["TornTail", "Unreadable", "scan", "read_bytes", "read_journal", "follow", "Journal", "redact",
+           "default_journal_path", "find_open_incidents", "state_dir", "error_data"]
 
 RESERVED = ev.ENVELOPE
 CLOSING_TYPES = frozenset({"incident_resolved", "incident_closed"})
@@ -124,48 +128,10 @@ def default_journal_path(target: str, *, when: datetime | None = None) -> Path:
 # --------------------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True)
-class TornTail:
-    """An incomplete last line found at ``offset`` (a crash mid-write)."""
-
-    offset: int
-    data: bytes
-
-
-def _scan(raw: bytes) -> tuple[list[dict], int, TornTail | None]:
-    """Split ``raw`` into complete records; return (records, end of last good line, torn)."""
-    records: list[dict] = []
-    pos = 0
-    good_end = 0
-    while pos < len(raw):
-        nl = raw.find(b"\n", pos)
-        if nl < 0:  # no newline: never committed
-            return records, good_end, TornTail(pos, raw[pos:])
-        line = raw[pos:nl]
-        rec = _parse_line(line)
-        if rec is not None:
-            records.append(rec)
-        elif nl + 1 == len(raw):  # invalid JSON on the last line: torn too
-            return records, good_end, TornTail(pos, raw[pos:])
-        # an invalid line in the middle (not written by us) is skipped
-        pos = nl + 1
-        good_end = pos
-    return records, good_end, None
-
-
-def _parse_line(line: bytes) -> dict | None:
-    if not line.strip():
-        return None
-    try:
-        rec = json.loads(line)
-    except ValueError:
-        return None
-    return rec if isinstance(rec, dict) and "type" in rec else None
-
-
 def read_journal(path: str | os.PathLike) -> list[dict]:
-    """Every complete record of the journal at ``path`` (a torn tail is left out)."""
-    return _scan(Path(path).read_bytes())[0]
+    """Every complete record of the journal at ``path`` (a torn tail is left out). Raises
+    :class:`JournalError` when ``path`` is not a readable regular file."""
+    return scan(read_bytes(path)).records
 
 
 def follow(
@@ -192,7 +158,7 @@ def follow(
         end = data.rfind(b"\n")
         if end >= 0:
             for line in data[: end + 1].split(b"\n")[:-1]:
-                rec = _parse_line(line)
+                rec = parse_line(line)
                 if rec is not None:
                     yield rec
             pos += end + 1
@@ -211,7 +177,7 @@ def find_open_incidents(state_dir: str | os.PathLike | None = None) -> list[Path
     for path in sorted((folder / "incidents").glob("*.jsonl")):
         try:
             records = read_journal(path)
-        except OSError:
+        except (OSError, JournalError):
             continue
         if not any(r.get("type") in CLOSING_TYPES for r in records):
             found.append(path)
@@ -250,6 +216,8 @@ class Journal:
         """The torn tail found on open, if any (kept in ``<journal>.torn`` once repaired)."""
         self.count = records
         """Number of complete records in the file."""
+        self.unreadable: tuple[int, ...] = ()
+        """Line numbers of lines in the middle that are not records (found on open)."""
         self._seq = last_seq
         self._clock = clock
         self._fd: int | None = None
@@ -269,26 +237,29 @@ class Journal:
     ) -> Journal:
         """Open (creating parent dirs and the file unless ``readonly``) and scan ``path``.
 
-        ``clock`` returns the ``ts`` string of new records (tests freeze it).
+        ``clock`` returns the ``ts`` string of new records (tests freeze it). A path that
+        cannot be a journal — a directory, a device such as ``/dev/full``, a path under a
+        file, an unwritable or immutable directory, ``/proc`` — raises :class:`JournalError`
+        (exit 8) with the path and the reason, before anything is done.
         """
         path = Path(path)
-        if readonly:
-            raw = path.read_bytes() if path.exists() else b""
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600, exist_ok=True)
-            raw = path.read_bytes()
-        records, _, torn = _scan(raw)
-        last_seq = max((r.get("seq", 0) for r in records if isinstance(r.get("seq"), int)), default=0)
-        return cls(
+        if not readonly:
+            create_file(path)
+        found = scan(read_bytes(path, missing_ok=readonly))
+        records = found.records
+        last_seq = max((r.get("seq", 0) for r in records
+                        if isinstance(r.get("seq"), int) and not isinstance(r.get("seq"), bool)), default=0)
+        journal = cls(
             path,
             actor=actor or default_actor(),
             readonly=readonly,
             records=len(records),
             last_seq=last_seq,
-            torn=torn,
+            torn=found.torn,
             clock=clock,
         )
+        journal.unreadable = tuple(u.line for u in found.unreadable)
+        return journal
 
     def close(self) -> None:
         """Close the file."""

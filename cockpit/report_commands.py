@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cockpit.text import sanitize
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("report", parents=[common], help="write the incident report from a journal (Markdown or JSON)")
@@ -30,9 +32,24 @@ def resolve_journal(path: Path | None, args: argparse.Namespace) -> Path:
         if not found:
             raise NotFoundError(f"no incident journals under {state_dir() / 'incidents'}", hint="pass the JOURNAL path")
         path = found[-1]
-    if not Path(path).is_file():
-        raise NotFoundError(f"journal {path} does not exist")
+    if not Path(path).exists():
+        raise NotFoundError(f"journal {path} does not exist")  # not a regular file: read_journal says so (exit 8)
     return Path(path)
+
+
+def _write(out: Path, text: str) -> None:
+    """Write the report to ``out``; a path that cannot take it is an error naming the path
+    and the reason (exit 1), never an internal error."""
+    from cockpit.errors import CockpitError
+
+    try:
+        if out.exists() and not out.is_file():
+            raise IsADirectoryError(21, "it is a directory" if out.is_dir() else "not a regular file")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CockpitError(f"cannot write the report to {out}: {exc.strerror or exc}",
+                           title="Report not written", hint="choose another --out") from None
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -43,9 +60,8 @@ def handle(args: argparse.Namespace) -> int:
     fmt = args.format or ("json" if getattr(args, "output", "text") == "json" else "md")
     text = report_text(read_journal(path), fmt, screenshot=args.screenshot)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"report: {args.out}", file=sys.stderr)
+        _write(args.out, text)
+        print(f"report: {sanitize(str(args.out), max_len=500)}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -34,6 +34,9 @@ from cockpit.errors import ConfigError
 from cockpit.model import Target
 from cockpit.steps import REGISTRY, Step, StepParams, get_step
 
+MAX_RUNBOOK_BYTES = 1 << 20
+"""A runbook is a short YAML file; anything larger is refused before it is parsed."""
+
 # --------------------------------------------------------------------------- durations
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -145,9 +148,23 @@ def load_runbook(path: str | os.PathLike) -> Runbook:
     """Read, validate and return the runbook at ``path``. Raises ConfigError."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"cannot read runbook {path}: not a regular file", hint="pass a runbook YAML file")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_RUNBOOK_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read runbook {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_RUNBOOK_BYTES:
+        raise ConfigError(f"{path}: not a runbook: larger than {MAX_RUNBOOK_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not a runbook: not UTF-8 text (byte {exc.start}: 0x{raw[exc.start]:02x})",
+                          hint="a runbook is a YAML file") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ConfigError(f"{path}:{line}: not a runbook: a binary file (NUL byte)", hint="a runbook is a YAML file")
     return parse_runbook(text, source=str(path))
 
 

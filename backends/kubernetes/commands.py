@@ -11,17 +11,35 @@ from typing import Any
 
 from cockpit.errors import Aborted, RolloutFailed
 from cockpit.output import age, emit, print_json, table
+from cockpit.text import sanitize
+
+
+REVISION_MAX = 2**63 - 1  # revisions are int64 annotations
+
+
+def revision_number(text: str) -> int:
+    """An argparse type: a revision number, ``0`` meaning the previous revision (as kubectl).
+    ``abc``, ``1e9`` or ``-1`` is a one-line usage error naming the expected form."""
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or int(value) > REVISION_MAX:
+        from cockpit.text import sanitize
+
+        raise argparse.ArgumentTypeError(
+            f"expected a revision number such as 3 (0: the previous revision), got {sanitize(text, max_len=40)!r}")
+    return int(value)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("history", parents=[common], help="rollout history of a deployment")
     p.add_argument("deployment")
-    p.add_argument("--revision", type=int, metavar="N", help="show revision N's pod template diff against the live one")
+    p.add_argument("--revision", type=revision_number, metavar="N",
+                   help="show revision N's pod template diff against the live one")
     p.set_defaults(handler=cmd_history)
 
     p = sub.add_parser("rollback", parents=[common], help="roll a deployment back (as kubectl rollout undo)")
     p.add_argument("deployment")
-    p.add_argument("--to-revision", type=int, default=0, metavar="N", help="revision to roll back to (default: the previous one)")
+    p.add_argument("--to-revision", type=revision_number, default=0, metavar="N",
+                   help="revision to roll back to (default 0: the previous one)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--no-wait", dest="wait", action="store_false", help="do not wait for the rollout to complete")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="how long to wait for the rollout (default 600)")
@@ -100,26 +118,32 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         kube.rollback(target, args.to_revision)
     from cockpit.journal import default_actor
 
-    lock = _lock(kube, target, default_actor())  # first: a second operator is refused naming the holder
+    # The journal first: a path that cannot be one is exit 8 before anything is locked or sent;
+    # a journal this run created and never wrote to is removed (e.g. the operator said no).
+    journal_path = Path(args.journal or default_journal_path(str(target)))
+    existed = journal_path.exists()
+    journal = Journal.open(journal_path)
     try:
-        if state is None or not interrupted(state):
-            plan = kube.plan_rollback(target, args.to_revision)
-            if not args.to_revision and not args.force:
-                from backends.kubernetes.steps import refuse_bringing_back
-
-                refuse_bringing_back(target, plan)
-            if not args.yes:
-                live = plan.live
-                from_desc = f"revision {live.number} ({', '.join(live.images)})" if live else "the live template"
-                _confirm(f"Roll back deployment {target} from {from_desc} to revision {plan.to_revision} "
-                         f"({', '.join(plan.images)})?")
-        journal = Journal.open(args.journal or default_journal_path(str(target)))
+        lock = _lock(kube, target, default_actor())  # a second operator is refused naming the holder
         try:
+            if state is None or not interrupted(state):
+                plan = kube.plan_rollback(target, args.to_revision)
+                if not args.to_revision and not args.force:
+                    from backends.kubernetes.steps import refuse_bringing_back
+
+                    refuse_bringing_back(target, plan)
+                if not args.yes:
+                    live = plan.live
+                    from_desc = f"revision {live.number} ({', '.join(live.images)})" if live else "the live template"
+                    _confirm(sanitize(f"Roll back deployment {target} from {from_desc} to revision {plan.to_revision} "
+                                      f"({', '.join(plan.images)})?", max_len=2000))
             return _run(args, kube, target, journal, req, say)
         finally:
-            journal.close()
+            lock.release()
     finally:
-        lock.release()
+        journal.close()
+        if not existed and journal.count == 0:
+            journal_path.unlink(missing_ok=True)
 
 
 def _say(args: argparse.Namespace):  # noqa: ANN202
@@ -134,7 +158,7 @@ def _lock(kube: Any, target: Any, actor: str) -> Any:
     from backends.kubernetes.lease import LeaseLocker
 
     return acquire_target_lock(LeaseLocker(kube), target, actor=actor, readonly=False,
-                               warn=lambda text: print(f"warning: {text}", file=sys.stderr, flush=True))
+                               warn=lambda text: print(f"warning: {sanitize(text, max_len=1000)}", file=sys.stderr, flush=True))
 
 
 def _run(args: argparse.Namespace, kube: Any, target: Any, journal: Any, req: Any, say: Any) -> int:
@@ -199,22 +223,55 @@ def cmd_status(args: argparse.Namespace) -> int:
         if last is None or not last.complete:
             raise RolloutFailed(last.message if last else "rollout did not complete")
         return 0
-    info = kube.deployment(target)
-    progress = kube.progress(target)
-    pods = kube.pods(target)
-    events = kube.events(target, limit=10)
+    info = kube.deployment(target)  # without the deployment there is nothing to show
+    got, failed = _status_parts(kube, target)
+    progress, pods, events = got.get("progress"), got.get("pods"), got.get("events")
     if args.output == "json":
-        print_json({"deployment": info, "progress": progress, "pods": pods, "events": events})
-        return 0
+        print_json({"deployment": info, "progress": progress, "pods": pods, "events": events,
+                    "errors": {part: {"title": e.title, "message": str(e)} for part, e in failed.items()}})
+        return _status_exit(progress, failed)
     print(f"deployment {target}  revision {info.revision}  images {', '.join(info.images)}"
           f"{'  PAUSED' if info.paused else ''}")
     print(f"replicas {info.replicas} desired, {info.updated} updated, {info.ready} ready, {info.available} available")
-    print(progress.message)
+    print(progress.message if progress is not None else _unavailable("rollout progress", failed["progress"]))
     print()
-    print(table(("POD", "STATUS", "READY", "RESTARTS", "AGE"),
-                [(p.name, p.phase, "yes" if p.ready else "no", p.restarts, age(p.created)) for p in pods]))
+    if pods is not None:
+        print(table(("POD", "STATUS", "READY", "RESTARTS", "AGE"),
+                    [(p.name, p.phase, "yes" if p.ready else "no", p.restarts, age(p.created)) for p in pods]))
+    else:
+        print(_unavailable("pods", failed["pods"]))
     if events:
         print()
         print(table(("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"),
                     [(age(e.last_seen), e.type, e.reason, e.object, e.message) for e in events]))
-    return 0 if not progress.failed else RolloutFailed.exit_code
+    elif events is None:
+        print()
+        print(_unavailable("events", failed["events"]))
+    return _status_exit(progress, failed)
+
+
+def _status_parts(kube: Any, target: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Progress, pods and events, each read on its own: one that fails is marked, the others
+    are still shown."""
+    from cockpit.errors import CockpitError
+
+    got: dict[str, Any] = {}
+    failed: dict[str, CockpitError] = {}
+    for part, read in (("progress", lambda: kube.progress(target)), ("pods", lambda: kube.pods(target)),
+                       ("events", lambda: kube.events(target, limit=10))):
+        try:
+            got[part] = read()
+        except CockpitError as exc:
+            failed[part] = exc
+    return got, failed
+
+
+def _unavailable(part: str, exc: Any) -> str:
+    return f"{part}: NOT AVAILABLE — {sanitize(exc.title, max_len=100)}: {sanitize(str(exc), max_len=500)}"
+
+
+def _status_exit(progress: Any, failed: dict[str, Any]) -> int:
+    """7 when the rollout failed; else the exit code of a part that could not be read; else 0."""
+    if progress is not None and progress.failed:
+        return RolloutFailed.exit_code
+    return next((e.exit_code for e in failed.values()), 0)

@@ -285,3 +285,44 @@ def event_info(ev: dict[str, Any]) -> EventInfo:
         count=int(ev.get("count") or 1),
         last_seen=parse_time(last),
     )
+
+
+def _pod_of(name: str, replicaset_names: set[str]) -> bool:
+    """``name`` is a pod a ReplicaSet of these would create (``<rs>-<suffix>``, no further dash)."""
+    return any(name.startswith(rs + "-") and name[len(rs) + 1:] and "-" not in name[len(rs) + 1:]
+               for rs in replicaset_names)
+
+
+def related_events(deployment: dict[str, Any], replicasets: list[dict[str, Any]], pods: list[dict[str, Any]],
+                   events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events about this deployment, the ReplicaSets it controls and their pods.
+
+    Matched by involved object — its uid, else its kind and exact name — never by a name
+    prefix: the events of ``hg04`` and its pods are not those of ``hg0``. A pod gone since
+    (replaced during a rollout) still counts when its name is one a ReplicaSet of this
+    deployment gives its pods (``<replicaset>-<suffix>``); an event of an earlier deployment
+    with the same name (another uid) does not.
+    """
+    meta = _meta(deployment)
+    ns = meta.get("namespace")
+    owned = owned_replicasets(deployment, replicasets)
+    rs_uids = {_meta(rs).get("uid") for rs in owned} - {None, ""}
+    rs_names = {_meta(rs).get("name") or "" for rs in owned} - {""}
+    mine = [p for p in pods
+            if any(ref.get("controller") and ref.get("uid") in rs_uids for ref in _meta(p).get("ownerReferences") or [])]
+    uids = ({meta.get("uid")} | rs_uids | {_meta(p).get("uid") for p in mine}) - {None, ""}
+    names = {("Deployment", meta.get("name"))} | {("ReplicaSet", n) for n in rs_names} | {
+        ("Pod", _meta(p).get("name")) for p in mine}
+
+    def about_us(event: dict[str, Any]) -> bool:
+        obj = event.get("involvedObject") or {}
+        if obj.get("namespace") not in (None, "", ns):
+            return False
+        kind, name, uid = obj.get("kind"), obj.get("name") or "", obj.get("uid")
+        if uid and uid in uids:
+            return True
+        if kind == "Pod" and _pod_of(name, rs_names):
+            return True
+        return not uid and (kind, name) in names
+
+    return [e for e in events if about_us(e)]
