@@ -211,10 +211,14 @@ class KubeBackend:
         return sorted((rv.pod_info(p) for p in doc.get("items") or []), key=lambda p: p.name)
 
     def events(self, target: Target, limit: int = 50) -> list[EventInfo]:
+        """The events of the deployment, its ReplicaSets and their pods (by involved object,
+        :func:`rv.related_events`), oldest first, the last ``limit``."""
+        d = self.get_deployment(target)
+        labels = (d["spec"].get("selector") or {}).get("matchLabels") or {}
+        pods = self.t.request("GET", f"/api/v1/namespaces/{quote(target.namespace)}/pods",
+                              {"labelSelector": _selector(labels)}).get("items") or []
         doc = self.t.request("GET", f"/api/v1/namespaces/{quote(target.namespace)}/events")
-        prefix = target.name
-        related = [e for e in doc.get("items") or []
-                   if ((e.get("involvedObject") or {}).get("name") or "").startswith(prefix)]
+        related = rv.related_events(d, self.replicasets(d), pods, doc.get("items") or [])
         infos = [rv.event_info(e) for e in related]
         infos.sort(key=lambda e: e.last_seen.timestamp() if e.last_seen else 0.0)
         return infos[-limit:]
