@@ -28,7 +28,8 @@ from cockpit.model import Target
 
 # ---------------------------------------------------------------------- settings
 
-_NOT_SETTINGS = {"COCKPIT_DRILL_SPEED", "COCKPIT_DRILL_INPROCESS", "COCKPIT_KUBE_CLIENT", "COCKPIT_PG_BINDIR"}
+_NOT_SETTINGS = {"COCKPIT_DRILL_SPEED", "COCKPIT_DRILL_INPROCESS", "COCKPIT_KUBE_CLIENT", "COCKPIT_KUBE_TIMEOUT",
+                 "COCKPIT_PG_BINDIR"}
 
 
 def config_present(env: dict[str, str] | None = None) -> bool:

@@ -45,6 +45,16 @@ class UnreachableError(CockpitError):
     exit_code = 4
 
 
+class ServerError(UnreachableError):
+    """A server answered, but with a failure of its own (HTTP 5xx, or 429 Too Many Requests),
+    and went on doing so through the retries. ``status`` and ``retry_after`` (seconds, from
+    the ``Retry-After`` header) say what it answered. Exit code 4, as for no answer at all."""
+
+    title = "Server error"
+    status: int | None = None
+    retry_after: float | None = None
+
+
 class ReadonlyError(CockpitError):
     """A mutating call was attempted on a backend built readonly. Nothing was sent."""
 

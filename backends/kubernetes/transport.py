@@ -9,24 +9,41 @@
   ``COCKPIT_KUBE_CLIENT=official``.
 
 Both map API errors to :mod:`cockpit.errors` (the ``Status`` message, sanitized), apply a
-timeout to every call, send ``User-Agent: cockpit/<version>``, and — the readonly guarantee —
+timeout to every call (``COCKPIT_KUBE_TIMEOUT`` seconds, default 10, as kubectl's
+``--request-timeout``), send ``User-Agent: cockpit/<version>``, and — the readonly guarantee —
 refuse every method but GET before a byte is sent when built ``readonly``.
+
+Faults on the wire. A read (GET, HEAD) that meets a passing fault — HTTP 500/502/503/504 or
+429, a reset connection, a timeout, an answer cut short — is tried again, at most
+:data:`READ_ATTEMPTS` times in all, waiting what ``Retry-After`` asks (up to
+:data:`MAX_RETRY_AFTER`) or a short jittered back-off (tenacity, imported on the first
+failure only); a refused connection is not retried (nobody is listening). A write is never
+sent twice by the transport: a kept-alive connection the server has closed is replaced
+*before* a write goes out, and a write whose answer is lost raises
+:class:`~cockpit.errors.UnreachableError` titled "No answer" — the caller reads the object
+back to learn whether it took effect (see ``kubernetes.rollback``). A 5xx or 429 is a
+:class:`~cockpit.errors.ServerError` carrying ``status`` and ``retry_after``.
 """
 from __future__ import annotations
 
 import http.client
 import json
 import os
+import random
+import select
 import socket
 import ssl
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from cockpit import __version__
-from cockpit.errors import CockpitError, ConfigError, ConflictError, NotFoundError, ReadonlyError, UnreachableError
+from cockpit.errors import (CockpitError, ConfigError, ConflictError, NotFoundError, ReadonlyError, ServerError,
+                            UnreachableError)
 from cockpit.text import sanitize
 
 from backends.kubernetes.kubeconfig import Connection
@@ -35,6 +52,29 @@ USER_AGENT = f"cockpit/{__version__}"
 FIELD_MANAGER = "cockpit"
 DEFAULT_TIMEOUT = 10.0
 MAX_BODY = 256 << 20  # a list bigger than this is a mistake, not a history
+READ_ATTEMPTS = 3
+"""A GET is sent at most this many times when it meets a passing fault."""
+MAX_RETRY_AFTER = 10.0
+"""A ``Retry-After`` longer than this is not waited for: the error goes to the operator."""
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD"})
+WATCH_GRACE = 2.0
+"""A watch's socket waits this long past the server's ``timeoutSeconds`` before it gives up
+on a stream that went silent."""
+
+
+def default_timeout() -> float:
+    """``COCKPIT_KUBE_TIMEOUT`` (seconds, as kubectl's ``--request-timeout``), else 10."""
+    raw = os.environ.get("COCKPIT_KUBE_TIMEOUT", "")
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigError(f"COCKPIT_KUBE_TIMEOUT={sanitize(raw, max_len=40)!r}: expected a number of seconds above 0")
+    return value
 
 
 class Transport(Protocol):
@@ -49,7 +89,15 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def _error(status: int, raw: bytes, method: str, path: str) -> CockpitError:
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (the delta-seconds form; an HTTP date is not honoured)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _error(status: int, raw: bytes, method: str, path: str, retry_after: str | None = None) -> CockpitError:
     message = ""
     try:
         doc = json.loads(raw)
@@ -67,7 +115,61 @@ def _error(status: int, raw: bytes, method: str, path: str) -> CockpitError:
                             hint="check the kubeconfig user's credentials and RBAC")
     if status in (400, 422):
         return CockpitError(message, title="Rejected by the API server")
+    if status in RETRY_STATUS or status >= 500:
+        wait = _retry_after(retry_after)
+        busy = status in (429, 503)
+        err = ServerError(
+            f"{method} {path}: the API server answered HTTP {status}: {message}"
+            + (f" (it asks to retry after {wait:g}s)" if wait is not None else ""),
+            title="API server busy" if busy else "API server error",
+            hint="the API server is " + ("overloaded or restarting" if busy else "failing")
+                 + "; try again in a minute (`kubectl get --raw /readyz` shows its health)")
+        err.status, err.retry_after = status, wait
+        return err
     return CockpitError(f"{method} {path}: {message}", title="API server error")
+
+
+def _transient(exc: BaseException) -> bool:
+    """A fault worth one more try of a read: 5xx/429 (unless asked to wait too long), a reset,
+    a timeout, an answer cut short. Not a refused connection (nobody listens) or a 4xx."""
+    if isinstance(exc, ServerError):
+        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
+    return isinstance(exc, UnreachableError) and bool(getattr(exc, "transient", False))
+
+
+def _backoff(exc: BaseException, attempt: int) -> float:
+    """Seconds before try ``attempt + 1``: what ``Retry-After`` asks, else 0.25 s doubling, jittered."""
+    asked = getattr(exc, "retry_after", None)
+    if asked is not None:
+        return min(float(asked), MAX_RETRY_AFTER)
+    return min(2.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def read_with_retries(method: str, call: Callable[[], Any]) -> Any:
+    """``call()``; for a read that meets a passing fault, again, up to :data:`READ_ATTEMPTS`
+    in all. Writes go through once. tenacity is imported only when a first try failed."""
+    try:
+        return call()
+    except CockpitError as exc:
+        if method.upper() not in IDEMPOTENT or not _transient(exc):
+            raise
+        first = exc
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+    time.sleep(_backoff(first, 1))
+    retrying = Retrying(
+        stop=stop_after_attempt(READ_ATTEMPTS - 1), retry=retry_if_exception(_transient), reraise=True,
+        wait=lambda state: _backoff(state.outcome.exception() if state.outcome else first, state.attempt_number + 1),
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                return call()
+    except CockpitError as exc:
+        if _transient(exc) and exc.hint and "tried" not in exc.hint:
+            exc.hint = f"tried {READ_ATTEMPTS} times; {exc.hint}"
+        raise
+    raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
 
 
 def _guard(readonly: bool, method: str, path: str) -> None:
@@ -82,12 +184,33 @@ def _with_manager(method: str, query: dict[str, Any] | None) -> dict[str, Any]:
     return q
 
 
+def _closed_by_peer(conn: http.client.HTTPConnection) -> bool:
+    """Has the server closed this idle kept-alive connection (or sent something unasked)?
+    Checked before a write goes out on it, so that a write is never sent on a dead
+    connection and then sent again on a fresh one."""
+    sock = conn.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _lost(what: str, reason: str) -> UnreachableError:
+    """A write went out and its answer did not come back: whether it took effect is unknown."""
+    return UnreachableError(f"{what}: the request was sent but its answer was lost ({reason}); it may or may "
+                            "not have taken effect", title="No answer",
+                            hint="read the object back before sending anything again")
+
+
 class HttpTransport:
-    def __init__(self, conn: Connection, *, readonly: bool = False, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, conn: Connection, *, readonly: bool = False, timeout: float | None = None) -> None:
         self.conn = conn
         self.server = conn.server
         self.readonly = readonly
-        self.timeout = timeout
+        self.timeout = timeout or default_timeout()
         parts = urlsplit(conn.server)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"kubeconfig server {conn.server!r}: expected an http(s) URL")
@@ -132,12 +255,21 @@ class HttpTransport:
         q = {k: v for k, v in (query or {}).items() if v is not None}
         return self._prefix + path + (("?" + urlencode(q)) if q else "")
 
-    def _unreachable(self, exc: Exception) -> UnreachableError:
+    def _unreachable(self, exc: Exception, write: str = "") -> UnreachableError:
+        """``write``: the method and path of a write that went out (its answer is lost)."""
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         if isinstance(exc, (socket.timeout, TimeoutError)):
-            reason = "timed out"
-        return UnreachableError(f"Kubernetes API at {self.server} did not answer: {reason}",
-                                hint="check the context (--context) and that the cluster is reachable")
+            reason = f"timed out after {self.timeout:g}s" if not write else "timed out"
+        elif isinstance(exc, http.client.IncompleteRead):
+            reason = "the answer was cut short"
+        refused = isinstance(exc, (ConnectionRefusedError, socket.gaierror))
+        if write and not refused:
+            err = _lost(write, reason)
+        else:
+            err = UnreachableError(f"Kubernetes API at {self.server} did not answer: {reason}",
+                                   hint="check the context (--context) and that the cluster is reachable")
+        err.transient = not refused  # type: ignore[attr-defined]
+        return err
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
               timeout: float | None, accept: str) -> bytes:
@@ -149,9 +281,17 @@ class HttpTransport:
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = content_type
-        timeout = timeout or self.timeout
+        wait = timeout or self.timeout
+        return read_with_retries(method, lambda: self._send_once(method, path, url, payload, headers, wait))
+
+    def _send_once(self, method: str, path: str, url: str, payload: bytes | None, headers: dict[str, str],
+                   timeout: float) -> bytes:
+        write = method not in IDEMPOTENT
         for attempt in (1, 2):
             conn = getattr(self._local, "conn", None)
+            if conn is not None and write and _closed_by_peer(conn):
+                self._drop()  # replaced before the write goes out, never after
+                conn = None
             fresh = conn is None
             if fresh:
                 conn = self._local.conn = self._new_connection(timeout)
@@ -169,14 +309,15 @@ class HttpTransport:
                 break
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self._drop()
-                # A kept-alive connection the server closed: retry once on a fresh one.
-                if fresh or attempt == 2:
-                    raise self._unreachable(exc) from None
+                # A read on a kept-alive connection the server had closed goes again on a fresh
+                # one; a write never does (it may have been received): its caller reads back.
+                if fresh or attempt == 2 or write:
+                    raise self._unreachable(exc, f"{method} {path}" if write else "") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop()
-                raise self._unreachable(exc) from None
+                raise self._unreachable(exc, f"{method} {path}" if write else "") from None
         if resp.status >= 400:
-            raise _error(resp.status, raw, method, path)
+            raise _error(resp.status, raw, method, path, resp.getheader("Retry-After"))
         return raw
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
@@ -200,19 +341,23 @@ class HttpTransport:
         self._local.conn = None
 
     def stream(self, path: str, query: dict[str, Any] | None = None, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
-        """A watch: newline-delimited JSON events on a connection of its own."""
-        conn = self._new_connection(timeout + 5)
+        """A watch: newline-delimited JSON events on a connection of its own. A stream that
+        goes silent for ``timeout`` + :data:`WATCH_GRACE` seconds, is cut (even mid-event) or
+        carries something that is not JSON raises UnreachableError (the caller re-lists)."""
+        conn = self._new_connection(timeout + WATCH_GRACE)
         try:
             conn.request("GET", self._url(path, query), headers=self._headers)
             resp = conn.getresponse()
             if resp.status >= 400:
-                raise _error(resp.status, resp.read(), "GET", path)
+                raise _error(resp.status, resp.read(), "GET", path, resp.getheader("Retry-After"))
             while True:
                 line = resp.readline()
                 if not line:
                     return
+                if not line.endswith(b"\n"):
+                    raise self._unreachable(http.client.IncompleteRead(line))
                 if line.strip():
-                    yield json.loads(line)
+                    yield _watch_event(line, self.server)
         except (OSError, http.client.HTTPException) as exc:
             raise self._unreachable(exc) from None
         finally:
@@ -222,16 +367,29 @@ class HttpTransport:
         self._drop()
 
 
+def _watch_event(line: bytes, server: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        err = UnreachableError(f"the watch stream from {server} carried something that is not a JSON event",
+                               hint="check that the kubeconfig's server is a Kubernetes API server")
+        err.transient = True  # type: ignore[attr-defined]
+        raise err
+    return doc
+
+
 class OfficialTransport:
     """The official client's ApiClient, used raw (no model deserialization)."""
 
-    def __init__(self, conn: Connection, *, readonly: bool = False, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, conn: Connection, *, readonly: bool = False, timeout: float | None = None) -> None:
         from kubernetes import config as kconfig
 
         self.conn = conn
         self.server = conn.server
         self.readonly = readonly
-        self.timeout = timeout
+        self.timeout = timeout or default_timeout()
         try:
             if conn.context == "in-cluster":
                 from kubernetes import client as kclient
@@ -261,26 +419,55 @@ class OfficialTransport:
             resp = self.api.call_api(method, url, header_params=headers, body=payload, post_params=post,
                                      _request_timeout=timeout)
         except (Urllib3Error, OSError) as exc:
-            raise UnreachableError(f"Kubernetes API at {self.server} did not answer: {sanitize(exc, max_len=200)}") from None
+            raise self._unreachable(exc, method, path) from None
         if resp.status >= 400:
-            raise _error(resp.status, resp.read() or b"", method, path)
+            raise _error(resp.status, resp.read() or b"", method, path, resp.headers.get("Retry-After"))
         return resp
+
+    def _unreachable(self, exc: Exception, method: str, path: str) -> UnreachableError:
+        from urllib3.exceptions import NewConnectionError
+
+        refused = isinstance(exc, (NewConnectionError, ConnectionRefusedError))
+        if method.upper() not in IDEMPOTENT and not refused:
+            err = _lost(f"{method.upper()} {path}", sanitize(exc, max_len=200))
+        else:
+            err = UnreachableError(f"Kubernetes API at {self.server} did not answer: {sanitize(exc, max_len=200)}")
+        err.transient = not refused  # type: ignore[attr-defined]
+        return err
+
+    def _read(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
+              timeout: float) -> bytes:
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        resp = self._call(method, path, query, body, content_type, timeout)
+        try:
+            return resp.read() or b""
+        except (Urllib3Error, OSError) as exc:  # the body was cut short
+            raise self._unreachable(exc, method, path) from None
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
                 content_type: str = "application/json", timeout: float | None = None) -> Any:
         method = method.upper()
         _guard(self.readonly, method, path)
-        raw = self._call(method, path, _with_manager(method, query), body, content_type, timeout or self.timeout).read()
-        return json.loads(raw) if raw else None
+        q = _with_manager(method, query)
+        raw = read_with_retries(method, lambda: self._read(method, path, q, body, content_type, timeout or self.timeout))
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            raise CockpitError(f"{method} {path}: the API answered something that is not JSON",
+                               title="API server error") from None
 
     def request_text(self, method: str, path: str, query: dict[str, Any] | None = None,
                      timeout: float | None = None) -> str:
         _guard(self.readonly, method, path)
-        raw = self._call(method.upper(), path, query, None, "application/json", timeout or self.timeout).read()
-        return (raw or b"").decode("utf-8", "replace")
+        m = method.upper()
+        raw = read_with_retries(m, lambda: self._read(m, path, query, None, "application/json", timeout or self.timeout))
+        return raw.decode("utf-8", "replace")
 
     def stream(self, path: str, query: dict[str, Any] | None = None, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
-        resp = self._call("GET", path, query, None, "application/json", timeout + 5).response
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        resp = self._call("GET", path, query, None, "application/json", timeout + WATCH_GRACE).response
         buf = b""
         try:
             for chunk in resp.stream(amt=None, decode_content=False):
@@ -288,7 +475,11 @@ class OfficialTransport:
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     if line.strip():
-                        yield json.loads(line)
+                        yield _watch_event(line, self.server)
+            if buf.strip():
+                raise self._unreachable(http.client.IncompleteRead(buf), "GET", path)
+        except (Urllib3Error, OSError) as exc:
+            raise self._unreachable(exc, "GET", path) from None
         finally:
             resp.release_conn()
 
@@ -296,7 +487,7 @@ class OfficialTransport:
         self.api.close()
 
 
-def make_transport(conn: Connection, *, readonly: bool = False, timeout: float = DEFAULT_TIMEOUT) -> Transport:
+def make_transport(conn: Connection, *, readonly: bool = False, timeout: float | None = None) -> Transport:
     if conn.needs_plugin or os.environ.get("COCKPIT_KUBE_CLIENT") == "official":
         return OfficialTransport(conn, readonly=readonly, timeout=timeout)
     return HttpTransport(conn, readonly=readonly, timeout=timeout)
