@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from cockpit.errors import CockpitError, ConfigError, NotFoundError, ReadonlyError, RolloutFailed
+from cockpit.errors import CockpitError, ConfigError, NotFoundError, ReadonlyError, RolloutFailed, UnreachableError
 from cockpit.model import (
     DeploymentInfo,
     EventInfo,
@@ -31,6 +31,8 @@ from backends.kubernetes import revisions as rv
 from backends.kubernetes.kubeconfig import Connection, load
 from backends.kubernetes.transport import Transport, make_transport
 
+LOST_AFTER = 30.0
+"""While following a rollout: seconds without an answer from the API before giving up."""
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -155,19 +157,36 @@ class KubeBackend:
         return rv.judge_progress(self.get_deployment(target))
 
     def watch_progress(self, target: Target, *, cancel: threading.Event | None = None,
-                       timeout: float = 600.0) -> Iterator[RolloutProgress]:
+                       timeout: float = 600.0, lost_after: float = LOST_AFTER) -> Iterator[RolloutProgress]:
         """Yield each change of the rollout's progress until it completes or fails.
 
         Uses a watch on the deployment (as ``kubectl rollout status``); if the watch breaks
-        it re-lists and watches again. Stops on completion, failure (deadline exceeded),
+        — an error, a reset, a stream gone silent — it re-reads the deployment and watches
+        again. A read that fails (after the transport's own retries) is tried again each
+        second until the API has not answered for ``lost_after`` seconds: then
+        UnreachableError ("lost contact"). Stops on completion, failure (deadline exceeded),
         ``cancel`` or ``timeout`` (RolloutFailed).
         """
         cancel = cancel or threading.Event()
         deadline = time.monotonic() + timeout
         last: RolloutProgress | None = None
         path = f"/apis/apps/v1/namespaces/{quote(target.namespace)}/deployments"
+        answered = time.monotonic()
         while not cancel.is_set():
-            d = self.get_deployment(target)
+            try:
+                d = self.get_deployment(target)
+            except UnreachableError as exc:
+                now = time.monotonic()
+                if now - answered >= lost_after or now >= deadline:
+                    raise UnreachableError(
+                        f"lost contact with the Kubernetes API while following the rollout of {target} "
+                        f"(no answer for {now - answered:.0f}s): {exc.message}",
+                        title=exc.title, hint=f"follow it with `cockpit status {target.name} -n {target.namespace} "
+                                              "--wait` once the API answers") from None
+                if cancel.wait(min(1.0, max(0.0, deadline - now))):
+                    return
+                continue
+            answered = time.monotonic()
             p = rv.judge_progress(d)
             if p != last:
                 last = p
@@ -233,9 +252,13 @@ class KubeBackend:
                             to_revision=rv.revision_of(rs) or 0, images=rv.images_of(rs["spec"]["template"]))
 
     def rollback(self, target: Target, to_revision: int = 0, *, plan: RollbackPlan | None = None,
-                 note: dict[str, Any] | None = None) -> RollbackOutcome:
+                 note: dict[str, Any] | None = None, only_if_template: dict[str, Any] | None = None) -> RollbackOutcome:
         """``kubectl rollout undo [--to-revision=N]``, exactly (``plan`` saves re-fetching);
-        ``note`` is written in the same patch as the :data:`rv.COCKPIT_ROLLBACK` annotation."""
+        ``note`` is written in the same patch as the :data:`rv.COCKPIT_ROLLBACK` annotation.
+
+        ``only_if_template``: the patch starts with a JSON-patch ``test`` that the live pod
+        template is still this one (as read back after a lost answer), so a PATCH sent again
+        can never apply on top of one that took effect late: the server refuses it instead."""
         self._refuse("rollback of", target)
         plan = plan or self.plan_rollback(target, to_revision)
         d, rs = plan.deployment, plan.replicaset
@@ -243,7 +266,10 @@ class KubeBackend:
         if rv.equal_ignore_hash(rs["spec"]["template"], d["spec"]["template"]):
             return RollbackOutcome(RollbackResult.SKIPPED, current, plan.to_revision, plan.images,
                                    f"skipped rollback (current template already matches revision {plan.to_revision})")
-        self.t.request("PATCH", self._deploy_path(target), body=rv.rollback_patch(d, rs, note), content_type=JSON_PATCH)
+        ops = rv.rollback_patch(d, rs, note)
+        if only_if_template is not None:
+            ops = [{"op": "test", "path": "/spec/template", "value": only_if_template}, *ops]
+        self.t.request("PATCH", self._deploy_path(target), body=ops, content_type=JSON_PATCH)
         return RollbackOutcome(RollbackResult.ROLLED_BACK, current, plan.to_revision, plan.images, "rolled back")
 
     def scale(self, target: Target, replicas: int) -> None:
@@ -286,8 +312,9 @@ class KubeBackend:
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None,
-            readonly: bool = False, timeout: float = 10.0) -> KubeBackend:
-    """A backend for a kubeconfig context (or in-cluster config)."""
+            readonly: bool = False, timeout: float | None = None) -> KubeBackend:
+    """A backend for a kubeconfig context (or in-cluster config). ``timeout``: seconds per
+    request (default ``COCKPIT_KUBE_TIMEOUT``, else 10)."""
     conn: Connection = load(kubeconfig, context)
     transport = make_transport(conn, readonly=readonly, timeout=timeout)
     return KubeBackend(transport, namespace=namespace or conn.namespace, context=conn.context)

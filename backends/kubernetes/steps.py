@@ -146,7 +146,7 @@ class RollbackStep(Step):
                 "from_revision": live.number if live else None, "from_template_hash": live.template_hash if live else "",
                 "from_images": list(live.images) if live else [], "to_revision": plan.to_revision,
                 "to_template_hash": plan.template_hash}
-        outcome = kube.rollback(target, plan.to_revision, plan=plan, note=note)
+        outcome = send_rollback(ctx, kube, target, plan, note)
         ctx.log(f"deployment.apps/{target.name} {outcome.message}")
         result = {"result": outcome.result.value, "from_revision": outcome.from_revision,
                   "to_revision": plan.to_revision, "template_hash": plan.template_hash, "images": list(plan.images)}
@@ -156,13 +156,19 @@ class RollbackStep(Step):
 
     @staticmethod
     def _wait(ctx: StepContext, kube: Any, target: Target, timeout: float) -> dict[str, Any]:
-        from cockpit.errors import RolloutFailed
+        from cockpit.errors import RolloutFailed, UnreachableError
 
         last = None
-        for p in kube.watch_progress(target, cancel=ctx.cancel, timeout=timeout):
-            if last is None or p.message != last.message:
-                ctx.log(p.message)
-            last = p
+        try:
+            for p in kube.watch_progress(target, cancel=ctx.cancel, timeout=timeout):
+                if last is None or p.message != last.message:
+                    ctx.log(p.message)
+                last = p
+        except UnreachableError as exc:  # the rollback is in; only following it failed
+            raise UnreachableError(f"the rollback of {target} took effect, but its rollout could not be followed: "
+                                   f"{exc.message}", title="Rollout not followed",
+                                   hint=f"nothing needs sending again; follow it with `cockpit status {target.name} "
+                                        f"-n {target.namespace} --wait` once the API answers") from None
         if last is None or not last.complete:
             raise RolloutFailed(last.message if last else f"rollout of {target} was cancelled",
                                 hint="check the pods and events; roll forward or pick another revision")
@@ -187,6 +193,90 @@ class RollbackStep(Step):
         if params.wait:
             result["progress"] = self._wait(ctx, kube, target, params.timeout)
         return result
+
+
+PATCH_ATTEMPTS = 3
+"""The rollback PATCH is sent at most this many times — each time again only after the
+deployment was read back and shown not to run the chosen template."""
+MAX_PATCH_WAIT = 10.0
+"""A ``Retry-After`` longer than this on the rollback PATCH is not waited for."""
+
+
+def send_rollback(ctx: StepContext, kube: Any, target: Target, plan: Any, note: dict[str, Any]) -> Any:
+    """Send the rollback PATCH; when its answer is lost, read the deployment back before
+    anything is sent again. Every move is a line in the journal.
+
+    - An answer: done. A refusal (4xx) of the first PATCH is raised as it is.
+    - No usable answer (5xx, 429, a reset, a timeout): read back. The live template is the
+      chosen one → the rollback took effect and is not sent again. It is still the one
+      rolled back from → not applied: sent again, at most :data:`PATCH_ATTEMPTS` times in
+      all, after what ``Retry-After`` asks, and only if the template is still the one read
+      back (a JSON-patch ``test``), so a first PATCH that lands late is never applied twice.
+      It is something else → someone changed it meanwhile: ConflictError, nothing more sent.
+    - The read-back fails too → "Rollback outcome unknown": nothing more is sent.
+    """
+    from cockpit.errors import Aborted, CockpitError, ConflictError, UnreachableError
+    from cockpit.model import RollbackOutcome
+
+    chosen = plan.replicaset["spec"]["template"]
+    before = plan.deployment["spec"]["template"]
+    guard: dict[str, Any] | None = None
+    for attempt in range(1, PATCH_ATTEMPTS + 1):
+        try:
+            return kube.rollback(target, plan.to_revision, plan=plan, note=note, only_if_template=guard)
+        except UnreachableError as exc:
+            problem = exc
+            ctx.log(f"the rollback PATCH got no usable answer ({exc.title}: {exc.message}); "
+                    f"reading {target} back before anything is sent again")
+        except CockpitError as exc:
+            if guard is None:
+                raise  # the first PATCH was refused outright: nothing was applied
+            problem = exc
+            ctx.log(f"the PATCH sent again was refused ({exc.title}: {exc.message}); reading {target} back")
+        live = _read_back(kube, target, problem)
+        template = (live.get("spec") or {}).get("template") or {}
+        if rv.equal_ignore_hash(template, chosen):
+            ctx.log(f"read back: {target} runs revision {plan.to_revision}'s template ({', '.join(plan.images)}): "
+                    "the rollback took effect; it is not sent again")
+            current = int((plan.deployment["metadata"].get("annotations") or {}).get(rv.REVISION, 0) or 0)
+            return RollbackOutcome(RollbackResult.ROLLED_BACK, current, plan.to_revision, plan.images,
+                                   "rolled back (its answer was lost; read back, it had taken effect)")
+        if not rv.equal_ignore_hash(template, before):
+            raise ConflictError(
+                f"while the rollback's answer was lost, the pod template of {target} changed to something else "
+                f"({', '.join(rv.images_of(template))}): neither what it ran before nor revision {plan.to_revision}",
+                title="Changed under us", hint="nothing more was sent; someone else is changing this deployment — "
+                f"see `cockpit history {target.name} -n {target.namespace}` and decide again")
+        wait = getattr(problem, "retry_after", None)
+        sent = f"sent {attempt} time{'s' if attempt > 1 else ''}"
+        if not isinstance(problem, UnreachableError) or attempt == PATCH_ATTEMPTS or (wait or 0) > MAX_PATCH_WAIT:
+            raise UnreachableError(
+                f"the rollback of {target} to revision {plan.to_revision} was not applied ({sent}; read back each "
+                f"time, it still runs its template from before): {problem.message}",
+                title="Rollback not applied",
+                hint=f"nothing changed on {target}; run the same command again once the API server answers — it "
+                     "reads the deployment back before it sends anything")
+        wait = 0.5 * attempt if wait is None else wait
+        ctx.log(f"read back: {target} still runs its template from before: the PATCH did not take effect; sending "
+                f"it again in {wait:g}s (attempt {attempt + 1} of {PATCH_ATTEMPTS}), only if that is still so")
+        if ctx.cancel.wait(wait):
+            raise Aborted(f"cancelled before the rollback of {target} was sent again; nothing changed")
+        guard = template
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _read_back(kube: Any, target: Target, problem: Exception) -> dict[str, Any]:
+    from cockpit.errors import CockpitError, UnreachableError
+
+    try:
+        return kube.get_deployment(target)
+    except CockpitError as again:
+        raise UnreachableError(
+            f"the rollback PATCH of {target} got no usable answer ({getattr(problem, 'message', problem)}) and "
+            f"reading it back failed too ({again.message}): whether the rollback took effect is unknown",
+            title="Rollback outcome unknown",
+            hint="nothing more was sent; run the same command again once the API answers — it reads the deployment "
+                 "back before it sends anything") from None
 
 
 def _now_iso() -> str:
