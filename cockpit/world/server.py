@@ -286,6 +286,15 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops its connection (a reset, a proxy giving up) is ordinary network
+        life, not a server bug: no traceback on stderr for it, as from a real API server."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 def make_server(api: Api, host: str = "127.0.0.1", port: int = 0) -> Server:
     handler = type("BoundHandler", (Handler,), {"api": api})
