@@ -200,7 +200,7 @@ def test_cli_history_rollback_and_errors(bad_image: tuple[World, Path], tmp_path
     # the report names the images whole (never one letter each)
     rep = cockpit("report", str(journal), env=env)
     assert rep.returncode == 0, rep.stderr
-    assert "3 → 2 (registry.example/shop/checkout:1.4.2)" in rep.stdout
+    assert "3 → 2 (registry\\.example/shop/checkout:1.4.2)" in rep.stdout  # escaped for Markdown (no autolink)
     # evidence before the rollback: pod logs of the bad revision, events, history, a manifest that verifies
     from cockpit.evidence import verify
 
