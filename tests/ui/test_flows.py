@@ -135,8 +135,9 @@ def test_browsing_opens_no_incident_and_the_rollback_is_journaled_for_its_target
             await pilot.press("y")
             await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
             path = app.session.journal_path
+            # acting took the target's lock (the Lease; released when the cockpit exits)
+            assert [lease["metadata"]["name"] for lease in world.store.list("leases")] == ["cockpit-incident-checkout"]
         assert incidents(state_home) == [path.resolve()]
-        assert [lease["metadata"]["name"] for lease in world.store.list("leases")] == ["cockpit-incident-checkout"]
         recs = read_journal(path)
         assert [r["target"] for r in recs if r["type"] == "incident_opened"] == ["shop/checkout"]
         assert live_revision(world) == 4
