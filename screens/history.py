@@ -18,7 +18,7 @@ from screens.messages import DiffWanted, RollbackConfirmed
 from screens.modals import ConfirmRollback
 from screens.widgets import KeyedTable, Line
 
-REV_COLUMNS = [("REV", "rev", 5), ("AGE", "age", 4), ("IMAGE", "image", 24), ("CHANGE-CAUSE", "cause", 80)]
+REV_COLUMNS = [("REV", "rev", 5), ("AGE", "age", 4), ("IMAGE", "image", render.IMAGE_WIDTH), ("CHANGE-CAUSE", "cause", 80)]
 
 
 class HistoryScreen(CockpitScreen):

@@ -7,6 +7,7 @@ variables (``$error``, ``$warning``, ``$success``), resolved by the active theme
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -48,9 +49,38 @@ def age(when: datetime | None, now: float) -> str:
     return "?" if when is None else format_age(now - when.timestamp())
 
 
-def tag(image: str) -> str:
-    ref = image.rsplit("/", 1)[-1]
-    return ref
+IMAGE_WIDTH = 40
+"""Columns of images (pods, history): wide enough for ``registry/org/name:tag``."""
+_IMAGE_REF = re.compile(r"[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._-]+)+(?::[A-Za-z0-9._-]+)?(?:@[A-Za-z0-9]+:[0-9a-fA-F]+)?")
+
+
+def short_image(image: str, width: int = IMAGE_WIDTH) -> str:
+    """An image for a table cell: the registry and repository are kept, and when it is longer
+    than ``width`` it is shortened in the middle, never at the front — so
+    ``registry.example/h:kubectl rollout undo deploy/api`` never reads as ``api`` and an image
+    from another registry never looks like ours. A well-formed reference drops its middle
+    path first (``registry.example/…/checkout:1.4.2``); anything else keeps its head (up to
+    the registry) and its tail. The confirm modal shows images whole."""
+    s = sanitize(image, max_len=1000)
+    if len(s) <= width:
+        return s
+    parts = s.split("/")
+    if _IMAGE_REF.fullmatch(s) and len(parts) > 2:
+        short = f"{parts[0]}/…/{parts[-1]}"
+        if len(short) <= width:
+            return short
+    keep = max(1, width - 1)
+    front = max(-(-keep * 3 // 5), min(s.find("/") + 1, keep - 6)) if "/" in s else -(-keep * 3 // 5)
+    back = keep - front
+    return s[:front] + "…" + (s[-back:] if back > 0 else "")
+
+
+def images_cell(images: tuple[str, ...] | list[str], width: int = IMAGE_WIDTH) -> str:
+    """Several images in one cell, each shortened to its share of ``width``."""
+    if not images:
+        return ""
+    each = max(16, (width - 2 * (len(images) - 1)) // len(images))
+    return ", ".join(short_image(i, each) for i in images)
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -65,7 +95,7 @@ def pod_cells(p: PodInfo, ascii: bool = False) -> tuple[Content, ...]:
         ready,
         text(status, 40, "" if status == "Running" else "$warning"),
         Content(str(p.restarts)).stylize("$error" if p.restarts else ""),
-        text(tag(p.image), 60),
+        text(short_image(p.image), 60),
     )
 
 
@@ -194,7 +224,7 @@ def revision_cells(r: Revision, now: float, ascii: bool = False) -> tuple[Conten
     return (
         Content.assemble((gl["live"] if r.live else " ", "$success bold"), (f" {r.number}", "bold" if r.live else "")),
         Content(age(r.created, now)),
-        text(", ".join(tag(i) for i in r.images), 120),
+        text(images_cell(r.images), 120),
         text(r.change_cause or "<none>", 200, "" if r.change_cause else "$text-muted"),
     )
 
@@ -214,12 +244,13 @@ def diff_lines(d: TemplateDiff | None) -> list[Content]:
 
 
 def confirm_text(target: Any, live: Revision | None, chosen: Revision) -> Content:
-    live_imgs = ", ".join(tag(i) for i in (live.images if live else ())) or "?"
+    """What the operator confirms: the target, both revisions and their images *whole*."""
+    live_imgs = ", ".join(sanitize(i, max_len=300) for i in (live.images if live else ())) or "?"
     return Content.assemble(
         ("Roll back deployment ", ""), text(str(target), 200, "bold"), ("\n\nfrom revision ", ""),
-        (str(live.number) if live else "?", "bold"), ("  ", ""), text(live_imgs, 200, "$error"),
+        (str(live.number) if live else "?", "bold"), ("  ", ""), text(live_imgs, 1000, "$error"),
         ("\n  to revision ", ""), (str(chosen.number), "bold"), ("  ", ""),
-        text(", ".join(tag(i) for i in chosen.images), 200, "$success"),
+        text(", ".join(sanitize(i, max_len=300) for i in chosen.images), 1000, "$success"),
         ("\n\nchange-cause: ", "$text-muted"), text(chosen.change_cause or "<none>", 200, "$text-muted"),
     )
 
