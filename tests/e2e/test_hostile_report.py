@@ -41,6 +41,11 @@ def test_an_image_with_markdown_rolled_back_to_is_text_in_the_rendered_report(tm
     with World(tmp_path / "evil.yaml", speed=50.0) as world:
         kubeconfig = world.write_kubeconfig(tmp_path / "kubeconfig")
         cockpit = [sys.executable, "-m", "cockpit", "--kubeconfig", str(kubeconfig), "--journal", str(journal)]
+        # a change-cause made only of escapes and Markdown is shown inert, never as <none>
+        hist = subprocess.run(cockpit + ["history", "checkout", "-n", "shop"], capture_output=True, timeout=60, env=env)
+        assert hist.returncode == 0 and b"\x1b" not in hist.stdout and b"\x07" not in hist.stdout
+        assert "\\e]0;pwned\\a[docs](https://evil.example/docs)" in hist.stdout.decode()
+        assert "<none>" not in hist.stdout.decode().splitlines()[1]
         run = subprocess.run(cockpit + ["run", str(tmp_path / "rb.yaml")], capture_output=True, text=True,
                              timeout=180, env=env)
         assert run.returncode == 0, run.stdout + run.stderr
