@@ -28,7 +28,7 @@ EXIT_INTERNAL = 70
 EXIT_CODES = """\
 exit codes:
   0  success            4  unreachable server      7  rollout failed / not verified
-  1  error              5  refused: readonly       8  journal cannot be written
+  1  error              5  refused: readonly       8  journal cannot be opened or written
   2  bad usage/config   6  conflict / locked      70  internal error (see the log)
   3  not found        130  aborted by the operator
 """
