@@ -46,7 +46,7 @@ def test_slack_payload_is_text_plus_blocks(receiver, journal) -> None:
     header, section, ctx = body["blocks"]
     assert header == {"type": "header", "text": {"type": "plain_text", "text": body["text"].splitlines()[0], "emoji": True}}
     assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
-    assert "*Reason*: 5xx spike after deploy v1.2.3 | red" in section["text"]["text"]
+    assert "*Reason*: 5xx spike after deploy v1.2.3 | \\e[31mred\\e[0m" in section["text"]["text"]  # escapes shown inert
     assert ctx["type"] == "context" and ctx["elements"][0]["type"] == "mrkdwn"
     (note,) = [r for r in journal.read() if r["type"] == "notification"]
     assert (note["channel"], note["ok"], note["purpose"], note["attempts"]) == ("slack", True, "started", 1)
