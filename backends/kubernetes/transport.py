@@ -129,6 +129,15 @@ def _error(status: int, raw: bytes, method: str, path: str, retry_after: str | N
     return CockpitError(f"{method} {path}: {message}", title="API server error")
 
 
+def _json(raw: bytes, method: str, path: str) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        raise ServerError(f"{method.upper()} {path}: the API answered something that is not JSON (cut short?)",
+                          title="API server error",
+                          hint="check that the kubeconfig's server is a Kubernetes API server") from None
+
+
 def _transient(exc: BaseException) -> bool:
     """A fault worth one more try of a read: 5xx/429 (unless asked to wait too long), a reset,
     a timeout, an answer cut short. Not a refused connection (nobody listens) or a 4xx."""
@@ -272,7 +281,9 @@ class HttpTransport:
         return err
 
     def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
-              timeout: float | None, accept: str) -> bytes:
+              timeout: float | None, accept: str, decode: Callable[[bytes], Any]) -> Any:
+        """Send (reads: again on a passing fault) and ``decode`` the answer — inside the retry,
+        so an answer cut short into something that does not parse is tried again too."""
         method = method.upper()
         _guard(self.readonly, method, path)
         url = self._url(path, _with_manager(method, query))
@@ -282,7 +293,7 @@ class HttpTransport:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = content_type
         wait = timeout or self.timeout
-        return read_with_retries(method, lambda: self._send_once(method, path, url, payload, headers, wait))
+        return read_with_retries(method, lambda: decode(self._send_once(method, path, url, payload, headers, wait)))
 
     def _send_once(self, method: str, path: str, url: str, payload: bytes | None, headers: dict[str, str],
                    timeout: float) -> bytes:
@@ -322,17 +333,14 @@ class HttpTransport:
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
                 content_type: str = "application/json", timeout: float | None = None) -> Any:
-        raw = self._send(method, path, query, body, content_type, timeout, "application/json")
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            raise CockpitError(f"{method} {path}: the API answered something that is not JSON",
-                               title="API server error") from None
+        return self._send(method, path, query, body, content_type, timeout, "application/json",
+                          lambda raw: _json(raw, method, path))
 
     def request_text(self, method: str, path: str, query: dict[str, Any] | None = None,
                      timeout: float | None = None) -> str:
         """For the endpoints that answer text (pod logs)."""
-        return self._send(method, path, query, None, "application/json", timeout, "text/plain, */*").decode("utf-8", "replace")
+        return self._send(method, path, query, None, "application/json", timeout, "text/plain, */*",
+                          lambda raw: raw.decode("utf-8", "replace"))
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -390,17 +398,20 @@ class OfficialTransport:
         self.server = conn.server
         self.readonly = readonly
         self.timeout = timeout or default_timeout()
-        try:
-            if conn.context == "in-cluster":
-                from kubernetes import client as kclient
+        from kubernetes import client as kclient
 
-                cfg = kclient.Configuration()
+        try:
+            cfg = kclient.Configuration()
+            if conn.context == "in-cluster":
                 kconfig.load_incluster_config(client_configuration=cfg)
-                self.api = kclient.ApiClient(cfg)
             else:
-                self.api = kconfig.new_client_from_config(config_file=conn.kubeconfig, context=conn.context)
+                kconfig.load_kube_config(config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg)
         except Exception as exc:  # the client raises ConfigException and friends
             raise ConfigError(f"kubeconfig context {conn.context!r}: {sanitize(exc)}") from None
+        # No retries below us: urllib3 would otherwise sleep out any Retry-After (even minutes)
+        # and retry PUTs and DELETEs on its own. Reads are retried by read_with_retries.
+        cfg.retries = False
+        self.api = kclient.ApiClient(cfg)
         self.api.user_agent = USER_AGENT
 
     def _call(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
@@ -450,12 +461,8 @@ class OfficialTransport:
         method = method.upper()
         _guard(self.readonly, method, path)
         q = _with_manager(method, query)
-        raw = read_with_retries(method, lambda: self._read(method, path, q, body, content_type, timeout or self.timeout))
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            raise CockpitError(f"{method} {path}: the API answered something that is not JSON",
-                               title="API server error") from None
+        return read_with_retries(
+            method, lambda: _json(self._read(method, path, q, body, content_type, timeout or self.timeout), method, path))
 
     def request_text(self, method: str, path: str, query: dict[str, Any] | None = None,
                      timeout: float | None = None) -> str:
