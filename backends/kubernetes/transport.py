@@ -211,7 +211,8 @@ def _lost(what: str, reason: str) -> UnreachableError:
     """A write went out and its answer did not come back: whether it took effect is unknown."""
     return UnreachableError(f"{what}: the request was sent but its answer was lost ({reason}); it may or may "
                             "not have taken effect", title="No answer",
-                            hint="read the object back before sending anything again")
+                            hint="nothing more was sent; running the same command again looks at what took effect "
+                                 "before it sends anything")
 
 
 class HttpTransport:
