@@ -8,7 +8,12 @@ Default PromQL (``metrics.prometheus.queries``) follows the ``http_requests_tota
 ``http_request_duration_seconds_bucket{le}`` conventions; ``{selector}`` is
 ``metrics.prometheus.selector`` with ``{namespace}`` and ``{deployment}`` filled in and
 ``{window}`` the window as a duration (``60s``). An empty result — no series, no traffic, a
-target that went away — is *not measured* (``None``), never zero.
+target that went away — is *not measured* (``None``), never zero, and so is NaN or ±Inf.
+
+A Prometheus that fails (5xx, 429: :class:`~cockpit.errors.ServerError`), does not answer, or
+answers something that is not a query result gives a failed reading, never a crash; one that
+failed most of its last checks is not believed when it answers (:mod:`.reliability`). Nothing
+is retried within a check: the next check is the retry.
 """
 from __future__ import annotations
 
@@ -20,10 +25,11 @@ import httpx
 from pydantic import SecretStr
 
 from cockpit.decision import Reading, WindowStats
-from cockpit.errors import CockpitError, ConfigError, UnreachableError
+from cockpit.errors import CockpitError, ConfigError, ServerError, UnreachableError
 from cockpit.text import redact_url, sanitize
 
 from backends.metrics.http import client, short_error
+from backends.metrics.reliability import Track
 
 
 def _secret(v: SecretStr | str | None) -> str:
@@ -80,8 +86,28 @@ class PrometheusClient:
                               hint="check metrics.prometheus.queries / selector")
         if resp.status_code != 200 or not isinstance(doc, dict) or doc.get("status") != "success":
             msg = sanitize((doc or {}).get("error", "") if isinstance(doc, dict) else resp.text[:200], max_len=300)
-            raise UnreachableError(f"Prometheus at {where} answered HTTP {resp.status_code}: {msg}")
-        return doc["data"]
+            if resp.status_code == 200:
+                raise self._garbage("something that is not a query result", msg)
+            err = ServerError(f"Prometheus at {where} answered HTTP {resp.status_code}: {msg}", title="Prometheus error")
+            err.status = resp.status_code
+            retry_after = resp.headers.get("Retry-After")
+            err.retry_after = float(retry_after) if retry_after and retry_after.isdigit() else None
+            raise err
+        data = doc.get("data")
+        if not isinstance(data, dict):
+            raise self._garbage("a success without data")
+        return data
+
+    def _garbage(self, what: str, detail: str = "") -> ServerError:
+        return ServerError(f"Prometheus at {redact_url(self.url)} answered {what}" + (f": {detail}" if detail else ""),
+                           title="Prometheus error", hint="check metrics.prometheus.url: is it a Prometheus?")
+
+    def _number(self, value: Any, promql: str) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise self._garbage(f"a value that is not a number ({sanitize(repr(value), max_len=60)}) for "
+                                f"{sanitize(promql, max_len=200)!r}") from None
 
     def query(self, promql: str, at: float | None = None) -> list[tuple[dict[str, str], float]]:
         """Instant query → [(labels, value)] (vector or scalar results)."""
@@ -90,18 +116,26 @@ class PrometheusClient:
             params["time"] = f"{at:.3f}"
         data = self._get("/api/v1/query", params)
         kind, result = data.get("resultType"), data.get("result")
-        if kind == "scalar":
-            return [({}, float(result[1]))]
-        if kind == "vector":
-            return [(item.get("metric", {}), float(item["value"][1])) for item in result]
-        raise CockpitError(f"unexpected Prometheus result type {kind!r} for {promql!r}")
+        try:
+            if kind == "scalar":
+                return [({}, self._number(result[1], promql))]
+            if kind == "vector":
+                return [(item.get("metric") or {}, self._number(item["value"][1], promql)) for item in result]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise self._garbage(f"a {sanitize(str(kind), max_len=20)} result of the wrong shape for "
+                                f"{sanitize(promql, max_len=200)!r}") from None
+        raise self._garbage(f"a result of type {sanitize(repr(kind), max_len=30)} to an instant query")
 
     def query_range(self, promql: str, start: float, end: float, step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         """Range query → [(labels, [(t, value), ...])]."""
         data = self._get("/api/v1/query_range", {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}",
                                                  "step": duration(step), "timeout": duration(self.timeout)})
-        return [(item.get("metric", {}), [(float(t), float(v)) for t, v in item.get("values", [])])
-                for item in data.get("result", [])]
+        try:
+            return [(item.get("metric") or {}, [(self._number(t, promql), self._number(v, promql))
+                                                for t, v in item.get("values") or []])
+                    for item in data.get("result") or []]
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+            raise self._garbage(f"a range result of the wrong shape for {sanitize(promql, max_len=200)!r}") from None
 
     def scalar(self, promql: str, at: float | None = None) -> float | None:
         """The first sample's value; None for an empty result or NaN/Inf (0/0: no traffic)."""
@@ -124,6 +158,7 @@ class PrometheusSource:
         self.name = name
         self.selector = selector.format(namespace=namespace, deployment=deployment)
         self.queries = queries
+        self.track = Track()
 
     def describe(self) -> str:
         return f"prometheus {redact_url(self.client.url)} {{{self.selector}}}"
@@ -133,6 +168,8 @@ class PrometheusSource:
         return template.format(selector=self.selector, window=duration(window_s))
 
     def sample(self, window_s: float, now: float | None = None) -> Reading:
+        """One check: three instant queries. Any failure fails the check (never a partial
+        reading); an answer from a source that failed most of its last checks is not used."""
         now = time.time() if now is None else now
         try:
             err = self.client.scalar(self.promql("error_rate", window_s))
@@ -141,10 +178,11 @@ class PrometheusSource:
         except ConfigError:
             raise  # a bad query is the operator's to fix, not staleness
         except CockpitError as exc:
-            return Reading(self.name, at=now, ok=False, error=str(exc))
+            return self.track.judge(Reading(self.name, at=now, ok=False, error=exc.message))
         if rate is not None and rate <= 0:
             err = None  # no traffic: no error rate (and the ratio was 0/0 anyway)
-        return Reading(self.name, at=now, window_s=window_s, error_rate=err, p95_ms=p95, request_rate=rate)
+        return self.track.judge(Reading(self.name, at=now, window_s=window_s, error_rate=err, p95_ms=p95,
+                                        request_rate=rate))
 
     def window_stats(self, start: float, end: float) -> WindowStats:
         """One window's averages, evaluated at ``end`` over ``end - start`` (for before/after)."""

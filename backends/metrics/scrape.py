@@ -21,6 +21,7 @@ from cockpit.decision import Reading
 from cockpit.text import redact_url
 
 from backends.metrics.http import client, short_error
+from backends.metrics.reliability import Track
 
 REQUESTS = "http_requests_total"
 DURATION = "http_request_duration_seconds"
@@ -87,6 +88,7 @@ class ScrapeSource:
         self.keep_s = keep_s
         self._http = http or client(timeout)
         self._history: deque[Snapshot] = deque()
+        self.track = Track()
 
     def describe(self) -> str:
         return f"scrape {redact_url(self.url)}"
@@ -96,17 +98,20 @@ class ScrapeSource:
         self._history.clear()
 
     def sample(self, window_s: float, now: float | None = None) -> Reading:
+        """One scrape. A failed one is a failed reading; the answer of a source that failed
+        most of its last scrapes is kept for the rates but not used (:mod:`.reliability`)."""
         now = time.time() if now is None else now
         try:
             resp = self._http.get(self.url)
             if resp.status_code != 200:
-                return Reading(self.name, at=now, ok=False, error=f"HTTP {resp.status_code} from {redact_url(self.url)}")
+                failed = Reading(self.name, at=now, ok=False, error=f"HTTP {resp.status_code} from {redact_url(self.url)}")
+                return self.track.judge(failed)
             snap = parse(resp.text, now)
         except httpx.HTTPError as exc:
-            return Reading(self.name, at=now, ok=False, error=short_error(exc))
+            return self.track.judge(Reading(self.name, at=now, ok=False, error=short_error(exc)))
         except ValueError as exc:
-            return Reading(self.name, at=now, ok=False, error=f"unparsable metrics: {str(exc)[:120]}")
-        return self.add(snap, window_s)
+            return self.track.judge(Reading(self.name, at=now, ok=False, error=f"unparsable metrics: {str(exc)[:120]}"))
+        return self.track.judge(self.add(snap, window_s))
 
     def add(self, snap: Snapshot, window_s: float) -> Reading:
         """Fold a snapshot in and compute the window's reading (pure given the history)."""
