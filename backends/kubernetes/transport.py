@@ -14,11 +14,8 @@ timeout to every call (``COCKPIT_KUBE_TIMEOUT`` seconds, default 10, as kubectl'
 refuse every method but GET before a byte is sent when built ``readonly``.
 
 Faults on the wire. A read (GET, HEAD) that meets a passing fault — HTTP 500/502/503/504 or
-429, a reset connection, a timeout, an answer cut short — is tried again, at most
-:data:`READ_ATTEMPTS` times in all, waiting what ``Retry-After`` asks (up to
-:data:`MAX_RETRY_AFTER`) or a short jittered back-off (tenacity, imported on the first
-failure only); a refused connection is not retried (nobody is listening). A write is never
-sent twice by the transport: a kept-alive connection the server has closed is replaced
+429, a reset connection, a timeout, an answer cut short — is tried again a few times
+(:mod:`backends.kubernetes.retries`). A write is never sent twice by the transport: a kept-alive connection the server has closed is replaced
 *before* a write goes out, and a write whose answer is lost raises
 :class:`~cockpit.errors.UnreachableError` titled "No answer" — the caller reads the object
 back to learn whether it took effect (see ``kubernetes.rollback``). A 5xx or 429 is a
@@ -29,15 +26,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
 import select
 import socket
 import ssl
 import tempfile
 import threading
-import time
-from collections.abc import Callable
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -47,17 +41,12 @@ from cockpit.errors import (CockpitError, ConfigError, ConflictError, NotFoundEr
 from cockpit.text import sanitize
 
 from backends.kubernetes.kubeconfig import Connection
+from backends.kubernetes.retries import IDEMPOTENT, RETRY_STATUS, read_with_retries
 
 USER_AGENT = f"cockpit/{__version__}"
 FIELD_MANAGER = "cockpit"
 DEFAULT_TIMEOUT = 10.0
 MAX_BODY = 256 << 20  # a list bigger than this is a mistake, not a history
-READ_ATTEMPTS = 3
-"""A GET is sent at most this many times when it meets a passing fault."""
-MAX_RETRY_AFTER = 10.0
-"""A ``Retry-After`` longer than this is not waited for: the error goes to the operator."""
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-IDEMPOTENT = frozenset({"GET", "HEAD"})
 WATCH_GRACE = 2.0
 """A watch's socket waits this long past the server's ``timeoutSeconds`` before it gives up
 on a stream that went silent."""
@@ -136,49 +125,6 @@ def _json(raw: bytes, method: str, path: str) -> Any:
         raise ServerError(f"{method.upper()} {path}: the API answered something that is not JSON (cut short?)",
                           title="API server error",
                           hint="check that the kubeconfig's server is a Kubernetes API server") from None
-
-
-def _transient(exc: BaseException) -> bool:
-    """A fault worth one more try of a read: 5xx/429 (unless asked to wait too long), a reset,
-    a timeout, an answer cut short. Not a refused connection (nobody listens) or a 4xx."""
-    if isinstance(exc, ServerError):
-        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
-    return isinstance(exc, UnreachableError) and bool(getattr(exc, "transient", False))
-
-
-def _backoff(exc: BaseException, attempt: int) -> float:
-    """Seconds before try ``attempt + 1``: what ``Retry-After`` asks, else 0.25 s doubling, jittered."""
-    asked = getattr(exc, "retry_after", None)
-    if asked is not None:
-        return min(float(asked), MAX_RETRY_AFTER)
-    return min(2.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-
-
-def read_with_retries(method: str, call: Callable[[], Any]) -> Any:
-    """``call()``; for a read that meets a passing fault, again, up to :data:`READ_ATTEMPTS`
-    in all. Writes go through once. tenacity is imported only when a first try failed."""
-    try:
-        return call()
-    except CockpitError as exc:
-        if method.upper() not in IDEMPOTENT or not _transient(exc):
-            raise
-        first = exc
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt
-
-    time.sleep(_backoff(first, 1))
-    retrying = Retrying(
-        stop=stop_after_attempt(READ_ATTEMPTS - 1), retry=retry_if_exception(_transient), reraise=True,
-        wait=lambda state: _backoff(state.outcome.exception() if state.outcome else first, state.attempt_number + 1),
-    )
-    try:
-        for attempt in retrying:
-            with attempt:
-                return call()
-    except CockpitError as exc:
-        if _transient(exc) and exc.hint and "tried" not in exc.hint:
-            exc.hint = f"tried {READ_ATTEMPTS} times; {exc.hint}"
-        raise
-    raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
 
 
 def _guard(readonly: bool, method: str, path: str) -> None:
