@@ -38,7 +38,7 @@ def kube(request: pytest.FixtureRequest, world: World, proxy: FaultProxy, tmp_pa
          monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeBackend]:
     if request.param == "official":
         monkeypatch.setenv("COCKPIT_KUBE_CLIENT", "official")
-    backend = connect(str(proxy.write_kubeconfig(world, tmp_path / "kc", "shop")), timeout=1.5)
+    backend = connect(str(proxy.write_kubeconfig(world, tmp_path / "kc", "shop")), timeout=3.0)
     assert type(backend.t).__name__ == ("OfficialTransport" if request.param == "official" else "HttpTransport")
     yield backend
     backend.close()
@@ -57,7 +57,7 @@ def image(world: World) -> str:
 @pytest.mark.parametrize("fault", [
     {"kind": "status", "status": 500}, {"kind": "status", "status": 502}, {"kind": "status", "status": 503, "retry_after": 0},
     {"kind": "status", "status": 429, "retry_after": 1}, {"kind": "reset"}, {"kind": "truncate"},
-    {"kind": "delay", "delay": 3},
+    {"kind": "delay", "delay": 6},
 ], ids=["500", "502", "503", "429", "reset", "truncated", "delayed"])
 def test_a_read_meeting_a_passing_fault_is_tried_again(kube: KubeBackend, proxy: FaultProxy, fault: dict) -> None:
     proxy.add(method="GET", path=DEPLOY, **fault)
@@ -92,7 +92,7 @@ def test_a_refused_connection_is_not_retried(world: World, tmp_path: Path) -> No
     doc["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     kc = tmp_path / "kc-dead"
     kc.write_text(yaml.safe_dump(doc))
-    backend = connect(str(kc), timeout=1.5)
+    backend = connect(str(kc), timeout=3.0)
     with pytest.raises(UnreachableError) as info:
         backend.deployment(CHECKOUT)
     assert not isinstance(info.value, ServerError) and info.value.exit_code == 4
@@ -102,7 +102,7 @@ def test_a_refused_connection_is_not_retried(world: World, tmp_path: Path) -> No
 # --------------------------------------------------------------------------- writes
 
 @pytest.mark.parametrize("fault", [
-    {"kind": "reset"}, {"kind": "delay", "delay": 3}, {"kind": "stall"},
+    {"kind": "reset"}, {"kind": "delay", "delay": 6}, {"kind": "stall"},
     {"kind": "status", "status": 500, "forward": True},
 ], ids=["reset", "delayed", "stalled", "500-after-applying"])
 def test_a_write_whose_answer_is_lost_is_never_sent_again_by_the_transport(

@@ -34,7 +34,7 @@ DEPLOY_ANY = r"/deployments/checkout(\?|$)"
 RS_LIST = r"/namespaces/shop/replicasets\?"
 PATCH = ("PATCH", r"/deployments/checkout")
 WATCH = r"/deployments\?.*watch=1"
-TIMEOUT = "1.5"  # COCKPIT_KUBE_TIMEOUT: the client's per-request timeout
+TIMEOUT = "3"  # COCKPIT_KUBE_TIMEOUT: the client's per-request timeout (the delays below are twice that)
 
 
 @dataclass
@@ -124,7 +124,7 @@ def assert_one_titled_error(r: Run, code: int, title: str) -> str:
     {"kind": "status", "method": "GET", "path": RS_LIST, "status": 429, "retry_after": 0},
     {"kind": "reset", "method": "GET", "path": DEPLOY},
     {"kind": "reset", "method": "GET", "path": RS_LIST},
-    {"kind": "delay", "method": "GET", "path": DEPLOY, "delay": 4},
+    {"kind": "delay", "method": "GET", "path": DEPLOY, "delay": 6},
 ], ids=["500", "503-retry-after", "429-list", "reset", "reset-list", "delayed"])
 def test_a_passing_fault_on_a_read_before_the_rollback_is_retried(rollback, fault) -> None:
     r = rollback(fault)
@@ -187,7 +187,7 @@ def test_a_patch_answered_503_with_retry_after_is_sent_again_after_reading_back(
 
 @pytest.mark.parametrize("fault", [
     {"kind": "reset", "method": "PATCH", "path": PATCH[1]},
-    {"kind": "delay", "method": "PATCH", "path": PATCH[1], "delay": 4},
+    {"kind": "delay", "method": "PATCH", "path": PATCH[1], "delay": 6},
     {"kind": "stall", "method": "PATCH", "path": PATCH[1]},
 ], ids=["reset-mid-body", "delayed-past-timeout", "stalled"])
 def test_a_patch_whose_answer_was_lost_is_read_back_and_never_sent_twice(rollback, fault) -> None:
