@@ -1,4 +1,19 @@
-"""Shared fixtures. Each real server lives in its own plugin module under tests/fixtures/."""
+"""Shared fixtures. Each real server lives in its own plugin module under tests/fixtures/.
+
+No test writes into the real state directory: before anything imports ``cockpit.journal``
+(this file is loaded first), the suite points ``XDG_STATE_HOME`` at a session-wide temporary
+directory, removed at the end of the session. A test that needs its own sets it with
+``monkeypatch.setenv`` (restored to the session's afterwards) or passes it to a subprocess.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+SESSION_STATE_HOME = tempfile.mkdtemp(prefix="cockpit-test-state-")
+REAL_STATE_HOME = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+os.environ["XDG_STATE_HOME"] = SESSION_STATE_HOME
 
 pytest_plugins = [
     "tests.fixtures.prometheus",
@@ -8,3 +23,7 @@ pytest_plugins = [
     "tests.fixtures.docker",
     "tests.fixtures.receiver",
 ]
+
+
+def pytest_unconfigure(config: object) -> None:
+    shutil.rmtree(SESSION_STATE_HOME, ignore_errors=True)
