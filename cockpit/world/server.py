@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cockpit.world import discovery, tables
+from cockpit.world import discovery, proxy, tables
 from cockpit.world import selectors as sel
-from cockpit.world.resources import Resource
+from cockpit.world.resources import RESOURCES, Resource
 from cockpit.world.store import Obj, StoreError, dumps, status_obj
 from cockpit.world.verbs import TRUE, Api, request_verb
 
@@ -145,6 +145,12 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 if discovery.is_openapi(path):
                     raise StoreError(404, "NotFound", "the server could not find the requested resource")
+            preq = proxy.match(url.path)
+            if preq is not None:
+                api.authorize(request_verb(method, preq.name, q), RESOURCES[preq.resource], preq.namespace,
+                              preq.name, "proxy")
+                self._proxy(preq, method, url.query)
+                return
             res, ns, name, sub = api.parse_path(path)
             api.authorize(request_verb(method, name, q), res, ns, name, sub)
             VERB_HANDLERS[method](self, (res, ns, name, sub, q))
@@ -160,6 +166,14 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             self._error(StoreError(500, "InternalError", f"Internal error occurred: {e}"))
             self.close_connection = True  # the request may not have been read whole
+
+    def _proxy(self, preq: proxy.ProxyRequest, method: str, query: str) -> None:
+        """services|pods/NAME[:PORT]/proxy/PATH: forwarded to what serves it, its answer passed through."""
+        base = self.api.proxy.resolve(preq)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() in ("accept", "content-type", "user-agent", "accept-encoding")}
+        code, ctype, body = self.api.proxy.forward(base, method, preq.path, query, self._raw, headers)
+        self._send(code, body, ctype)
 
     @staticmethod
     def _not_allowed() -> StoreError:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from cockpit.world import kube, patch
+from cockpit.world.proxy import Proxy
 from cockpit.world import selectors as sel
 from cockpit.world.resources import RESOURCES, Resource
 from cockpit.world.store import Obj, Store, StoreError, Watcher, already_exists
@@ -54,6 +55,8 @@ class Api:
         self.stopping = threading.Event()
         # pod, query → log text; the World plugs in its simulated logs
         self.pod_log: Callable[[Obj, dict[str, str]], str] = lambda pod, q: ""
+        # services/NAME/proxy and pods/NAME/proxy (the World plugs in what answers behind them)
+        self.proxy = Proxy(store)
         # resource → the verbs refused with 403 (None: every verb); see forbid()
         self.forbidden: dict[str, frozenset[str] | None] = {}
         self.user = ANONYMOUS

@@ -54,6 +54,7 @@ class World:
         self.controller = Controller(self.store, self.clock, self._pod_behaviour)
         self.api = Api(self.store, self.controller, kube_version)
         self.api.pod_log = self.pod_log
+        self.api.proxy.backend = self.proxy_backend
         for resource in forbid:
             self.api.forbid(resource)
         self.services = Services(self.scenario.traffic_rps)
@@ -162,6 +163,17 @@ class World:
 
             raise NotFoundError(f"no simulated service for {namespace}/{deployment} "
                                 f"(services: {', '.join(f'{n}/{d}' for n, d in self.services.urls) or 'none'})") from None
+
+    def proxy_backend(self, pod: Obj) -> str | None:
+        """What listens at a pod's port, for the API server's proxy: the simulated service in
+        front of its deployment (every pod of it answers with the service's counters)."""
+        from cockpit.world import selectors as sel
+
+        ns, labels = pod["metadata"].get("namespace", ""), pod["metadata"].get("labels") or {}
+        for (sns, _name), svc in self.services.items.items():
+            if sns == ns and sel.matches(svc.selector, labels):
+                return self.services.urls[(sns, _name)]
+        return None
 
     def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:
         return {
