@@ -23,13 +23,20 @@ Rules (from the journal):
   delivery does not reset the timer (the update is still owed).
 - Escalation level *i*: due ``after_s`` after the opening; done once a delivered
   notification with ``purpose: escalation, level: i`` or a ``comms`` skip of that level is
-  journaled. Resolving before the time means it is never due.
+  journaled. Resolving before the time means it is never due. Once the rollback is verified
+  (the incident enters the ``monitor`` phase: a ``phase`` record ``monitor``) every escalation
+  not yet sent or skipped is ``cancelled`` (no one is paged about an incident under control).
+
+:func:`communication_tick` is the ``check`` event that ticks the "Communication sent" item
+of a checklist once a Slack notification was delivered (journaled ``notification`` with
+``channel: slack, ok: true``).
 
 The settings model :class:`NotifySettings` lives here too (core, no I/O, pydantic) so that
 ``cockpit/config.py`` can adopt it as its ``notify`` section with one line.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -135,7 +142,7 @@ class Due:
     level: int | None = None
     targets: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
-    status: Literal["pending", "sent", "skipped"] = "pending"
+    status: Literal["pending", "sent", "skipped", "cancelled"] = "pending"
     done_at: datetime | None = None
 
     @property
@@ -196,6 +203,7 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
     last_sent: datetime | None = None
     failed = 0
     esc_done: dict[int, tuple[str, datetime | None]] = {}
+    verified: datetime | None = None
     for r in records:
         t = r.get("type")
         at = _ts(r)
@@ -204,6 +212,8 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
             last_update = at
         elif t in ("incident_resolved", "incident_closed"):
             closed = True
+        elif t == "phase" and r.get("phase") == "monitor" and opened is not None and verified is None:
+            verified = at or opened
         elif t == "notification":
             if not r.get("ok"):
                 failed += 1
@@ -236,6 +246,8 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
         done = esc_done.get(rule.level)
         if done is not None:
             escalations.append(Due("escalation", due_at, rule.level, rule.targets, rule.channels, done[0], done[1]))  # type: ignore[arg-type]
+        elif verified is not None:
+            escalations.append(Due("escalation", due_at, rule.level, rule.targets, rule.channels, "cancelled", verified))
         elif is_open:
             escalations.append(Due("escalation", due_at, rule.level, rule.targets, rule.channels))
     items = tuple(([update] if update else []) + escalations)
@@ -245,6 +257,33 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
 def next_due(records: list[dict], policy: CommsPolicy | None = None) -> Due | None:
     """The earliest pending communication item, or None (closed / nothing configured)."""
     return plan(records, policy).next
+
+
+COMMUNICATION_ITEM = "communication_sent"
+"""The id of the "Communication sent" item (:data:`cockpit.runbook.DEFAULT_CHECKLIST`)."""
+
+
+def communication_tick(items: Iterable[Any], state: Any) -> dict | None:
+    """The ``check`` event to journal now for the "Communication sent" item, or None.
+
+    ``items``: the checklist (objects with ``id`` and ``title``); the item is the one with id
+    ``communication_sent`` or titled "Communication sent". ``state``: the incident's
+    :class:`cockpit.state.IncidentState`. Due when the first delivered Slack notification is
+    journaled and the item has no ok tick yet; the evidence names the message and its time.
+    """
+    item = next((i for i in items if getattr(i, "id", None) == COMMUNICATION_ITEM
+                 or str(getattr(i, "title", "")).strip().lower() == "communication sent"), None)
+    if item is None:
+        return None
+    tick = state.checks.get(item.id)
+    if tick is not None and tick.ok:
+        return None
+    sent = next((n for n in state.notifications if n.ok and n.channel == "slack"), None)
+    if sent is None:
+        return None
+    what = f"{sent.purpose} message" if sent.purpose else "message"
+    when = f" at {sent.at.astimezone(timezone.utc).strftime('%H:%M:%S')} UTC" if sent.at else ""
+    return {"id": item.id, "ok": True, "who": "cockpit", "evidence": f"Slack {what} delivered{when}"}
 
 
 def skip_event(due: Due, *, note: str = "") -> dict:

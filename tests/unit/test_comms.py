@@ -5,7 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cockpit.comms import CommsPolicy, EscalationRule, NotifySettings, load_notify_settings, next_due, plan, skip_event
+from cockpit.comms import (
+    CommsPolicy, EscalationRule, NotifySettings, communication_tick, load_notify_settings, next_due, plan, skip_event,
+)
 from cockpit.errors import ConfigError
 
 T0 = datetime(2024, 5, 1, 14, 30, tzinfo=timezone.utc)
@@ -75,3 +77,45 @@ def test_env_loader_reads_secrets_and_names_bad_variables() -> None:
         load_notify_settings({"COCKPIT_NOTIFY__UPDATE_EVERY_MIN": "soon"})
     with pytest.raises(ConfigError, match="typo"):
         load_notify_settings({"COCKPIT_NOTIFY__SLAK_WEBHOOK_URL": "x"})
+
+
+def test_escalations_cancelled_once_the_rollback_is_verified() -> None:
+    verify = OPEN + [rec(120, "phase", phase="execute"), rec(200, "phase", phase="verify")]
+    assert [e.status for e in plan(verify).escalations] == ["pending", "pending"]  # not verified yet
+    p = plan(verify + [rec(280, "phase", phase="monitor")])
+    assert [(e.key, e.status, e.done_at) for e in p.escalations] == [
+        ("escalation:1", "cancelled", T0 + timedelta(seconds=280)),
+        ("escalation:2", "cancelled", T0 + timedelta(seconds=280))]
+    assert p.next is not None and p.next.kind == "update"  # updates still owed while monitoring
+    assert [d.key for d in p.due_now(T0 + timedelta(hours=1))] == ["update"]
+
+
+def test_an_escalation_sent_before_verification_stays_sent() -> None:
+    p = plan(OPEN + [rec(301, "notification", channel="slack", ok=True, purpose="escalation", level=1),
+                     rec(400, "phase", phase="monitor")])
+    assert [e.status for e in p.escalations] == ["sent", "cancelled"]
+
+
+def _checklist_state(records: list[dict]):  # noqa: ANN202
+    from cockpit.state import replay
+
+    return replay(records)
+
+
+def test_a_delivered_slack_message_ticks_communication_sent() -> None:
+    from cockpit.runbook import DEFAULT_CHECKLIST, CheckItem
+
+    failed = OPEN + [rec(40, "notification", channel="slack", ok=False, purpose="started")]
+    assert communication_tick(DEFAULT_CHECKLIST, _checklist_state(failed)) is None
+    other = OPEN + [rec(40, "notification", channel="statuspage", ok=True, purpose="statuspage")]
+    assert communication_tick(DEFAULT_CHECKLIST, _checklist_state(other)) is None
+    sent = failed + [rec(45, "notification", channel="slack", ok=True, purpose="started")]
+    assert communication_tick(DEFAULT_CHECKLIST, _checklist_state(sent)) == {
+        "id": "communication_sent", "ok": True, "who": "cockpit",
+        "evidence": "Slack started message delivered at 14:30:45 UTC"}
+    ticked = sent + [rec(50, "check", id="communication_sent", ok=True, who="cockpit")]
+    assert communication_tick(DEFAULT_CHECKLIST, _checklist_state(ticked)) is None
+    # a runbook's own list: the item found by its title; a list without one: nothing to tick
+    own = [CheckItem(id="comms", title="Communication sent")]
+    assert communication_tick(own, _checklist_state(sent))["id"] == "comms"
+    assert communication_tick([CheckItem(id="smoke", title="Smoke tests")], _checklist_state(sent)) is None

@@ -1,13 +1,14 @@
 """Templates: defaults from the runbooks, overrides from a directory, filled from the journal."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from cockpit.errors import NotFoundError
 from cockpit.journal import read_journal
-from cockpit.templates import NAMES, check_template, context, load_template, render, statuspage_status
+from cockpit.templates import FIELDS, NAMES, check_template, context, load_template, render, statuspage_status
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -54,3 +55,27 @@ def test_statuspage_status_follows_the_incident(records: list[dict]) -> None:
         return [r for r in records if r["seq"] <= seq]
 
     assert [statuspage_status(upto(n)) for n in (3, 9, 18, 30)] == ["investigating", "identified", "monitoring", "resolved"]
+
+
+BOLD = re.compile(r"\*([^*\n]+)\*")
+
+
+def _bold_spans_are_tight(body: str) -> list[str]:
+    """Slack's ``*bold*`` needs no space just inside the asterisks; the spans that break it."""
+    return [m.group(0) for m in BOLD.finditer(body) if m.group(1) != m.group(1).strip()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_template_breaks_slack_bold_with_values_or_without(name: str, records: list[dict]) -> None:
+    empty = {f: "" for f in FIELDS}
+    for ctx in (empty, context(records), context(records, extra={"level": 2, "mentions": "@lead"})):
+        body = render(name, ctx, directory="/nonexistent").body
+        assert _bold_spans_are_tight(body) == [], body
+
+
+def test_escalation_renders_bold_escalation(records: list[dict]) -> None:
+    msg = render("escalation", context(records[:10], extra={"level": 1, "mentions": "@lead"}), directory="/nonexistent")
+    assert msg.title.startswith("ESCALATION 1: shop/checkout unresolved after")
+    assert msg.body.startswith(":sos: @lead *Escalation*: the incident on *shop/checkout* is still open")
+    bare = render("escalation", context(records[:10]), directory="/nonexistent")
+    assert "*Escalation*:" in bare.body and "*Escalation *" not in bare.body
