@@ -64,7 +64,8 @@ class CockpitApp(App):
         self.live = LiveController(self, self.data, window_s=window_s,
                                    build=lambda target: compose.build_metrics(settings, self.session.backend, self.world, target),
                                    countdown_s=getattr(watch, "countdown_s", 10.0), roll_back=self.start_rollback,
-                                   record_if_open=self.incident.record_if_open)
+                                   record_if_open=self.incident.record_if_open,
+                                   incident=lambda t: self.incident.open_for(t, "automatic rollback"), history=lambda t: self.session.history(t))
         self.checklist = ChecklistRunner(self, self.data, self.incident, self.live, window_s=window_s)
         self.cluster = ClusterView(self, self.data, self.live, self.checklist)
         self.comms = CommsController(self, self.data, self.incident, load_settings=lambda: compose.notify_settings(settings),
@@ -303,11 +304,11 @@ class CockpitApp(App):
     def on_rollback_confirmed(self, m: msg.RollbackConfirmed) -> None:
         self.start_rollback(m.target, m.to_revision, m.images)
 
-    def start_rollback(self, target: Target, revision: int, images: tuple[str, ...]) -> None:
-        """Roll ``target`` back (its incident is opened now: the operator acted)."""
+    def start_rollback(self, target: Target, revision: int, images: tuple[str, ...], **why: str) -> None:
+        """Roll ``target`` back (its incident opens now: the operator acted); ``why=``/``reason=``."""
         self.data.progress = None
         self.goto("rollback")
-        self.run_in_thread(lambda: self.incident.roll_back(target, revision, images, prepare=compose.load_step_kinds))
+        self.run_in_thread(lambda: self.incident.roll_back(target, revision, images, prepare=compose.load_step_kinds, **why))
 
     def on_cancel_run(self, m: msg.CancelRun) -> None:
         self.incident.cancel_run()

@@ -215,7 +215,8 @@ def latest_runbook(records: list[dict]) -> str | None:
 def resume_point(state: IncidentState) -> str:
     """Which screen an incident resumes on: ``rollback`` (a run was interrupted or pending),
     ``checklist`` (verify/monitor), ``history`` (identify) or ``dashboard``."""
-    if state.pending or state.run_status == "running" or state.phase == "execute":
+    steps_pending = [a for a in state.pending if a.intent.get("step") is not None]  # not a Redis invalidation
+    if steps_pending or state.run_status == "running" or state.phase == "execute":
         return "rollback"
     if state.phase in ("verify", "monitor"):
         return "checklist"

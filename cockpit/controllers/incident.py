@@ -176,12 +176,12 @@ class Incident:
         return journal
 
     def roll_back(self, target: Target, revision: int, images: tuple[str, ...], *,
-                  prepare: Callable[[], Any] = lambda: None) -> Any:
+                  prepare: Callable[[], Any] = lambda: None, why: str = "", reason: str = "") -> Any:
         """*Thread.* The operator confirmed a rollback of ``target``: ``prepare()`` (the step
         kinds), open the incident for ``target`` (taking its lock) and run the rollback."""
         prepare()
-        self.open(target, f"rollback to revision {revision}")
-        return self.session.run_rollback(target, revision, images, lambda _line: None)
+        self.open(target, reason or f"rollback to revision {revision}")
+        return self.session.run_rollback(target, revision, images, lambda _line: None, why=why, reason=reason)
 
     def cancel_run(self) -> None:
         """Stop the running rollback after the current call (the executor journals it cancelled)."""

@@ -7,9 +7,12 @@ Two sections, kept in one module because the second acts on the first's triggers
    the engine are imported after the first frame) and :meth:`LiveController.deliver` on the
    event loop, which fills the plots, the stale marks and the evidence the checklist reads
    (:attr:`probes`, :attr:`points`, :attr:`version`).
-2. **The automatic rollback** — armed by the operator; a trigger starts a countdown the
-   operator can abort; when it runs out the rollback is started (once). The countdown is
-   :class:`cockpit.session.AutoRollback`; this section drives it with the host's timer.
+2. **The automatic rollback** — the one policy :mod:`cockpit.autorollback` shares with
+   ``cockpit watch``: an armed trigger opens the incident of the target on screen, reads it
+   (once per incident, across restarts), picks the revision last seen healthy (by template
+   hash; else the previous one) and journals the trigger with that revision, why and the
+   countdown; the operator can abort the countdown (journaled); then the one rollback
+   (:mod:`cockpit.rollback`) runs with that revision and why.
 """
 from __future__ import annotations
 
@@ -25,11 +28,14 @@ class LiveController:
     def __init__(self, host: Any, data: Any, *, build: Callable[[Target], tuple[Any, list, str]],
                  window_s: float = 60.0, countdown_s: float = 10.0,
                  roll_back: Callable[[Target, int, tuple[str, ...]], None] | None = None,
-                 record_if_open: Callable[..., None] | None = None) -> None:
+                 record_if_open: Callable[..., None] | None = None,
+                 incident: Callable[[Target], Any] | None = None,
+                 history: Callable[[Target], list] | None = None) -> None:
         """``build(target) → (engine, sources, note)`` (the composition root's); ``roll_back``
         starts a rollback (``revision`` 0: the previous one); ``record_if_open(type, **data)``
-        journals into an incident that is already open."""
-        from cockpit.session import AutoRollback
+        journals into an incident that is already open; ``incident(target)`` (thread) opens the
+        incident for ``target`` (or returns the open one's journal) when an armed trigger fires."""
+        from cockpit.autorollback import Countdown
 
         self.host, self.data, self.build, self.window_s = host, data, build, window_s
         self.roll_back = roll_back or (lambda target, revision, images: None)
@@ -40,7 +46,14 @@ class LiveController:
         self.points: list = []
         self.version: str | None = None
         self._stabilize = False
-        self.auto = AutoRollback(countdown_s=countdown_s)
+        self.auto = Countdown(countdown_s=countdown_s)
+        self.incident = incident
+        self.history = history or (lambda target: [])
+        self.cluster_ok: bool | None = None
+        """Did this session's last call to the Kubernetes API answer (the snapshot poll)?"""
+        self.healthy_revisions: set[int] = set()
+        self.plan: Any = None
+        self._verdict_seen: str | None = None
 
     # ================================================================== 1. the live verdict
 
@@ -68,7 +81,8 @@ class LiveController:
             for source in self.sources:
                 getattr(source, "reset", lambda: None)()
         readings = [s.sample(self.window_s, now) for s in self.sources]
-        decision = self.engine.tick(readings, now) if self.sources else None
+        # health checks count as failures only while the Kubernetes API answers (decision.py)
+        decision = self.engine.tick(readings, now, cluster_ok=self.cluster_ok) if self.sources else None
         return now, readings, decision
 
     def deliver(self, result: tuple[float, list, Any]) -> None:
@@ -94,12 +108,15 @@ class LiveController:
             self.data.p95.add(now, s.p95_ms)
             self.points.append(MetricPoint(now, s.error_rate, s.p95_ms))
             del self.points[:-2000]
-            if decision.trigger is not None and self.auto.fire(now, decision.trigger.reason.text):
-                self.countdown()
+            self._journal_verdict(decision)
+            if decision.trigger is not None:
+                self.on_trigger(decision.trigger)
         self.host.mark("metrics")
 
     def source_failed(self, name: str, exc: BaseException) -> None:
         """A poll of source ``name`` failed: stale since the first failure, with its error."""
+        if name == "kubernetes":
+            self.cluster_ok = False
         text = f"{exc.title}: {exc}" if isinstance(exc, CockpitError) else f"{type(exc).__name__}: {exc}"
         if name not in self.data.stale:
             self.data.stale[name] = time.time()
@@ -108,6 +125,8 @@ class LiveController:
 
     def fresh(self, name: str) -> None:
         """Source ``name`` answered: no longer stale."""
+        if name == "kubernetes":
+            self.cluster_ok = True
         if name in self.data.stale:
             self.data.stale.pop(name, None)
             self.data.errors.pop(name, None)
@@ -124,23 +143,99 @@ class LiveController:
 
     # ================================================================== 2. the automatic rollback
 
+    def _live_revision(self) -> Any:
+        snap = getattr(self.data, "snapshot", None)
+        dep = getattr(snap, "deployment", None)
+        return getattr(dep, "revision", None)
+
+    def _journal_verdict(self, decision: Any) -> None:
+        """Verdict changes go into an open incident, as ``cockpit watch`` journals them (with
+        the live revision, so the policy knows which templates were seen healthy)."""
+        from cockpit.decision import Verdict
+
+        live = self._live_revision()
+        if decision.verdict is Verdict.OK and not decision.stabilizing and isinstance(live, int):
+            self.healthy_revisions.add(live)
+        if decision.verdict.value == self._verdict_seen:
+            return
+        self._verdict_seen = decision.verdict.value
+        history = [r for r in (getattr(self.data, "history", None) or []) if r.live]
+        self.record_if_open("verdict", value=decision.verdict.value, reasons=[r.text for r in decision.reasons],
+                            details=[r.as_dict() for r in decision.reasons], target=str(self.data.target or ""),
+                            revision=live if isinstance(live, int) else None,
+                            template_hash=history[0].template_hash if history else "",
+                            error_rate=decision.sample.error_rate, p95_ms=decision.sample.p95_ms)
+
+    def on_trigger(self, trigger: Any) -> None:
+        """The engine fired (event loop). Armed: open the incident, apply the policy and journal
+        the trigger in a thread, then count down. Not armed: journaled if an incident is open."""
+        target = self.data.target
+        if target is None or self.data.readonly:
+            return
+        if not self.auto.armed:
+            from cockpit.autorollback import trigger_event
+
+            ev = trigger_event(target, trigger, None, armed=False, readonly=False, countdown_s=None)
+            self.record_if_open("trigger", **{k: v for k, v in ev.to_record().items()})
+            return
+        if self.auto.deadline is not None or self.auto.done or self.plan is not None:
+            return
+        self.plan = "pending"
+        self.host.run_in_thread(lambda: self._decide(target, trigger))
+
+    def _decide(self, target: Target, trigger: Any) -> None:
+        """*Thread.* The shared policy: once per incident, which revision and why; journaled."""
+        from cockpit import autorollback
+        from cockpit.state import replay
+
+        try:
+            if self.incident is None:
+                raise CockpitError("automatic rollback is not wired in this session", title="No incident")
+            journal = self.incident(target)
+            state = replay(journal.read())
+            if autorollback.already_used(state, target):
+                self.host.call_from_thread(lambda: self.host.notify(
+                    "automatic rollback already used for this incident; not again", severity="warning"))
+                self.auto.done = True
+                return
+            history = self.history(target)
+            seen = {r.template_hash for r in history if r.number in self.healthy_revisions and r.template_hash}
+            plan = autorollback.plan(history, seen, state, target)
+            journal.write(autorollback.trigger_event(target, trigger, plan, armed=True, readonly=False,
+                                                     countdown_s=self.auto.countdown_s))
+        except BaseException:
+            self.plan = None
+            raise
+        self.plan = plan
+        reason = getattr(getattr(trigger, "reason", None), "text", "") or str(trigger)
+        self.host.call_from_thread(self._start_countdown, reason)
+
+    def _start_countdown(self, reason: str) -> None:
+        if self.auto.fire(time.time(), reason):
+            self.countdown()
+        else:
+            self.plan = None
+
     def toggle_arm(self) -> None:
         """Arm or disarm (disarming aborts a running countdown); journaled if an incident is open."""
         self.auto.armed = not self.auto.armed
         if not self.auto.armed:
-            self.auto.abort()
+            self.abort()
         self.data.auto_armed = self.auto.armed
-        self.record_if_open("auto_rollback", armed=self.auto.armed)
+        if self.data.target is not None:
+            self.record_if_open("auto_rollback", target=str(self.data.target), armed=self.auto.armed)
         self.host.mark("auto")
 
     def abort(self) -> None:
-        """The operator's abort of a running countdown (nothing changes; journaled if open)."""
+        """The operator's abort of a running countdown (nothing changes; journaled)."""
         if self.data.readonly:
             return
         if self.auto.abort():
+            self.plan = None
             self.data.auto_remaining = None
             self.host.notify("automatic rollback aborted", severity="warning")
-            self.record_if_open("auto_rollback", aborted=True, reason=self.auto.reason)
+            self.record_if_open("trigger_aborted", target=str(self.data.target or ""),
+                                reason=f"aborted by the operator during the countdown ({self.auto.reason})")
             self.host.mark("auto")
 
     def countdown(self) -> None:
@@ -150,11 +245,13 @@ class LiveController:
         self.data.auto_reason = self.auto.reason
         self.host.mark("auto")
         if self.auto.due(now):
+            plan = self.plan
             self.data.auto_remaining = None
-            self.host.notify("automatic rollback: rolling back to the previous revision", severity="error")
-            self.record_if_open("auto_rollback", fired=True, reason=self.auto.reason)
-            if self.data.target is not None:
-                self.roll_back(self.data.target, 0, ())
+            if self.data.target is not None and plan is not None and plan != "pending":
+                self.host.notify(f"automatic rollback: rolling back to revision {plan.to_revision} ({plan.why})",
+                                 severity="error")
+                self.roll_back(self.data.target, plan.to_revision, plan.images, why=plan.why,
+                               reason=f"automatic rollback: {self.auto.reason}")
             return
         if self.auto.deadline is not None:
             self.host.set_timer(1.0, self.countdown)

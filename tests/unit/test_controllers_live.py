@@ -11,7 +11,9 @@ import dataclasses
 from cockpit.controllers.live import LiveController
 from cockpit.decision import Engine, Policy, Reading
 from cockpit.errors import UnreachableError
-from cockpit.model import Target
+from cockpit.events import IncidentOpened, VerdictChanged
+from cockpit.journal import Journal, read_journal
+from cockpit.model import Revision, Target
 from cockpit.triggers import Trigger
 from screens.data import UIData
 from tests.unit.test_controllers import InlineHost
@@ -38,18 +40,39 @@ class FakeSource:
         self.closed = True
 
 
-def controller(countdown_s: float = 30.0, sources=None):
+HISTORY = [Revision(1, ("registry.example/shop/checkout:1.4.1",), template_hash="h1"),
+           Revision(2, ("registry.example/shop/checkout:1.4.2",), template_hash="h2"),
+           Revision(3, ("registry.example/shop/checkout:1.5.0",), template_hash="h3", live=True)]
+
+
+def controller(countdown_s: float = 30.0, sources=None, journal_path=None):
+    """A live controller with fake metrics sources; the incident is a real journal (opened when
+    an armed trigger fires, as the app's Incident.open_for does) and the history fixed data."""
     host, data = InlineHost(), UIData()
     built, rolled, journaled = [], [], []
     sources = sources if sources is not None else [FakeSource(), FakeSource("down", ok=False)]
+    opened: list[Journal] = []
 
     def build(target):
         built.append(target)
         return Engine(Policy()), sources, ""
 
+    def incident(target):
+        if not opened:
+            j = Journal.open(journal_path)
+            if not j.read():
+                j.write(IncidentOpened(target=str(target), source="tui"))
+            opened.append(j)
+        return opened[0]
+
+    def record_if_open(type, **d):
+        if opened:
+            journaled.append((type, d))
+            opened[0].append(type, **d)
+
     live = LiveController(host, data, build=build, window_s=60.0, countdown_s=countdown_s,
-                          roll_back=lambda t, rev, images: rolled.append((t, rev, images)),
-                          record_if_open=lambda type, **d: journaled.append((type, d)))
+                          roll_back=lambda t, rev, images, **why: rolled.append((t, rev, images, why)),
+                          record_if_open=record_if_open, incident=incident, history=lambda target: HISTORY)
     data.target = TARGET
     return live, host, data, built, rolled, journaled
 
@@ -104,34 +127,63 @@ def test_unarmed_a_trigger_does_nothing():
     assert rolled == [] and data.auto_remaining is None and not host.timers
 
 
-def test_armed_a_trigger_counts_down_and_rolls_back_to_the_previous_revision_once():
-    live, host, data, _, rolled, journaled = controller(countdown_s=0.0)
+def test_armed_a_trigger_opens_the_incident_journals_why_and_rolls_back_once(tmp_path):
+    path = tmp_path / "j.jsonl"
+    live, host, data, _, rolled, journaled = controller(countdown_s=0.0, journal_path=path)
     live.toggle_arm()
-    assert data.auto_armed and journaled == [("auto_rollback", {"armed": True})]
+    assert data.auto_armed and journaled == []  # no incident yet: arming alone opens none
     live.deliver(triggered(live))
-    assert rolled == [(TARGET, 0, ())]
-    assert journaled[-1] == ("auto_rollback", {"fired": True, "reason": live.auto.reason})
+    assert host.errors == []
+    why = "revision 2 is the previous one (no revision was seen healthy)"
+    assert rolled == [(TARGET, 2, ("registry.example/shop/checkout:1.4.2",),
+                       {"why": why, "reason": f"automatic rollback: {live.auto.reason}"})]
+    trig = next(r for r in read_journal(path) if r["type"] == "trigger")
+    assert trig["auto"] is True and trig["to_revision"] == 2 and trig["why"] == why and trig["countdown_s"] == 0.0
     assert host.toasts[-1][0] == "error" and data.auto_remaining is None
     live.deliver(triggered(live))
-    assert rolled == [(TARGET, 0, ())]  # once
+    assert len(rolled) == 1  # once
 
 
-def test_the_operator_aborts_the_countdown_and_nothing_is_rolled_back():
-    live, host, data, _, rolled, journaled = controller(countdown_s=30.0)
+def test_once_per_incident_is_read_from_the_journal(tmp_path):
+    path = tmp_path / "j.jsonl"
+    first, *_ = controller(countdown_s=0.0, journal_path=path)
+    first.toggle_arm()
+    first.deliver(triggered(first))
+    # a restarted cockpit on the same incident: armed again, the trigger fires again — not again
+    live, host, _, _, rolled, _ = controller(countdown_s=0.0, journal_path=path)
+    live.toggle_arm()
+    live.deliver(triggered(live))
+    assert rolled == [] and "already used" in host.toasts[-1][1]
+
+
+def test_the_revision_last_seen_healthy_wins(tmp_path):
+    path = tmp_path / "j.jsonl"
+    j = Journal.open(path)
+    j.write(IncidentOpened(target=str(TARGET)))
+    j.write(VerdictChanged(value="OK", target=str(TARGET), revision=1, template_hash="h1"))
+    j.close()
+    live, host, _, _, rolled, _ = controller(countdown_s=0.0, journal_path=path)
+    live.toggle_arm()
+    live.deliver(triggered(live))
+    assert rolled[0][1] == 1 and rolled[0][3]["why"] == "revision 1 was last seen healthy"
+
+
+def test_the_operator_aborts_the_countdown_and_nothing_is_rolled_back(tmp_path):
+    live, host, data, _, rolled, journaled = controller(countdown_s=30.0, journal_path=tmp_path / "j.jsonl")
     live.toggle_arm()
     live.deliver(triggered(live))
     assert 29.0 < data.auto_remaining <= 30.0 and data.auto_reason
     assert [d for d, _ in host.timers] == [1.0]  # the next tick of the countdown
     live.abort()
     assert data.auto_remaining is None and live.auto.aborted and host.toasts[-1][0] == "warning"
-    assert journaled[-1][1]["aborted"] is True
+    assert journaled[-1][0] == "trigger_aborted" and "aborted by the operator" in journaled[-1][1]["reason"]
     _, tick = host.timers.pop()
     tick()  # the timer that was already set fires: nothing happens
     assert rolled == [] and not host.timers
 
 
-def test_disarming_stops_a_running_countdown_and_readonly_cannot_abort():
-    live, host, data, _, rolled, journaled = controller(countdown_s=30.0)
+def test_disarming_stops_a_running_countdown_and_readonly_cannot_abort(tmp_path):
+    live, host, data, _, rolled, journaled = controller(countdown_s=30.0, journal_path=tmp_path / "j.jsonl")
     live.toggle_arm()
     live.deliver(triggered(live))
     live.toggle_arm()
@@ -143,4 +195,5 @@ def test_disarming_stops_a_running_countdown_and_readonly_cannot_abort():
     ro.auto.armed = True
     ro.deliver(triggered(ro))
     ro.abort()
-    assert ro.auto.deadline is not None and not ro_journaled
+    # an observer never counts down toward a rollback (it has no power to act), nor journals
+    assert ro.auto.deadline is None and not ro_journaled and not ro_host.timers
