@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 
 from cockpit.comms import NotifySettings
 from cockpit.errors import ConfigError
+from cockpit.matrix import DEFAULT_BANDS
 
 ENV_PREFIX = "COCKPIT_"
 ENV_DELIMITER = "__"
@@ -53,9 +54,9 @@ Fraction = Field(ge=0.0, le=1.0)
 class ErrorRateBands(_Section):
     """Decision matrix for the 5xx ratio. Fractions of requests (0.05 = 5 %)."""
 
-    rollback_above: float = Field(0.05, ge=0.0, le=1.0, description="strictly above: roll back now (runbook: > 5 %)")
-    consider_from: float = Field(0.02, ge=0.0, le=1.0, description="at or above (up to rollback_above inclusive): consider (2–5 %)")
-    monitor_from: float = Field(0.01, ge=0.0, le=1.0, description="at or above: monitor closely (1–2 %)")
+    rollback_above: float = Field(DEFAULT_BANDS["error_rate"]["rollback_above"], ge=0.0, le=1.0, description="strictly above: roll back now (runbook: > 5 %)")
+    consider_from: float = Field(DEFAULT_BANDS["error_rate"]["consider_from"], ge=0.0, le=1.0, description="at or above (up to rollback_above inclusive): consider (2–5 %)")
+    monitor_from: float = Field(DEFAULT_BANDS["error_rate"]["monitor_from"], ge=0.0, le=1.0, description="at or above: monitor closely (1–2 %)")
 
     @model_validator(mode="after")
     def _ordered(self) -> ErrorRateBands:
@@ -67,9 +68,9 @@ class ErrorRateBands(_Section):
 class LatencyBands(_Section):
     """Decision matrix for p95 latency, in milliseconds."""
 
-    rollback_above: float = Field(2000.0, gt=0, description="strictly above: roll back now (runbook: > 2000 ms)")
-    consider_from: float = Field(1000.0, gt=0, description="at or above: consider (1000–2000 ms)")
-    monitor_from: float = Field(500.0, gt=0, description="at or above: monitor closely (500–1000 ms)")
+    rollback_above: float = Field(DEFAULT_BANDS["p95_ms"]["rollback_above"], gt=0, description="strictly above: roll back now (runbook: > 2000 ms)")
+    consider_from: float = Field(DEFAULT_BANDS["p95_ms"]["consider_from"], gt=0, description="at or above: consider (1000–2000 ms)")
+    monitor_from: float = Field(DEFAULT_BANDS["p95_ms"]["monitor_from"], gt=0, description="at or above: monitor closely (500–1000 ms)")
 
     @model_validator(mode="after")
     def _ordered(self) -> LatencyBands:
@@ -81,8 +82,8 @@ class LatencyBands(_Section):
 class CrashBands(_Section):
     """Pod restarts within ``window_s``."""
 
-    rollback_above: int = Field(3, ge=0, description="strictly more restarts than this: roll back now (> 3 in 5 min)")
-    monitor_from: int = Field(1, ge=1, description="at least this many restarts: monitor")
+    rollback_above: int = Field(int(DEFAULT_BANDS["crashes"]["rollback_above"]), ge=0, description="strictly more restarts than this: roll back now (> 3 in 5 min)")
+    monitor_from: int = Field(int(DEFAULT_BANDS["crashes"]["monitor_from"]), ge=1, description="at least this many restarts: monitor")
     window_s: float = Field(300.0, gt=0, description="restarts are counted over this window")
 
 

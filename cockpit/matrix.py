@@ -181,6 +181,23 @@ def clock(ts: float) -> str:
 # --------------------------------------------------------------------------- the matrix
 
 
+DEFAULT_BANDS: dict[str, dict[str, float]] = {
+    "error_rate": {"rollback_above": 0.05, "consider_from": 0.02, "monitor_from": 0.01},
+    "p95_ms": {"rollback_above": 2000.0, "consider_from": 1000.0, "monitor_from": 500.0},
+    "crashes": {"rollback_above": 3, "monitor_from": 1},
+}
+"""The runbooks' matrix (error rate > 5 % / 2–5 % / 1–2 %; p95 > 2000 / 1000–2000 / 500–1000 ms;
+> 3 restarts): the settings' defaults (``cockpit.config`` reads them from here) and what a
+screen shows before any configuration is loaded, without importing the settings machinery."""
+
+
+def default_matrix() -> Any:
+    """The default bands as plain attributes (``m.error_rate.rollback_above``), like the settings'."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**{k: SimpleNamespace(**v) for k, v in DEFAULT_BANDS.items()})
+
+
 def band(value: float, rollback_above: float, consider_from: float | None, monitor_from: float | None) -> Verdict:
     """The matrix rule for one value: strict above ``rollback_above``, inclusive below."""
     if value > rollback_above:

@@ -130,10 +130,10 @@ def plot_thresholds(cfg: Any = None) -> dict[str, float]:
 
 
 def _matrix_cfg(cfg: Any) -> Any:
-    if cfg is None:
-        from cockpit.config import DecisionConfig
+    if cfg is None:  # no configuration: the defaults, without the settings machinery on the first frame
+        from cockpit.matrix import default_matrix
 
-        cfg = DecisionConfig()
+        return default_matrix()
     return cfg.matrix
 
 

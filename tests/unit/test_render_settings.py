@@ -98,3 +98,18 @@ def test_dashboard_draws_the_configured_lines_and_bands():
     err, p95, matrix = asyncio.run(go())
     assert err == ((0.10, "red"), (0.02, "green")) and p95 == ((3000.0, "red"), (800.0, "green"))
     assert "4-10%" in matrix and "1.5-3s" in matrix and "2-5%" not in matrix
+
+
+def test_the_first_frames_default_bands_are_the_settings_defaults():
+    """Before a configuration is loaded the screens use cockpit.matrix's defaults (no pydantic on
+    the first frame); they are the very values the settings default to."""
+    from cockpit.config import DecisionConfig
+    from cockpit.matrix import DEFAULT_BANDS, default_matrix
+
+    m, d = DecisionConfig().matrix, default_matrix()
+    for row, fields in DEFAULT_BANDS.items():
+        for name in fields:
+            assert getattr(getattr(m, row), name) == getattr(getattr(d, row), name), (row, name)
+    from screens.render import plot_thresholds
+
+    assert plot_thresholds(None) == plot_thresholds(DecisionConfig())
