@@ -78,40 +78,20 @@ def delta(new: Snapshot, old: Snapshot) -> Snapshot:
                     tuple((le, c - old_b.get(le, 0.0)) for le, c in new.buckets))
 
 
-class ScrapeSource:
-    """``MetricsSource`` over a ``/metrics`` URL."""
+class Windowed:
+    """The sliding window over snapshots (:meth:`add`) and the source's :class:`Track`: what
+    every ``/metrics`` source shares, however it fetches the text (directly here; through the
+    API server's proxy in :mod:`.apiproxy`)."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0, name: str = "scrape", keep_s: float = 3600.0,
-                 http: httpx.Client | None = None) -> None:
-        self.url = url
+    def __init__(self, name: str, keep_s: float = 3600.0) -> None:
         self.name = name
         self.keep_s = keep_s
-        self._http = http or client(timeout)
         self._history: deque[Snapshot] = deque()
         self.track = Track()
-
-    def describe(self) -> str:
-        return f"scrape {redact_url(self.url)}"
 
     def reset(self) -> None:
         """Forget the history (after a rollback: judge only what came after)."""
         self._history.clear()
-
-    def sample(self, window_s: float, now: float | None = None) -> Reading:
-        """One scrape. A failed one is a failed reading; the answer of a source that failed
-        most of its last scrapes is kept for the rates but not used (:mod:`.reliability`)."""
-        now = time.time() if now is None else now
-        try:
-            resp = self._http.get(self.url)
-            if resp.status_code != 200:
-                failed = Reading(self.name, at=now, ok=False, error=f"HTTP {resp.status_code} from {redact_url(self.url)}")
-                return self.track.judge(failed)
-            snap = parse(resp.text, now)
-        except httpx.HTTPError as exc:
-            return self.track.judge(Reading(self.name, at=now, ok=False, error=short_error(exc)))
-        except ValueError as exc:
-            return self.track.judge(Reading(self.name, at=now, ok=False, error=f"unparsable metrics: {str(exc)[:120]}"))
-        return self.track.judge(self.add(snap, window_s))
 
     def add(self, snap: Snapshot, window_s: float) -> Reading:
         """Fold a snapshot in and compute the window's reading (pure given the history)."""
@@ -137,6 +117,35 @@ class ScrapeSource:
         q = histogram_quantile(0.95, d.buckets)
         return Reading(self.name, at=snap.at, window_s=dt, request_rate=rate, error_rate=err,
                        p95_ms=None if q is None or d.total <= 0 else q * 1000.0)
+
+
+class ScrapeSource(Windowed):
+    """``MetricsSource`` over a ``/metrics`` URL."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0, name: str = "scrape", keep_s: float = 3600.0,
+                 http: httpx.Client | None = None) -> None:
+        super().__init__(name, keep_s)
+        self.url = url
+        self._http = http or client(timeout)
+
+    def describe(self) -> str:
+        return f"scrape {redact_url(self.url)}"
+
+    def sample(self, window_s: float, now: float | None = None) -> Reading:
+        """One scrape. A failed one is a failed reading; the answer of a source that failed
+        most of its last scrapes is kept for the rates but not used (:mod:`.reliability`)."""
+        now = time.time() if now is None else now
+        try:
+            resp = self._http.get(self.url)
+            if resp.status_code != 200:
+                failed = Reading(self.name, at=now, ok=False, error=f"HTTP {resp.status_code} from {redact_url(self.url)}")
+                return self.track.judge(failed)
+            snap = parse(resp.text, now)
+        except httpx.HTTPError as exc:
+            return self.track.judge(Reading(self.name, at=now, ok=False, error=short_error(exc)))
+        except ValueError as exc:
+            return self.track.judge(Reading(self.name, at=now, ok=False, error=f"unparsable metrics: {str(exc)[:120]}"))
+        return self.track.judge(self.add(snap, window_s))
 
     def close(self) -> None:
         self._http.close()
