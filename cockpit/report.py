@@ -19,7 +19,14 @@ What it contains, every part from journal records (see :mod:`cockpit.state` for 
 - users affected as entered (``operator_input`` ``users_affected``) and every other input;
 - every action (``intent``) with its outcome, including resumed and superseded ones and
   intents a crash left without outcome;
-- the checklist (``check``: who ticked what, when, with which evidence);
+- why the rollback was started (``why``; ``reason`` is its one-line summary): the trigger,
+  the verdict and its reasons, the operator's answers, the declared reason
+  (:mod:`cockpit.report_facts`);
+- the rollback itself (``rolled_back``: from/to revision, images as a list, when, why);
+- the checklist: ``checks`` has every item of the runbook's ``verify`` list (else the default
+  checklist) with its tick — who, when, evidence, note — or ``ok: null``, not verified;
+  ``checklist`` the ticks alone in journal order; ``resolved_with_open_checks`` and
+  ``open_checks``;
 - the notifications sent (``notification``) and the operator's skips/edits (``comms``);
 - evidence collected (``evidence``: directory, manifest and its sha256);
 - the before/after comparison: a ``comparison`` record (``before``/``after`` dicts) if one
@@ -52,19 +59,16 @@ from cockpit.durations import format_duration
 from cockpit.mdtext import md_code as _code
 from cockpit.mdtext import md_image as _image_line
 from cockpit.mdtext import md_text as _md
+from cockpit.report_facts import checks as _checks
+from cockpit.report_facts import iso, text, timeline_text
+from cockpit.report_facts import rolled_back as _rolled_back
+from cockpit.report_facts import why as _why
 from cockpit.state import PHASE_BUDGETS, ActionState, IncidentState, record_time, replay
-from cockpit.text import sanitize
 
 BUDGET_ORDER = ("declare", "identify", "execute", "verify", "monitor")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def iso(at: datetime | None) -> str | None:
-    if at is None:
-        return None
-    return at.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def hms(at: datetime | None) -> str:
@@ -103,10 +107,7 @@ def metric_points(records: list[dict]) -> list[tuple[datetime, float | None, flo
     return [p for p in replay(records).samples if p[0] is not None]
 
 
-def _text(v: Any, n: int = 500) -> str:
-    if isinstance(v, (dict, list, tuple)) or hasattr(v, "items"):
-        v = json.dumps(v if not hasattr(v, "items") else dict(v), sort_keys=True, ensure_ascii=False, default=str)
-    return sanitize(v, max_len=n)
+_text = text
 
 
 # --------------------------------------------------------------------------- the model
@@ -128,11 +129,17 @@ class Report:
     revision: dict[str, Any]
     actions: list[dict]
     checklist: list[dict]
+    """The journaled ticks, in the order they were made (``checks`` has every item)."""
     notifications: list[dict]
     comms: list[dict]
     evidence: list[dict]
     comparison: dict[str, Any] | None
     timeline: list[dict]
+    checks: list[dict] = field(default_factory=list)
+    why: dict[str, Any] = field(default_factory=dict)
+    rolled_back: dict[str, Any] | None = None
+    resolved_with_open_checks: bool = False
+    open_checks: list[str] = field(default_factory=list)
     screenshot: str | None = None
     summary: str = ""
     root_cause: str = ""
@@ -176,7 +183,7 @@ def report_from_state(state: IncidentState, *, screenshot: str | None = None, no
     by_id = {a.id: a for a in state.actions}
     for entry in state.timeline:
         e = entry.event
-        line = _timeline_text(e, last_verdict)
+        line = timeline_text(e, last_verdict)
         if isinstance(e, ev.Intent):
             pending_so_far.append(e.id)
         elif isinstance(e, ev.Outcome) and e.id in pending_so_far:
@@ -239,6 +246,9 @@ def report_from_state(state: IncidentState, *, screenshot: str | None = None, no
          "evidence": _text(c.evidence, 300) if c.evidence not in (None, "") else "", "note": _text(c.note, 300)}
         for c in state.checks.values()
     ]
+    checks = _checks(state)
+    open_checks = [c["id"] for c in checks if c["ok"] is not True]
+    why = _why(state)
     notifications = [{"at": iso(n.at), "channel": _text(n.channel, 100), "ok": n.ok, "purpose": _text(n.purpose, 50),
                       "detail": _text(n.detail, 300), "edited": n.edited, "attempts": n.attempts}
                      for n in state.notifications]
@@ -249,69 +259,16 @@ def report_from_state(state: IncidentState, *, screenshot: str | None = None, no
                  "errors": [_text(e, 300) for e in x.event.errors]} for x in state.evidence]
     shot = screenshot if screenshot is not None else (_text(state.screenshot, 500) if state.screenshot else None)
     return Report(
-        target=_text(state.target or "", 300), reason=_text(state.reason, 500), declared_by=_text(state.opened_by, 200),
+        target=_text(state.target or "", 300), reason=why["summary"], declared_by=_text(state.opened_by, 200),
         status="resolved" if state.resolved else ("closed" if state.closed else "open"), as_of=iso(as_of),
         milestones=milestones, mttr_s=mttr, phases=phases, peak=peak,
         users_affected=state.inputs.get("users_affected"), inputs={str(k): v for k, v in state.inputs.items()},
-        revision=revision, actions=[_action(a) for a in state.actions], checklist=checklist,
-        notifications=notifications, comms=comms, evidence=evidence, comparison=comparison, timeline=timeline,
+        revision=revision, actions=[_action(a) for a in state.actions], checklist=checklist, checks=checks,
+        notifications=notifications, comms=comms, evidence=evidence, comparison=comparison, timeline=timeline, why=why, rolled_back=_rolled_back(state),
+        resolved_with_open_checks=state.resolved and bool(state.resolved_with_open_checks or open_checks),
+        open_checks=open_checks,
         screenshot=shot, summary=_text(state.summary, 1000),
     )
-
-
-def _timeline_text(e: ev.Event, last_verdict: Any) -> str:  # noqa: C901 — one line per event type
-    t = lambda v, n=200: _text(v if v is not None else "", n)  # noqa: E731
-    if isinstance(e, ev.IncidentOpened):
-        return f"Incident declared on {t(e.target)} by {t(e.who)}: {t(e.reason, 300)}"
-    if isinstance(e, ev.Phase):
-        return f"Phase: {t(e.phase)}"
-    if isinstance(e, ev.VerdictChanged):
-        if e.value == last_verdict:
-            return ""
-        return f"Verdict: {t(e.value)}" + (f" ({t('; '.join(e.reasons), 300)})" if e.reasons else "")
-    if isinstance(e, ev.OperatorInput):
-        return f"Input: {t(e.key)} = {t(e.value)}"
-    if isinstance(e, ev.RevisionChosen):
-        images = ", ".join(t(i) for i in e.images)
-        return f"Revision {e.revision} chosen" + (f" ({images})" if images else "") + (f": {t(e.why, 300)}" if e.why else "")
-    if isinstance(e, ev.Intent):
-        name = e.extra.get("name")
-        return f"Started {t(e.action)}" + (f" — {t(name)}" if name else "")
-    if isinstance(e, ev.Outcome):
-        if e.ok:
-            return f"Outcome ok{' (reconciled after resume)' if e.resumed else ''} [{t(e.id, 20)}]"
-        if e.superseded:
-            return f"Outcome: not applied before the crash, re-run [{t(e.id, 20)}]"
-        return f"Outcome FAILED: {t(e.error_title)}: {t(e.error_message, 300)} [{t(e.id, 20)}]"
-    if isinstance(e, ev.RunStarted):
-        return f"Runbook {t(e.runbook)} resumed after interruption" if e.resume else f"Runbook {t(e.runbook)} started"
-    if isinstance(e, ev.StepFinished):
-        if (e.status or ("ok" if e.ok else "failed")) == "ok":
-            return ""
-        return f"Step {e.index + 1} ({t(e.kind)}) {t(e.status) or 'failed'}: {t(e.error_message, 300)}"
-    if isinstance(e, ev.Check):
-        ev_ = f" — evidence: {t(e.evidence)}" if e.evidence else ""
-        return f"Check {t(e.id)} {'passed' if e.ok else 'FAILED'} by {t(e.who)}{ev_}"
-    if isinstance(e, ev.Notification):
-        purpose = f" ({t(e.purpose)})" if e.purpose else ""
-        return f"Notification {t(e.channel)}{purpose} {'sent' if e.ok else 'FAILED'}" + (f": {t(e.detail)}" if e.detail else "")
-    if isinstance(e, ev.Comms):
-        return f"Comms: {t(e.action)} {t(e.item)}"
-    if isinstance(e, ev.EvidenceCaptured):
-        return f"Evidence collected: {t(e.dir, 300)} ({len(e.files)} files)"
-    if isinstance(e, ev.Comparison):
-        return "Before/after comparison recorded"
-    if isinstance(e, ev.Trigger):
-        return f"Trigger {t(e.name)}: {t(e.reason, 300)}" + (" (auto-rollback armed)" if e.auto else "")
-    if isinstance(e, ev.TriggerAborted):
-        return f"Automatic rollback aborted: {t(e.reason)}"
-    if isinstance(e, ev.AutoRollbackArmed):
-        return "Automatic rollback armed" if e.armed else "Automatic rollback disarmed"
-    if isinstance(e, ev.IncidentResolved):
-        return "Incident resolved" + (f": {t(e.summary, 300)}" if e.summary else "")
-    if isinstance(e, ev.IncidentClosed):
-        return "Incident closed" + (f": {t(e.reason, 300)}" if e.reason else "")
-    return ""
 
 
 # --------------------------------------------------------------------------- rendering
@@ -347,6 +304,7 @@ def render_markdown(rep: Report) -> str:
     if rep.summary:
         w(f"- **Resolution**: {_md(rep.summary)}")
     w("")
+    _render_why(w, rep)
     w("## Milestones (UTC)")
     w("")
     w("| milestone | time |")
@@ -383,14 +341,21 @@ def render_markdown(rep: Report) -> str:
     w("")
     w("## Verification checklist")
     w("")
-    if rep.checklist:
-        w("| check | result | who | when | evidence |")
-        w("|---|---|---|---|---|")
-        for c in rep.checklist:
-            w(f"| {_md(c['id'])} | {'✓' if c['ok'] else '✗'} | {_md(c['who'])} | {hms(_parse(c['at']))} | "
-              f"{_md(c['evidence'] or c['note']) or '—'} |")
-    else:
-        w("No checks were ticked.")
+    if rep.checks:
+        w("| check | result | who | when | evidence | note |")
+        w("|---|---|---|---|---|---|")
+        for c in rep.checks:
+            result = "not verified" if c["ok"] is None else ("✓ verified" if c["ok"] else "✗ failed")
+            name = _md(c["title"]) + (f" ({_md(c['id'])})" if c["title"] != c["id"] else "")
+            w(f"| {name} | {result} | {_md(c['who']) or '—'} | "
+              f"{hms(_parse(c['at'])) if c['at'] else '—'} | {_md(c['evidence']) or '—'} | {_md(c['note']) or '—'} |")
+        w("")
+    done = sum(1 for c in rep.checks if c["ok"] is True)
+    w(f"{done} of {len(rep.checks)} checks verified.")
+    if rep.resolved_with_open_checks:
+        w(f"**Resolved with {len(rep.open_checks)} check(s) open**: {', '.join(_md(i) for i in rep.open_checks)}.")
+    elif rep.status == "resolved":
+        w("Resolved with every check verified.")
     w("")
     w("## Before / after")
     w("")
@@ -451,6 +416,30 @@ def render_markdown(rep: Report) -> str:
     w("- [ ] ")
     w("")
     return "\n".join(out)
+
+
+def _render_why(w: Any, rep: Report) -> None:
+    why = rep.why
+    w("## Why the rollback was started")
+    w("")
+    lines = []
+    if why.get("trigger"):
+        t = why["trigger"]
+        lines.append(f"- **Trigger**: {_md(t['name'])} — {_md(t['reason']) or '—'}"
+                     + (f" at {t['at']}" if t["at"] else "") + (" (armed: automatic rollback)" if t["auto"] else ""))
+    if why.get("declared"):
+        lines.append(f"- **Declared**: {_md(why['declared'])}")
+    if why.get("verdict"):
+        v = why["verdict"]
+        lines.append(f"- **Verdict**: {_md(v['value'])}" + (f" — {_md('; '.join(v['reasons']))}" if v["reasons"] else "")
+                     + (f" at {v['at']}" if v["at"] else ""))
+    if why.get("answers"):
+        lines.append("- **Operator's answers**: " + "; ".join(f"{_md(k)} = {_fmt_value(v)}" for k, v in why["answers"].items()))
+    if why.get("revision_why"):
+        lines.append(f"- **Revision chosen because**: {_md(why['revision_why'])}")
+    for line in lines or ["Nothing was journaled about why."]:
+        w(line)
+    w("")
 
 
 def _parse(s: str | None) -> datetime | None:
