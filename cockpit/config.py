@@ -295,11 +295,11 @@ def default_config_file(env: Mapping[str, str] | None = None) -> Path:
     return Path(explicit) if explicit else config_home(env) / "config.yaml"
 
 
-def _deep_merge(base: dict, over: Mapping) -> dict:
+def deep_merge(base: dict, over: Mapping) -> dict:
     out = dict(base)
     for k, v in over.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
+            out[k] = deep_merge(out[k], v)
         else:
             out[k] = v
     return out
@@ -399,7 +399,7 @@ def load_settings(
         if path is not None:
             file_data = _read_yaml(path)
     env_data = _env_layer(env_map)
-    merged = _deep_merge(_deep_merge(file_data, env_data), flags)
+    merged = deep_merge(deep_merge(file_data, env_data), flags)
     try:
         return _build(merged)
     except ValidationError as exc:

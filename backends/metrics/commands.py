@@ -16,6 +16,11 @@ metrics sources:
   --source prometheus  query the Prometheus HTTP API at --prometheus-url
                        (metrics.prometheus.*; credentials only from config or
                        COCKPIT_METRICS__PROMETHEUS__PASSWORD / __TOKEN, never flags)
+  --source apiproxy    scrape /metrics through the Kubernetes API server's proxy, with
+                       nothing but your Kubernetes access: the Service selecting the
+                       deployment's pods (prometheus.io/scrape|port|path annotations, else
+                       its ports), else the pods. Also what `scrape` falls back to when it
+                       has no URL.
   The health endpoint (/health, /version) of the same service is probed unless --no-probe,
   and pod restarts come from the Kubernetes API unless --no-crashes.
 
@@ -42,7 +47,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--stabilization", type=float, metavar="S",
                    help="no judging for S seconds after a deploy or rollback (watch.stabilization_s, default 60)")
     p.add_argument("--runbook", type=Path, metavar="FILE", help="on a trigger, run this runbook instead of a plain rollback")
-    p.add_argument("--source", choices=("scrape", "prometheus"), help="metrics source (metrics.source, default scrape)")
+    p.add_argument("--source", choices=("scrape", "prometheus", "apiproxy"),
+                   help="metrics source (metrics.source, default scrape; apiproxy: flag only)")
     p.add_argument("--prometheus-url", metavar="URL", help="Prometheus base URL (metrics.prometheus.url)")
     p.add_argument("--metrics-url", metavar="URL", help="/metrics URL to scrape (metrics.scrape.url)")
     p.add_argument("--health-url", metavar="URL", help="service base URL to probe /health and /version (default: discovered)")
@@ -58,7 +64,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    from cockpit.config import _deep_merge, import_rollback_config
+    from cockpit.config import deep_merge, import_rollback_config
 
     o: dict = {}
     if args.rollback_config is not None:
@@ -66,7 +72,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     watch = {k: v for k, v in {"interval_s": args.interval, "window_s": args.window, "countdown_s": args.countdown,
                                "stabilization_s": args.stabilization}.items() if v is not None}
     metrics: dict = {}
-    if args.source:
+    if args.source and args.source != "apiproxy":  # apiproxy is chosen in cmd_watch, not a setting
         metrics["source"] = args.source
     if args.prometheus_url:
         metrics["prometheus"] = {"url": args.prometheus_url}
@@ -77,7 +83,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         metrics["probe"] = {"enabled": False}
     if args.no_crashes:
         metrics["crashes"] = False
-    return _deep_merge(o, {k: v for k, v in {"watch": watch, "metrics": metrics}.items() if v})
+    return deep_merge(o, {k: v for k, v in {"watch": watch, "metrics": metrics}.items() if v})
 
 
 def discover_service_url(backend: Any, namespace: str, name: str, annotation: str) -> str | None:
@@ -96,6 +102,22 @@ def discover_service_url(backend: Any, namespace: str, name: str, annotation: st
         return None
     url = ((svc.get("metadata") or {}).get("annotations") or {}).get(annotation)
     return sanitize(url, max_len=500) if url else None
+
+
+def _apiproxy(backend: Any, target: Any, timeout: float) -> Any:
+    """The deployment's /metrics through the API server's proxy; ConfigError (exit 2, naming
+    the three ways to configure a source) when there is nothing to scrape."""
+    from backends.metrics.apiproxy import HOW_TO_CONFIGURE, ApiProxySource, NoMetricsFound
+    from cockpit.errors import CockpitError, ConfigError
+
+    src = ApiProxySource(backend.t, target, timeout=timeout)
+    try:
+        src.discover()
+    except NoMetricsFound as exc:
+        raise ConfigError(f"no metrics source for {target}: {exc.message}", hint=HOW_TO_CONFIGURE) from None
+    except CockpitError:
+        pass  # the API did not answer now: found on the first check, a failed reading until then
+    return src
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -117,7 +139,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     m = settings.metrics
     base = args.health_url or discover_service_url(backend, target.namespace, target.name, m.scrape.annotation)
     sources: list[Any] = []
-    if m.source == "prometheus":
+    if args.source == "apiproxy" or (m.source != "prometheus" and not (m.scrape.url or base)):
+        sources.append(_apiproxy(backend, target, m.scrape.timeout_s))
+    elif m.source == "prometheus":
         p = m.prometheus
         client = PrometheusClient(p.url, timeout=p.timeout_s, username=p.username, password=p.password, token=p.token)
         sources.append(PrometheusSource(client, namespace=target.namespace, deployment=target.name,

@@ -7,6 +7,7 @@ one that fails, on cue (the real sources are tested against real servers in test
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from cockpit.controllers.live import LiveController
 from cockpit.decision import Engine, Policy, Reading
@@ -197,3 +198,34 @@ def test_disarming_stops_a_running_countdown_and_readonly_cannot_abort(tmp_path)
     ro.abort()
     # an observer never counts down toward a rollback (it has no power to act), nor journals
     assert ro.auto.deadline is None and not ro_journaled and not ro_host.timers
+
+
+class HealthDown:
+    """The health probe as it reads when the bastion's network is gone: the check fails."""
+
+    name = "probe"
+
+    def sample(self, window_s: float, now: float | None = None) -> Reading:
+        return Reading(self.name, at=now or 0.0, health_ok=False, error="health: connection refused")
+
+
+def test_with_the_cluster_and_metrics_gone_an_armed_cockpit_is_inconclusive_and_sends_nothing(tmp_path):
+    """The world stopped mid-session: the snapshot poll fails (the Kubernetes API does not
+    answer), the metrics source fails, the probe fails. However many checks pass, the verdict is
+    INCONCLUSIVE, no trigger fires, nothing is journaled and no rollback starts."""
+    from cockpit.decision import Verdict
+
+    live, host, data, _, rolled, journaled = controller(
+        countdown_s=0.0, sources=[FakeSource("metrics", ok=False), HealthDown()], journal_path=tmp_path / "j.jsonl")
+    live.toggle_arm()
+    live.source_failed("kubernetes", UnreachableError("Kubernetes API did not answer: connection refused"))
+    from cockpit.config import WatchConfig
+
+    live.engine = Engine(Policy(watch=WatchConfig(interval_s=0.01)))
+    live.sources = [FakeSource("metrics", ok=False), HealthDown()]
+    for _ in range(30):  # 30 checks: ten times what the health trigger needs
+        time.sleep(0.011)
+        live.deliver(live.sample(TARGET))
+        assert data.decision.verdict is Verdict.INCONCLUSIVE and data.decision.trigger is None
+    assert rolled == [] and journaled == [] and not (tmp_path / "j.jsonl").exists()
+    assert any("does not answer" in r.text for r in data.decision.reasons)
