@@ -132,7 +132,7 @@ def discover(t: Any, target: Target) -> Endpoint:
             sel = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
             return Endpoint("pods", target.namespace, target.name, port, _path(_ann(template)), sel)
     raise NoMetricsFound(
-        f"no /metrics found for {target}: no Service selects its pods and its containers declare no port",
+        f"no metrics source found for {target}: no Service selects its pods and its containers declare no port",
         title="No metrics source", hint=HOW_TO_CONFIGURE)
 
 

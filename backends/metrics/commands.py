@@ -114,7 +114,7 @@ def _apiproxy(backend: Any, target: Any, timeout: float) -> Any:
     try:
         src.discover()
     except NoMetricsFound as exc:
-        raise ConfigError(f"no metrics source for {target}: {exc.message}", hint=HOW_TO_CONFIGURE) from None
+        raise ConfigError(exc.message, hint=HOW_TO_CONFIGURE) from None
     except CockpitError:
         pass  # the API did not answer now: found on the first check, a failed reading until then
     return src

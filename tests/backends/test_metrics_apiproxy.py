@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,7 +137,7 @@ def test_no_service_and_no_port_names_the_three_ways(world) -> None:
     for way in ("metrics.prometheus.url", "metrics.scrape.url", "prometheus.io/scrape"):
         assert way in HOW_TO_CONFIGURE
     r = ApiProxySource(backend.t, Target("bare", "shop")).sample(60.0, now=0.0)
-    assert not r.ok and "no /metrics found for shop/bare" in r.error
+    assert not r.ok and "no metrics source found for shop/bare" in r.error
     backend.close()
 
 
@@ -158,3 +159,52 @@ def test_combine_sums_pods() -> None:
     s = combine([a, b], 5.0)
     assert (s.at, s.total, s.errors) == (5.0, 40, 5)
     assert s.buckets == ((0.1, 25.0), (0.5, 33.0), (float("inf"), 40.0))
+
+
+# --------------------------------------------------------------------------- cockpit watch
+
+def _watch(w: World, tmp_path: Path, *extra: str, target: str = "checkout") -> Any:
+    import os
+    import subprocess
+    import sys
+
+    kc = w.write_kubeconfig(tmp_path / "kc", "shop")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "NO_COLOR": "1", "COCKPIT_LOCK_DIR": str(tmp_path / "locks")}
+    env = {k: v for k, v in env.items() if not k.startswith("COCKPIT_METRICS")}
+    cmd = [sys.executable, "-m", "cockpit", "--readonly", "--kubeconfig", str(kc), "watch", target, "-n", "shop",
+           "--no-crashes", "--interval", "0.3", "--window", "2", "--stabilization", "0", "--duration", "5", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_watch_source_apiproxy_reports_a_verdict_without_any_metrics_url(world, tmp_path) -> None:
+    w: World = world("bad-image", speed=10, services=True)
+    p = _watch(w, tmp_path, "--source", "apiproxy", "--no-probe")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "ROLLBACK_NOW shop/checkout — error rate" in p.stdout, p.stdout
+    assert set(w.request_counts) == {"GET"}  # readonly: reads only
+    assert any("/services/checkout:http/proxy/metrics" in path for _m, path in w.request_log)
+
+
+def test_watch_falls_back_to_the_api_proxy_when_nothing_is_configured(world, tmp_path) -> None:
+    w: World = world("bad-image", speed=10, services=True)
+    svc = copy.deepcopy(w.store.require("services", "shop", "checkout"))
+    svc["metadata"]["annotations"] = {}  # no cockpit.drill/url: no URL anywhere
+    w.store.update("services", svc)
+    p = _watch(w, tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "ROLLBACK_NOW shop/checkout" in p.stdout, p.stdout
+    assert any("/proxy/metrics" in path for _m, path in w.request_log)
+    assert set(w.request_counts) == {"GET"}
+
+
+def test_watch_with_nothing_to_scrape_names_the_three_ways(world, tmp_path) -> None:
+    w: World = world("bad-image", speed=10, services=False)
+    w.api.create(RESOURCES["deployments"], "shop", w.deployment_object("shop", "bare", "bare:1", replicas=1, port=None),
+                 False)
+    p = _watch(w, tmp_path, target="bare")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "no metrics source found for shop/bare" in p.stderr
+    assert "Traceback" not in p.stderr
+    for way in ("--prometheus-url", "--metrics-url", "prometheus.io/scrape"):
+        assert way in p.stderr
