@@ -223,8 +223,31 @@ def build_metrics(settings: Any, backend: Any, world: Any, target: Target) -> tu
             url = None
     elif mcfg is not None and mcfg.scrape.url:
         url = mcfg.scrape.url.rsplit("/metrics", 1)[0]
+    prom = bool(mcfg is not None and mcfg.source == "prometheus" and mcfg.prometheus.url)
+    t = getattr(backend, "t", None)  # a Kubernetes backend's transport
+    if not url and not prom and t is not None:
+        from backends.metrics.commands import discover_service_url
+
+        url = discover_service_url(backend, target.namespace, target.name,
+                                   mcfg.scrape.annotation if mcfg is not None else "cockpit.drill/url")
+    note = ""
     try:
-        if mcfg is not None and mcfg.source == "prometheus" and mcfg.prometheus.url:
+        if not url and not prom:
+            # nothing configured: the deployment's /metrics through the API server's proxy
+            from backends.metrics.apiproxy import HOW_TO_CONFIGURE, ApiProxySource, NoMetricsFound
+
+            if t is None:
+                note = f"no metrics source for {target}: {HOW_TO_CONFIGURE}"
+            else:
+                src = ApiProxySource(t, target)
+                try:
+                    src.discover()
+                    sources.append(src)
+                except NoMetricsFound as exc:
+                    note = f"{exc.message}; {HOW_TO_CONFIGURE}"
+                except CockpitError:
+                    sources.append(src)  # the API did not answer now: found on its first check
+        if prom:
             from backends.metrics.prometheus import PrometheusClient, PrometheusSource
 
             p = mcfg.prometheus
@@ -243,7 +266,6 @@ def build_metrics(settings: Any, backend: Any, world: Any, target: Target) -> tu
         sources.append(CrashSource(backend, target))
     except Exception as exc:  # noqa: BLE001 — a missing source makes the verdict inconclusive, not a crash
         return engine, sources, f"metrics: {type(exc).__name__}: {exc}"
-    note = "" if url else "no metrics source configured for this target (see README: metrics)"
     return engine, sources, note
 
 

@@ -208,3 +208,41 @@ def test_watch_with_nothing_to_scrape_names_the_three_ways(world, tmp_path) -> N
     assert "Traceback" not in p.stderr
     for way in ("--prometheus-url", "--metrics-url", "prometheus.io/scrape"):
         assert way in p.stderr
+
+
+# --------------------------------------------------------------------------- the TUI's sources (compose)
+
+def test_compose_uses_the_api_proxy_when_nothing_is_configured(world) -> None:
+    from backends.metrics.scrape import ScrapeSource
+    from cockpit.compose import build_metrics
+
+    w: World = world("bad-image", speed=10, services=True)
+    backend = connect(str(w.kubeconfig_path), readonly=True)
+    # the Service's cockpit.drill/url annotation is a URL: scraped directly, as before
+    _engine, sources, note = build_metrics(None, backend, None, CHECKOUT)
+    assert note == "" and isinstance(sources[0], ScrapeSource)
+    assert sources[0].url == w.service_url("shop", "checkout") + "/metrics"
+    svc = copy.deepcopy(w.store.require("services", "shop", "checkout"))
+    svc["metadata"]["annotations"] = {}
+    w.store.update("services", svc)
+    _engine, sources, note = build_metrics(None, backend, None, CHECKOUT)
+    assert note == ""
+    proxied = [s for s in sources if isinstance(s, ApiProxySource)]
+    assert [s.endpoint for s in proxied] == [Endpoint("service", "shop", "checkout", "http", "/metrics")]
+    assert proxied[0].sample(60.0).ok
+    backend.close()
+
+
+def test_compose_note_names_the_three_ways_when_nothing_is_found(world) -> None:
+    from cockpit.compose import build_metrics
+
+    w: World = world("bad-image", speed=10, services=False)
+    w.api.create(RESOURCES["deployments"], "shop", w.deployment_object("shop", "bare", "bare:1", replicas=1, port=None),
+                 False)
+    backend = connect(str(w.kubeconfig_path), readonly=True)
+    _engine, sources, note = build_metrics(None, backend, None, Target("bare", "shop"))
+    assert not any(isinstance(s, ApiProxySource) for s in sources)
+    assert note.startswith("no metrics source found for shop/bare")
+    for way in ("Prometheus URL", "/metrics URL", "prometheus.io/scrape"):
+        assert way in note
+    backend.close()
