@@ -2,6 +2,7 @@
 fails (not skips) under CI when its binary is missing."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,9 +28,19 @@ def test_a_test_that_sets_its_own_still_gets_it(monkeypatch: pytest.MonkeyPatch,
     assert state_dir() == tmp_path / "cockpit"
 
 
-def test_cockpit_report_without_a_journal_looks_in_the_suites_state(tmp_path: Path) -> None:
-    p = subprocess.run([sys.executable, "-m", "cockpit", "report"], capture_output=True, text=True, timeout=60)
-    assert p.returncode != 0 and conftest.SESSION_STATE_HOME in p.stderr, p.stderr
+def test_cockpit_report_without_a_journal_reads_the_suites_state() -> None:
+    incidents = Path(conftest.SESSION_STATE_HOME) / "cockpit" / "incidents"
+    incidents.mkdir(parents=True, exist_ok=True)
+    newest = incidents / "99991231T235959Z-hygiene.jsonl"  # sorts after any other test's journal
+    newest.write_text(json.dumps({"seq": 1, "ts": "2024-01-01T00:00:00.000Z", "actor": "t@h", "type": "incident_opened",
+                                  "target": "hygiene/probe", "reason": "x"}) + "\n")
+    try:
+        p = subprocess.run([sys.executable, "-m", "cockpit", "report", "--format", "json"], capture_output=True,
+                           text=True, timeout=60)
+    finally:
+        newest.unlink()
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["target"] == "hygiene/probe"
 
 
 @pytest.mark.parametrize("ci", ["1", "true"])
