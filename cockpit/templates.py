@@ -123,7 +123,7 @@ def context(
         "from_version": "?" if frm is None else (f"revision {frm}" if isinstance(frm, int) else str(frm)),
         "to_version": "?" if to is None else (f"revision {to}" if isinstance(to, int) else str(to)),
         "images": ", ".join(str(i) for i in rep.revision.get("images") or []) or "—",
-        "reason": state.reason or "—",
+        "reason": rep.reason or "—",  # why the rollback was started (the report's one-line summary)
         "verdict": state.verdict or "—",
         "verdict_reasons": "; ".join(state.verdict_reasons) or "no reasons recorded",
         "elapsed": duration(elapsed),

@@ -79,3 +79,11 @@ def test_escalation_renders_bold_escalation(records: list[dict]) -> None:
     assert msg.body.startswith(":sos: @lead *Escalation*: the incident on *shop/checkout* is still open")
     bare = render("escalation", context(records[:10]), directory="/nonexistent")
     assert "*Escalation*:" in bare.body and "*Escalation *" not in bare.body
+
+
+def test_the_reason_is_why_the_rollback_was_started(records: list[dict]) -> None:
+    trigger = {"seq": 99, "ts": "2024-05-01T14:30:20.000Z", "actor": "cockpit@bastion", "type": "trigger",
+               "target": "shop/checkout", "name": "error_rate", "reason": "errors > 5% for 5 checks", "auto": True}
+    ctx = context(records[:3] + [trigger] + records[3:6])
+    assert ctx["reason"] == "trigger error_rate: errors > 5% for 5 checks (armed: automatic rollback)"
+    assert context(records[:6])["reason"].startswith("5xx spike after deploy v1.2.3")
