@@ -293,7 +293,9 @@ def rows(items: Iterable[Any], state: IncidentState, auto: dict[str, AutoResult]
 
 def ticks_to_journal(items: Iterable[Any], state: IncidentState, auto: dict[str, AutoResult]) -> list[dict]:
     """The ``check`` events to write now: auto checks newly proven (or newly failing after a
-    pass). Each is ``{"id", "ok", "who": "cockpit", "evidence"}``."""
+    pass), and "Communication sent" once a Slack message was delivered. Each is ``{"id", "ok",
+    "who": "cockpit", "evidence"}``."""
+    items = list(items)
     out = []
     for item in items:
         if not item.auto or item.auto not in auto:
@@ -304,6 +306,11 @@ def ticks_to_journal(items: Iterable[Any], state: IncidentState, auto: dict[str,
             out.append({"id": item.id, "ok": True, "who": "cockpit", "evidence": res.evidence})
         elif res.ok is False and tick is not None and tick.ok and tick.who == "cockpit":
             out.append({"id": item.id, "ok": False, "who": "cockpit", "evidence": res.evidence})
+    from cockpit.comms import communication_tick
+
+    sent = communication_tick(items, state)
+    if sent is not None and all(t["id"] != sent["id"] for t in out):
+        out.append(sent)  # a delivered Slack message, journaled, ticks "Communication sent"
     return out
 
 

@@ -119,3 +119,17 @@ def test_phase_rows_elapsed_against_budget_and_overdue():
 
 def test_fmt_elapsed():
     assert fmt_elapsed(75) == "1:15" and fmt_elapsed(3725) == "1:02:05" and fmt_elapsed(-3) == "0:00"
+
+
+def test_a_delivered_slack_message_ticks_communication_sent():
+    from cockpit.checklist import ticks_to_journal
+    from cockpit.runbook import DEFAULT_CHECKLIST
+    from cockpit.state import replay
+
+    rec = {"seq": 1, "ts": "2026-12-02T06:41:00.000Z", "actor": "a@b", "type": "notification",
+           "channel": "slack", "ok": True, "purpose": "started"}
+    ticks = ticks_to_journal(DEFAULT_CHECKLIST, replay([rec]), {})
+    comm = [t for t in ticks if t["id"] == "communication_sent"]
+    assert comm and comm[0]["ok"] is True and "Slack" in comm[0]["evidence"]
+    failed = dict(rec, ok=False)
+    assert not [t for t in ticks_to_journal(DEFAULT_CHECKLIST, replay([failed]), {}) if t["id"] == "communication_sent"]
