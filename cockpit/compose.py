@@ -225,15 +225,18 @@ def build_metrics(settings: Any, backend: Any, world: Any, target: Target) -> tu
         url = mcfg.scrape.url.rsplit("/metrics", 1)[0]
     prom = bool(mcfg is not None and mcfg.source == "prometheus" and mcfg.prometheus.url)
     t = getattr(backend, "t", None)  # a Kubernetes backend's transport
-    if not url and not prom and t is not None:
+    proxy = bool(mcfg is not None and mcfg.source == "apiproxy")
+    if proxy:
+        url = None
+    elif not url and not prom and t is not None:
         from backends.metrics.commands import discover_service_url
 
         url = discover_service_url(backend, target.namespace, target.name,
                                    mcfg.scrape.annotation if mcfg is not None else "cockpit.drill/url")
     note = ""
     try:
-        if not url and not prom:
-            # nothing configured: the deployment's /metrics through the API server's proxy
+        if proxy or (not url and not prom):
+            # asked for, or nothing configured: the deployment's /metrics through the API server's proxy
             from backends.metrics.apiproxy import HOW_TO_CONFIGURE, ApiProxySource, NoMetricsFound
 
             if t is None:

@@ -200,7 +200,10 @@ class ProbeConfig(_Section):
 
 
 class MetricsConfig(_Section):
-    source: Literal["scrape", "prometheus"] = "scrape"
+    source: Literal["scrape", "prometheus", "apiproxy"] = Field(
+        "scrape", description="scrape: a /metrics URL (or the Service's URL annotation, else through the API "
+                              "server's proxy); prometheus: the Prometheus HTTP API; apiproxy: the deployment's "
+                              "/metrics through the Kubernetes API server's proxy (needs only kubectl access)")
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)

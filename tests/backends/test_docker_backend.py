@@ -75,7 +75,9 @@ def test_logs_are_inert(dockerd, backend):
     while not lines and time.monotonic() < deadline:
         lines = list(backend.logs("noisy"))
         time.sleep(0.1)
-    assert lines == ["aredb"]
+    # controls shown inert and visible (never deleted, never reaching the terminal as escapes)
+    assert lines == ["a\\e[31mred\\e]0;pwned\\a\\u202eb"]
+    assert not any(ch in lines[0] for ch in ("\x1b", "\x07", "\u202e"))
 
 
 def test_rollback_preserves_configuration(dockerd, backend, journal, free_port, tmp_path, docker_client):

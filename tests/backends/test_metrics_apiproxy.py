@@ -246,3 +246,18 @@ def test_compose_note_names_the_three_ways_when_nothing_is_found(world) -> None:
     for way in ("Prometheus URL", "/metrics URL", "prometheus.io/scrape"):
         assert way in note
     backend.close()
+
+
+def test_the_config_file_can_ask_for_the_api_proxy(tmp_path):
+    """``metrics.source: apiproxy`` in the settings: the TUI's sources are the proxy source."""
+    from backends.kubernetes.backend import connect
+    from cockpit.compose import build_metrics
+    from cockpit.config import load_settings
+    from cockpit.model import Target
+    from cockpit.world.world import World
+
+    with World("bad-image", speed=20.0) as w:
+        kc = w.write_kubeconfig(tmp_path / "kc")
+        settings = load_settings(use_file=False, env={"COCKPIT_METRICS__SOURCE": "apiproxy"})
+        _, sources, note = build_metrics(settings, connect(str(kc)), None, Target("checkout", "shop"))
+        assert [type(s).__name__ for s in sources][:1] == ["ApiProxySource"] and note == ""
