@@ -178,7 +178,12 @@ class _RunCommand:
                           log=log, readonly=args.readonly,
                           namespace=target.namespace, target=target)
         try:
-            lock = compose.lock_target(ctx.backends, target, journal.actor)
+            from cockpit.state import replay
+
+            done = replay(journal.read()) if args.resume else None
+            finished = done is not None and done.run_status == "ok" and not done.pending
+            # a run the journal says finished has nothing to write: no lock, not even a Lease
+            lock = None if finished else compose.lock_target(ctx.backends, target, journal.actor)
             try:
                 executor = Executor(runbook, journal, ctx)
                 if args.resume:
