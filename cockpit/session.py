@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cockpit.autorollback import Countdown as AutoRollback  # noqa: F401 — the one countdown (autorollback)
 from cockpit.errors import CockpitError, ConflictError, ReadonlyError
 from cockpit.events import IncidentOpened, Phase
 from cockpit.journal import Journal, default_journal_path, read_journal
@@ -180,7 +179,7 @@ class Session:
         self._require_writable("rollback")
         what = f"revision {revision}" if revision else "the previous revision"
         journal = self.open_incident(target, reason or f"rollback of {target} to {what}")
-        if resume and self.journal is not None and latest_runbook(journal.read()) is None:
+        if resume and replay(journal.read()).runbook_yaml is None:
             raise CockpitError("the journal records no rollback to resume", title="Cannot resume")
         self.cancel.clear()
         ctx = StepContext(backends={"kubernetes": self.backend, **self.backends}, log=log, cancel=self.cancel,
@@ -204,14 +203,6 @@ class Session:
                     pass
 
 
-def latest_runbook(records: list[dict]) -> str | None:
-    """The YAML of the last ``runbook`` event in a journal (what resume re-runs)."""
-    for rec in reversed(records):
-        if rec.get("type") == "runbook" and isinstance(rec.get("yaml"), str):
-            return rec["yaml"]
-    return None
-
-
 def resume_point(state: IncidentState) -> str:
     """Which screen an incident resumes on: ``rollback`` (a run was interrupted or pending),
     ``checklist`` (verify/monitor), ``history`` (identify) or ``dashboard``."""
@@ -231,8 +222,3 @@ def describe_incident(path: Path) -> str:
     when = state.opened_at.astimezone().strftime("%H:%M:%S") if state.opened_at else "?"
     pending = f", {len(state.pending)} pending write(s)" if state.pending else ""
     return f"{state.target or '?'} — phase {state.phase or '?'}, opened {when} by {state.opened_by or '?'}{pending}"
-
-
-def parse_target(text: str) -> Target:
-    """``namespace/name`` → :class:`Target` (:meth:`Target.parse`)."""
-    return Target.parse(text)

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from cockpit.events import RevisionChosen
+from cockpit.journal import now_ts
 from cockpit.model import RollbackResult, Target
 from cockpit.steps import Step, StepContext, StepParams, step_kind
 
@@ -142,7 +143,7 @@ class RollbackStep(Step):
         plan = getattr(self, "plan", None) or kube.plan_rollback(target, params.to_revision)
         live = plan.live
         ctx.log(f"rolling back {target} to revision {plan.to_revision} ({', '.join(plan.images)})")
-        note = {"by": getattr(ctx.journal, "actor", "") or "", "at": _now_iso(),
+        note = {"by": getattr(ctx.journal, "actor", "") or "", "at": now_ts(),
                 "from_revision": live.number if live else None, "from_template_hash": live.template_hash if live else "",
                 "from_images": list(live.images) if live else [], "to_revision": plan.to_revision,
                 "to_template_hash": plan.template_hash}
@@ -277,12 +278,6 @@ def _read_back(kube: Any, target: Target, problem: Exception) -> dict[str, Any]:
             title="Rollback outcome unknown",
             hint="nothing more was sent; run the same command again once the API answers — it reads the deployment "
                  "back before it sends anything") from None
-
-
-def _now_iso() -> str:
-    from cockpit.journal import now_ts
-
-    return now_ts()
 
 
 @step_kind

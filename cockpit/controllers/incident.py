@@ -140,9 +140,7 @@ class Incident:
         if folded.verify_entered:
             self.on_verify()
         if folded.target and self.data.target is None:
-            from cockpit.session import parse_target
-
-            self.on_target(parse_target(folded.target))
+            self.on_target(Target.parse(folded.target))
         if self.data.readonly and self.data.state.revision:
             self.data.history_for = None  # the observer re-reads history lazily
         self.host.mark("steps", "log", "checks", "phases", "bar", "comms")

@@ -176,7 +176,7 @@ class LiveController:
             from cockpit.autorollback import trigger_event
 
             ev = trigger_event(target, trigger, None, armed=False, readonly=False, countdown_s=None)
-            self.record_if_open("trigger", **{k: v for k, v in ev.to_record().items()})
+            self.record_if_open("trigger", **ev.to_record())
             return
         if self.auto.deadline is not None or self.auto.done or self.plan is not None:
             return
