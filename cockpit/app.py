@@ -24,11 +24,11 @@ from cockpit.controllers.comms import CommsController
 from cockpit.controllers.data_layer import DataLayer
 from cockpit.controllers.incident import Incident
 from cockpit.controllers.live import LiveController
-from cockpit.controllers.report import ReportWriter, screenshot_path
+from cockpit.controllers.report import ReportWriter
 from cockpit.errors import CockpitError
 from cockpit.keymap import DEFAULTS, apply_overrides
 from cockpit.model import Target
-from screens import SCREENS, command_provider, screen_class
+from screens import SCREENS, command_provider, flows, screen_class
 from screens import messages as msg
 from screens.data import UIData
 from screens.keys import bindings
@@ -60,12 +60,13 @@ class CockpitApp(App):
         watch = getattr(settings, "watch", None)
         window_s = getattr(watch, "window_s", 60.0)
         self.incident = Incident(self, self.data, session, on_verify=lambda: self.live.stabilize_next(),
-                                 on_target=lambda target: self.cluster.pick(target))
+                                 on_target=lambda target: self.cluster.pick(target), on_opened=lambda j, t: self.live.opened(j, t))
         self.live = LiveController(self, self.data, window_s=window_s,
                                    build=lambda target: compose.build_metrics(settings, self.session.backend, self.world, target),
                                    countdown_s=getattr(watch, "countdown_s", 10.0), roll_back=self.start_rollback,
                                    record_if_open=self.incident.record_if_open,
-                                   incident=lambda t: self.incident.open_for(t, "automatic rollback"), history=lambda t: self.session.history(t))
+                                   incident=lambda t: self.incident.open_for(t, "automatic rollback"), history=lambda t: self.session.history(t),
+                                   journal_samples_s=getattr(watch, "journal_samples_s", 10.0))
         self.checklist = ChecklistRunner(self, self.data, self.incident, self.live, window_s=window_s)
         self.cluster = ClusterView(self, self.data, self.live, self.checklist)
         self.comms = CommsController(self, self.data, self.incident, load_settings=lambda: compose.notify_settings(settings),
@@ -141,16 +142,7 @@ class CockpitApp(App):
         self.incident.drain()
 
     def _offer_resume(self, path: Path, description: str) -> None:
-        from screens.modals import ResumePrompt
-
-        def resume() -> None:
-            self.incident.resume(path, prepare=compose.load_step_kinds, resumed=resumed)
-
-        def resumed(state: Any, where: str) -> None:
-            self.goto(where)
-            self.notify(f"resumed {state.target} in phase {state.phase}", timeout=5)
-
-        self.push_screen(ResumePrompt(description, str(path)), lambda yes: self.run_in_thread(resume) if yes else None)
+        flows.offer_resume(self, path, description, compose.load_step_kinds)
 
     # ------------------------------------------------------------------ the host of the controllers
 
@@ -326,9 +318,7 @@ class CockpitApp(App):
         self.checklist.extend(m.on)
 
     def on_resolve_wanted(self, m: msg.ResolveWanted) -> None:
-        from screens.modals import ReportPrompt
-
-        self.checklist.resolve(lambda: self.push_screen(ReportPrompt(), lambda yes: self.write_report() if yes else None))
+        self.checklist.resolve(lambda: flows.offer_report(self))
 
     def on_comms_wanted(self, m: msg.CommsWanted) -> None:
         from screens.modals import EditMessage
@@ -346,28 +336,7 @@ class CockpitApp(App):
             self.write_report()
 
     def write_report(self) -> None:
-        """Show the dashboard, take its SVG screenshot on the event loop (rendering only),
-        then write the screenshot and the report next to the journal in a thread."""
-        back = next((n for n in SCREENS if self.is_screen_installed(n) and self.get_screen(n) is self.screen), None)
-        self.goto("dashboard")
-
-        def shoot() -> None:
-            try:
-                svg = self.export_screenshot(title="Rollback Cockpit — resolved")
-            except Exception:  # noqa: BLE001 — the report is worth more than its picture
-                svg = None
-            if back and back != "dashboard":
-                self.goto(back)
-            self.run_in_thread(lambda: self.call_from_thread(self._report_written, self.reports.write(svg)))
-
-        self.set_timer(0.3, shoot)
-
-    def _report_written(self, path: Path) -> None:
-        from screens.modals import ReportWritten
-
-        self.data.report_path = str(path)
-        self.mark("comms")
-        self.push_screen(ReportWritten(str(path), str(screenshot_path(path))))
+        flows.write_report(self)
 
     def on_redis_count_wanted(self, m: msg.RedisCountWanted) -> None:
         self.datalayer.count(m.pattern)

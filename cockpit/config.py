@@ -148,6 +148,11 @@ class WatchConfig(_Section):
     stale_after_s: float | None = Field(None, gt=0, description="a source is stale when its last good reading is older (default: 3 × interval)")
     source_error_limit: int = Field(3, ge=1, description="consecutive failures of a source before it raises an alert")
     verify_timeout_s: float = Field(300.0, gt=0, description="after a rollback, how long OK may take before the watch says 'not verified'")
+    journal_samples_s: float = Field(
+        10.0, ge=1, le=600,
+        description="an open incident's journal gets at most one metric sample per this many seconds (the interval's "
+                    "highest error rate and p95): the report's peaks and the observers' panes",
+    )
 
     def stale_after(self) -> float:
         return self.stale_after_s if self.stale_after_s is not None else 3.0 * self.interval_s

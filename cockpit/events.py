@@ -120,6 +120,10 @@ class MetricSample(Event):
     error_rate: float | None = None
     p95_ms: float | None = None
     request_rate: float | None = None
+    error_rate_at: float | None = None
+    """When the interval's highest error rate was read (unix seconds; None: the record's time)."""
+    p95_at: float | None = None
+    """When the interval's highest p95 was read."""
 
 
 @event
@@ -349,6 +353,11 @@ class Notification(Event):
     status_code: int | None = None
     purpose: str = ""
     edited: bool = False
+    title: str = ""
+    text: str = ""
+    """The message as posted: journaled by the drill's outbox (nothing leaves the machine)."""
+    item: str = ""
+    """The comms item it answers (``update``, ``started``, ``escalation:1``)."""
 
 
 @event
@@ -371,6 +380,39 @@ class Comms(Event):
 class Screenshot(Event):
     type: ClassVar[str] = "screenshot"
     path: str
+
+
+# --------------------------------------------------------------------------- drills
+
+@event
+@dataclass(frozen=True)
+class DrillScored(Event):
+    """A drill's score card, journaled when its incident is resolved (:mod:`cockpit.drill_score`).
+
+    Times in seconds; ``None`` where the drill never got there. ``phases``: one object per
+    runbook phase ``{name, seconds, budget_s, points, max_points}``; ``revision``: what was
+    chosen and what the scenario's goal was ``{chosen_revision, chosen_images, goal_revision,
+    goal_images, match}``."""
+
+    type: ClassVar[str] = "drill_scored"
+    durable: ClassVar[bool] = True
+    scenario: str = ""
+    target: str = ""
+    started_at: str = ""
+    """The drill's first frame (UTC ISO); the incident's opening when the app did not see it."""
+    keystrokes: int | None = None
+    """Keys pressed from the first frame to the confirmed rollback (None: not counted, e.g. resumed)."""
+    phases: tuple[dict, ...] = ()
+    total_s: float | None = None
+    revision_ok: bool | None = None
+    revision: dict = field(default_factory=dict)
+    checks_verified: int = 0
+    checks_failed: int = 0
+    checks_skipped: int = 0
+    comms_on_time: int = 0
+    comms_counted: int = 0
+    points: int = 0
+    max_points: int = 0
 
 
 # --------------------------------------------------------------------------- the data layer

@@ -26,13 +26,7 @@ SAMPLES_KEPT = 20_000
 """How many metric points the state keeps for the report's before/after fallback."""
 
 PHASES = ("declare", "identify", "execute", "verify", "monitor", "resolved")
-PHASE_BUDGETS: dict[str, float] = {
-    "declare": 120.0,
-    "identify": 180.0,
-    "execute": 300.0,
-    "verify": 300.0,
-    "monitor": 600.0,
-}
+PHASE_BUDGETS: dict[str, float] = {"declare": 120.0, "identify": 180.0, "execute": 300.0, "verify": 300.0, "monitor": 600.0}
 ROLLBACK_ACTIONS = ("rollback", "switch_selector", "set_image")
 """An ok outcome of an action whose name contains one of these is "rolled back"."""
 NOT_IN_TIMELINE = (ev.Log, ev.StepStarted, ev.RunFinished, ev.MetricSample, ev.RolloutProgressed)
@@ -48,7 +42,6 @@ def record_time(record: dict) -> datetime | None:
     except ValueError:
         return None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
 
 
 @dataclass(frozen=True)
@@ -341,7 +334,18 @@ def _verdict(s: IncidentState, e: ev.VerdictChanged, m: Meta) -> None:
 
 
 def _sample(s: IncidentState, e: ev.MetricSample, m: Meta) -> None:
-    _point(s, m.at, e.error_rate, e.p95_ms)
+    """A thinned sample: each value at the time it was read (the interval's peak), when known."""
+    er_at, p95_at = _when(e.error_rate_at) or m.at, _when(e.p95_at) or m.at
+    _point(s, er_at, e.error_rate, e.p95_ms if p95_at == er_at else None)
+    if p95_at != er_at:
+        _point(s, p95_at, None, e.p95_ms)
+
+
+def _when(ts: float | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(ts, timezone.utc) if _number(ts) is not None else None
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _input(s: IncidentState, e: ev.OperatorInput, m: Meta) -> None:

@@ -45,6 +45,7 @@ from cockpit.autorollback import choose_revision
 from cockpit.errors import Aborted, CockpitError, ConfigError, RolloutFailed
 from cockpit.model import Revision, Target
 from cockpit.ports import MetricsSource
+from cockpit.sampling import SampleThinner
 from cockpit.state import replay
 
 __all__ = ["MetricsSource", "Watcher", "choose_revision", "use_color"]  # re-exports: ports, autorollback
@@ -89,6 +90,8 @@ class Watcher:
         self.verified: bool | None = None
         self.history: list[tuple[Sample, str]] = []
         self.last: Decision | None = None
+        self.thinner = SampleThinner(str(self.target), every_s=self.policy.watch.journal_samples_s)
+        """Metric samples for the journal, one per ``journal_samples_s`` (the report's peaks)."""
         self._rollout_done = False
         self._acting = False
         self._journal_obj = None if callable(self.journal) and not hasattr(self.journal, "append") else self.journal
@@ -108,6 +111,8 @@ class Watcher:
                     target=str(self.target), kind=self.target.kind, source="watch",
                     reason="cockpit watch: verdict " + (self.last.verdict.value if self.last else "?"),
                     who=getattr(self._journal_obj, "actor", "")))
+                for rec in self.thinner.backlog():  # what made the watch open it: the peaks before
+                    self._journal_obj.write(rec)
         return self._journal_obj
 
     @property
@@ -192,6 +197,9 @@ class Watcher:
         # health checks count as failures only while the Kubernetes API answers (decision.py)
         d = self.engine.tick(readings, now, cluster_ok=cluster_ok, cluster_error=cluster_error)
         self.last = d
+        rec = self.thinner.add(now, d.sample.error_rate, d.sample.p95_ms, d.sample.request_rate)
+        if rec is not None and self._journal_obj is not None and not self.readonly:
+            self._journal_obj.write(rec)
         live_hash = self.live.template_hash if self.live else ""
         self.history.append((d.sample, live_hash))
         if len(self.history) > 10_000:

@@ -118,11 +118,13 @@ class Incident:
     following it into ``data.state`` / ``data.records`` (``data``: the screens' holder)."""
 
     def __init__(self, host: Any, data: Any, session: Any = None, *, on_verify: Callable[[], Any] = lambda: None,
-                 on_target: Callable[[Target], Any] = lambda target: None) -> None:
+                 on_target: Callable[[Target], Any] = lambda target: None,
+                 on_opened: Callable[[Any, Target], Any] = lambda journal, target: None) -> None:
         """``on_verify()``: the rollback finished (judge only what follows); ``on_target(t)``: the
-        incident names its target and none is on screen yet (an observer's first records)."""
+        incident names its target and none is on screen yet (an observer's first records);
+        ``on_opened(journal, target)`` (thread): an incident was just opened by this session."""
         self.host, self.data, self.session = host, data, session
-        self.on_verify, self.on_target = on_verify, on_target
+        self.on_verify, self.on_target, self.on_opened = on_verify, on_target, on_opened
         self.follower = IncidentFollower(host.incident_arrived)
 
     # ---- following (event loop)
@@ -169,7 +171,10 @@ class Incident:
         """*Thread.* Open (or reuse) the incident for ``target`` and follow it."""
         if target is None:
             raise CockpitError("no incident is open and no target is picked", title="No incident", hint=NO_TARGET_HINT)
+        fresh = self.session.journal is None
         journal = self.session.open_incident(target, reason)
+        if fresh:
+            self.on_opened(journal, target)
         self.host.call_from_thread(self.follow, self.session.journal_path)
         return journal
 

@@ -30,7 +30,7 @@ class LiveController:
                  roll_back: Callable[[Target, int, tuple[str, ...]], None] | None = None,
                  record_if_open: Callable[..., None] | None = None,
                  incident: Callable[[Target], Any] | None = None,
-                 history: Callable[[Target], list] | None = None) -> None:
+                 history: Callable[[Target], list] | None = None, journal_samples_s: float = 10.0) -> None:
         """``build(target) → (engine, sources, note)`` (the composition root's); ``roll_back``
         starts a rollback (``revision`` 0: the previous one); ``record_if_open(type, **data)``
         journals into an incident that is already open; ``incident(target)`` (thread) opens the
@@ -54,6 +54,11 @@ class LiveController:
         self.healthy_revisions: set[int] = set()
         self.plan: Any = None
         self._verdict_seen: str | None = None
+        self._verdict_event: Any = None
+        """The verdict on screen as the journal would record it (written when an incident opens)."""
+        self.journal_samples_s = journal_samples_s
+        self.thinner: Any = None
+        """:class:`cockpit.sampling.SampleThinner` of the target on screen (built on its first sample)."""
 
     # ================================================================== 1. the live verdict
 
@@ -62,6 +67,7 @@ class LiveController:
         self.data.error_rate.points.clear()
         self.data.p95.points.clear()
         self.engine, self.sources, self.probes, self.points, self.version = None, [], [], [], None
+        self.thinner, self._verdict_event, self._verdict_seen = None, None, None
         self.data.stale.clear()
 
     def stabilize_next(self) -> None:
@@ -108,6 +114,7 @@ class LiveController:
             self.data.p95.add(now, s.p95_ms)
             self.points.append(MetricPoint(now, s.error_rate, s.p95_ms))
             del self.points[:-2000]
+            self._journal_sample(now, s)
             self._journal_verdict(decision)
             if decision.trigger is not None:
                 self.on_trigger(decision.trigger)
@@ -148,6 +155,30 @@ class LiveController:
         dep = getattr(snap, "deployment", None)
         return getattr(dep, "revision", None)
 
+    def _journal_sample(self, now: float, sample: Any) -> None:
+        """Thinned to one record per ``journal_samples_s`` (each interval's peaks), journaled
+        into an open incident; kept in :attr:`thinner` for the incident that opens later."""
+        from cockpit.sampling import SampleThinner
+
+        if self.data.target is None or self.data.readonly:
+            return
+        if self.thinner is None:
+            self.thinner = SampleThinner(str(self.data.target), every_s=self.journal_samples_s)
+        rec = self.thinner.add(now, sample.error_rate, sample.p95_ms, sample.request_rate)
+        if rec is not None:
+            self.record_if_open(rec.type, **rec.to_record())
+
+    def opened(self, journal: Any, target: Target) -> None:
+        """*Thread.* An incident was just opened on ``target``: journal what made the operator act
+        — the thinned samples from before (the report's peaks) and the verdict on screen."""
+        if target != self.data.target:
+            return
+        thinner, verdict = self.thinner, self._verdict_event
+        for rec in thinner.backlog() if thinner is not None else ():
+            journal.write(rec)
+        if verdict is not None:
+            journal.write(verdict)
+
     def _journal_verdict(self, decision: Any) -> None:
         """Verdict changes go into an open incident, as ``cockpit watch`` journals them (with
         the live revision, so the policy knows which templates were seen healthy)."""
@@ -158,13 +189,16 @@ class LiveController:
             self.healthy_revisions.add(live)
         if decision.verdict.value == self._verdict_seen:
             return
+        from cockpit.events import VerdictChanged
+
         self._verdict_seen = decision.verdict.value
         history = [r for r in (getattr(self.data, "history", None) or []) if r.live]
-        self.record_if_open("verdict", value=decision.verdict.value, reasons=[r.text for r in decision.reasons],
-                            details=[r.as_dict() for r in decision.reasons], target=str(self.data.target or ""),
-                            revision=live if isinstance(live, int) else None,
-                            template_hash=history[0].template_hash if history else "",
-                            error_rate=decision.sample.error_rate, p95_ms=decision.sample.p95_ms)
+        self._verdict_event = e = VerdictChanged(
+            value=decision.verdict.value, reasons=tuple(r.text for r in decision.reasons),
+            details=tuple(r.as_dict() for r in decision.reasons), target=str(self.data.target or ""),
+            revision=live if isinstance(live, int) else None, template_hash=history[0].template_hash if history else "",
+            error_rate=decision.sample.error_rate, p95_ms=decision.sample.p95_ms)
+        self.record_if_open(e.type, **e.to_record())
 
     def on_trigger(self, trigger: Any) -> None:
         """The engine fired (event loop). Armed: open the incident, apply the policy and journal
