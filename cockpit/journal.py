@@ -169,8 +169,9 @@ def follow(
 def find_open_incidents(state_dir: str | os.PathLike | None = None) -> list[Path]:
     """Journals under ``<state_dir>/incidents`` (default :func:`state_dir`) not yet closed.
 
-    A journal is open when it has no ``incident_resolved`` / ``incident_closed`` record.
-    Oldest first (file names start with the UTC timestamp).
+    A journal is an incident once it has its ``incident_opened`` record (an empty file or a
+    store command's own records are not one), and open until an ``incident_resolved`` /
+    ``incident_closed`` record. Oldest first (file names start with the UTC timestamp).
     """
     folder = Path(state_dir) if state_dir is not None else _default_state_dir()
     found = []
@@ -179,7 +180,8 @@ def find_open_incidents(state_dir: str | os.PathLike | None = None) -> list[Path
             records = read_journal(path)
         except (OSError, JournalError):
             continue
-        if not any(r.get("type") in CLOSING_TYPES for r in records):
+        types = {r.get("type") for r in records}
+        if "incident_opened" in types and not types & CLOSING_TYPES:
             found.append(path)
     return found
 
@@ -223,6 +225,8 @@ class Journal:
         self._fd: int | None = None
         self._mutex = threading.RLock()
         self._failed: str | None = None
+        self.created = False
+        """This process created the file (an empty one is removed on close)."""
 
     # ---- lifecycle
 
@@ -243,6 +247,7 @@ class Journal:
         (exit 8) with the path and the reason, before anything is done.
         """
         path = Path(path)
+        existed = path.exists()
         if not readonly:
             create_file(path)
         found = scan(read_bytes(path, missing_ok=readonly))
@@ -259,14 +264,23 @@ class Journal:
             clock=clock,
         )
         journal.unreadable = tuple(u.line for u in found.unreadable)
+        journal.created = not existed and not readonly
         return journal
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file. A journal this process created and never wrote to is removed: a
+        command that failed before doing anything leaves no empty incident to "resume"."""
         with self._mutex:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+            if self.created and self._seq == 0:
+                try:
+                    if self.path.stat().st_size == 0:
+                        self.path.unlink()
+                except OSError:
+                    pass
+                self.created = False
 
     def __enter__(self) -> Journal:
         return self
