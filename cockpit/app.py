@@ -60,7 +60,7 @@ class CockpitApp(App):
         watch = getattr(settings, "watch", None)
         window_s = getattr(watch, "window_s", 60.0)
         self.incident = Incident(self, self.data, session, on_verify=lambda: self.live.stabilize_next(),
-                                 on_target=lambda target: self.cluster.pick(target), on_opened=lambda j, t: self.live.opened(j, t))
+                                 on_target=self._show_target, on_opened=lambda j, t: self.live.opened(j, t))
         self.live = LiveController(self, self.data, window_s=window_s,
                                    build=lambda target: compose.build_metrics(settings, self.session.backend, self.world, target),
                                    countdown_s=getattr(watch, "countdown_s", 10.0), roll_back=self.start_rollback,
@@ -127,19 +127,35 @@ class CockpitApp(App):
         self.data.context = getattr(session.backend, "context", "")
         for part, text in self.datalayer.show_stores().items():
             self.notify(f"{part}: {text}", severity="error", timeout=10)
-        self.cluster.connect(session)
+        if session.backend is None:  # an observer without a cluster: the journal is all there is
+            self.data.metrics_note = f"from the journal only ({session.cluster_note})"
+            self.notify(f"{session.cluster_note}; showing the incident from its journal", timeout=10)
+        else:
+            self.cluster.connect(session)
         self.incident.start(follow=getattr(self.args, "follow", None), journal=getattr(self.args, "journal", None),
-                            offer=self._offer_resume)
+                            offer=self._offer_resume, choose=self._choose_incident)
         if session.drill_goal is not None and self.data.target is None:  # a drill starts on its deployment
             self.cluster.pick(session.drill_goal)
 
     # ------------------------------------------------------------------ the incident: follow, observe, resume
+
+    def _show_target(self, target: Target) -> None:
+        if self.session is not None and self.session.backend is None:
+            self.data.target = target  # nothing to poll: the journal draws it
+            self.mark("bar", "metrics")
+        else:
+            self.cluster.pick(target)
 
     def incident_arrived(self) -> None:
         self.post_message(msg.IncidentArrived())  # thread-safe and non-blocking: one drain per burst
 
     def on_incident_arrived(self, m: msg.IncidentArrived) -> None:
         self.incident.drain()
+
+    def _choose_incident(self, incidents: list[tuple[str, str]], then: Any) -> None:
+        from screens.incident_picker import IncidentPicker
+
+        self.push_screen(IncidentPicker(incidents), then)
 
     def _offer_resume(self, path: Path, description: str) -> None:
         flows.offer_resume(self, path, description, compose.load_step_kinds)

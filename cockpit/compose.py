@@ -135,9 +135,15 @@ def build_session(args: argparse.Namespace, world_factory: Any = None) -> tuple[
             world.wait_ready()
         kubeconfig = str(world.write_kubeconfig(Path(tempfile.mkdtemp(prefix="cockpit-drill-")) / "kubeconfig"))
         context, state_root, goal = None, state_dir() / "drills", drill_goal(world)
-    backend = kube_backend(kubeconfig, context, getattr(args, "namespace", None), readonly=readonly)
+    try:
+        backend = kube_backend(kubeconfig, context, getattr(args, "namespace", None), readonly=readonly)
+    except CockpitError as exc:
+        if not readonly or drill:
+            raise
+        backend, cluster_note = None, f"no cluster: {exc.title}: {exc.message}"  # an observer needs only the journal
     session = Session(backend=backend, readonly=readonly, journal_path=getattr(args, "journal", None), drill=drill,
                       state_root=state_root, drill_goal=goal, locker=None if readonly else target_locker(backend))
+    session.cluster_note = "" if backend is not None else cluster_note
     return session, world
 
 

@@ -59,6 +59,8 @@ class Session:
     None: the host-wide lock file), built by the composition root."""
     warn: Callable[[str], None] = lambda text: None
     """Where lock warnings go (may be called from the lock's renew thread)."""
+    cluster_note: str = ""
+    """Why there is no cluster (``backend`` None): an observer following a journal without one."""
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 

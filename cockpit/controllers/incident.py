@@ -145,11 +145,25 @@ class Incident:
             self.on_target(Target.parse(folded.target))
         if self.data.readonly and self.data.state.revision:
             self.data.history_for = None  # the observer re-reads history lazily
+        if self.data.readonly:
+            self._journal_view()
         self.host.mark("steps", "log", "checks", "phases", "bar", "comms")
         return folded
 
     def stop(self) -> None:
         self.follower.stop()
+
+    def _journal_view(self) -> None:
+        """An observer with no metrics of its own shows the operator's: the journaled verdict
+        (marked as from the journal) and the panes drawn from the journaled samples."""
+        from cockpit.observed import JournalDecision, journal_decision, journal_points
+
+        d = self.data
+        if d.decision is not None and not isinstance(d.decision, JournalDecision):
+            return  # its own live reading (where it reaches the metrics) is shown as such
+        d.decision = journal_decision(d.state)
+        d.error_rate.points[:], d.p95.points[:] = journal_points(d.state)
+        self.host.mark("metrics")
 
     # ---- journaling
 
@@ -200,23 +214,33 @@ class Incident:
     # ---- observers and resume
 
     def start(self, *, follow: str | Path | None, journal: str | Path | None,
-              offer: Callable[[Path, str], Any]) -> None:
-        """At connect: a readonly observer follows ``follow`` (else the newest open incident);
+              offer: Callable[[Path, str], Any],
+              choose: Callable[[list[tuple[str, str]], Callable[[str | None], Any]], Any] | None = None) -> None:
+        """At connect: a readonly observer follows ``follow``, else the open incident there is
+        (drills' included), asking which (``choose(incidents, then)``) when there are several;
         an operator outside a drill is offered the open incident to resume (``offer(path,
         description)`` asks, on the event loop)."""
         if self.data.readonly:
-            path = observed_journal(follow)
-            if path is None:
+            found = [Path(follow)] if follow is not None else open_incidents_anywhere()
+            if not found:
                 self.host.notify("readonly: no open incident to follow; showing the cluster only", timeout=6)
-                return
-            self.data.observer_of = str(path)
-            self.follow(path)
+            elif len(found) == 1 or choose is None:
+                self.observe(found[-1])
+            else:
+                from cockpit.session import describe_incident
+
+                choose([(str(p), describe_incident(p)) for p in found], lambda p: self.observe(Path(p)) if p else None)
         elif not self.session.drill:
             from cockpit.session import describe_incident
 
             path = resumable_journal(journal)
             if path is not None:
                 offer(path, describe_incident(path))
+
+    def observe(self, path: Path) -> None:
+        """Follow the journal at ``path`` as an observer."""
+        self.data.observer_of = str(path)
+        self.follow(path)
 
     def resume(self, path: Path, *, prepare: Callable[[], Any] = lambda: None,
                resumed: Callable[[IncidentState, str], Any] = lambda state, where: None) -> IncidentState:
@@ -241,10 +265,16 @@ def observed_journal(follow: str | Path | None) -> Path | None:
     """The journal a readonly observer follows: ``--follow``, else the newest open incident."""
     if follow is not None:
         return Path(follow)
-    from cockpit.journal import find_open_incidents
-
-    found = find_open_incidents()
+    found = open_incidents_anywhere()
     return found[-1] if found else None
+
+
+def open_incidents_anywhere() -> list[Path]:
+    """Open incidents under the state dir and its drills' (oldest first, by their UTC stamp)."""
+    from cockpit.journal import find_open_incidents, state_dir
+
+    found = find_open_incidents() + find_open_incidents(state_dir() / "drills")
+    return sorted(found, key=lambda p: p.name)
 
 
 def resumable_journal(journal: str | Path | None) -> Path | None:
