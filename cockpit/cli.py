@@ -86,6 +86,7 @@ COMMAND_MODULES: dict[str, str] = {
     "redis": "backends.redis.commands",
     "notify": "backends.notify.commands",
     "report": "cockpit.report_commands",
+    "drill": "cockpit.drill_commands",
 }
 # Global flags that take a value (to find the subcommand in argv without parsing it).
 _VALUED = {"--kubeconfig", "--context", "-n", "--namespace", "--journal", "-o", "--output", "--scenario", "--follow", "--theme"}

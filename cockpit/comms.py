@@ -9,6 +9,9 @@ tests all agree:
   escalation level with its due time and status; :attr:`CommsPlan.next` is the earliest
   item still to do (the TUI shows it with a countdown).
 - :func:`next_due` is the shortcut for ``plan(...).next``.
+- :func:`timeliness` ``(records, policy)``: every item that fell due while the incident was
+  open and what became of it (sent on time, late, skipped, missed) — the drill score's
+  "comms sent on time".
 - :func:`skip_event` / :func:`edit_event` build the ``comms`` journal records for "skip this
   one" and "edited before sending"; sends are journaled by the notify backend as
   ``notification`` records carrying ``purpose`` (``started``, ``progress``, ``completed``,
@@ -26,10 +29,14 @@ Rules (from the journal):
   journaled. Resolving before the time means it is never due. Once the rollback is verified
   (the incident enters the ``monitor`` phase: a ``phase`` record ``monitor``) every escalation
   not yet sent or skipped is ``cancelled`` (no one is paged about an incident under control).
+- "Rollback started" (item ``started``, template ``started``): due the moment the rollback
+  starts (the first ``phase`` record ``execute``); done once a delivered notification with
+  ``purpose: started`` or a ``comms`` skip of ``started`` is journaled; still pending when
+  the rollback is verified, it is ``cancelled`` (the periodic update tells the news then).
 
 :func:`communication_tick` is the ``check`` event that ticks the "Communication sent" item
 of a checklist once a Slack notification was delivered (journaled ``notification`` with
-``channel: slack, ok: true``).
+``channel: slack, ok: true``; in a drill, a message posted to the drill's ``outbox``).
 
 The settings model :class:`NotifySettings` lives here too (core, no I/O, pydantic) so that
 ``cockpit/config.py`` can adopt it as its ``notify`` section with one line.
@@ -137,7 +144,7 @@ class CommsPolicy:
 class Due:
     """One communication item: a periodic update or an escalation level."""
 
-    kind: Literal["update", "escalation"]
+    kind: Literal["update", "escalation", "started"]
     due_at: datetime
     level: int | None = None
     targets: tuple[str, ...] = ()
@@ -147,12 +154,17 @@ class Due:
 
     @property
     def key(self) -> str:
-        """Stable id of the item: ``update`` or ``escalation:<level>``."""
-        return "update" if self.kind == "update" else f"escalation:{self.level}"
+        """Stable id of the item: ``update``, ``started`` or ``escalation:<level>``."""
+        return f"escalation:{self.level}" if self.kind == "escalation" else self.kind
 
     @property
     def template(self) -> str:
-        return "progress" if self.kind == "update" else "escalation"
+        return {"update": "progress", "started": "started"}.get(self.kind, "escalation")
+
+    @property
+    def label(self) -> str:
+        """What the item is, for people: ``periodic update``, ``rollback started``, ``escalation 2``."""
+        return {"update": "periodic update", "started": "rollback started"}.get(self.kind, f"escalation {self.level}")
 
     def seconds_until(self, now: datetime) -> float:
         """Negative when overdue."""
@@ -170,6 +182,8 @@ class CommsPlan:
     last_sent_at: datetime | None = None
     failed_sends: int = 0
     items: tuple[Due, ...] = field(default=())
+    started: Due | None = None
+    """The "rollback started" message (None: no rollback has started)."""
 
     @property
     def next(self) -> Due | None:
@@ -203,7 +217,9 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
     last_sent: datetime | None = None
     failed = 0
     esc_done: dict[int, tuple[str, datetime | None]] = {}
+    started_done: tuple[str, datetime | None] | None = None
     verified: datetime | None = None
+    rollback_started: datetime | None = None
     for r in records:
         t = r.get("type")
         at = _ts(r)
@@ -214,11 +230,15 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
             closed = True
         elif t == "phase" and r.get("phase") == "monitor" and opened is not None and verified is None:
             verified = at or opened
+        elif t == "phase" and r.get("phase") == "execute" and opened is not None and rollback_started is None:
+            rollback_started = at or opened
         elif t == "notification":
             if not r.get("ok"):
                 failed += 1
                 continue
             last_sent = at
+            if r.get("purpose") == "started" and started_done is None:
+                started_done = ("sent", at)
             if r.get("purpose") == "escalation":
                 lvl = r.get("level")
                 if isinstance(lvl, int):
@@ -229,6 +249,8 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
             item = str(r.get("item", ""))
             if item == "update" and at is not None:
                 last_update = at if last_update is None else max(last_update, at)
+            elif item == "started" and started_done is None:
+                started_done = ("skipped", at)
             elif item.startswith("escalation:"):
                 try:
                     esc_done.setdefault(int(item.split(":", 1)[1]), ("skipped", at))
@@ -240,6 +262,14 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
     update = None
     if is_open and last_update is not None:
         update = Due("update", last_update + timedelta(seconds=policy.update_every_s))
+    started = None
+    if rollback_started is not None:
+        if started_done is not None:
+            started = Due("started", rollback_started, status=started_done[0], done_at=started_done[1])  # type: ignore[arg-type]
+        elif verified is not None:
+            started = Due("started", rollback_started, status="cancelled", done_at=verified)
+        elif is_open:
+            started = Due("started", rollback_started)
     escalations = []
     for rule in policy.escalations:
         due_at = opened + timedelta(seconds=rule.after_s)
@@ -250,8 +280,8 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
             escalations.append(Due("escalation", due_at, rule.level, rule.targets, rule.channels, "cancelled", verified))
         elif is_open:
             escalations.append(Due("escalation", due_at, rule.level, rule.targets, rule.channels))
-    items = tuple(([update] if update else []) + escalations)
-    return CommsPlan(is_open, update, tuple(escalations), last_sent, failed, items)
+    items = tuple(([update] if update else []) + ([started] if started else []) + escalations)
+    return CommsPlan(is_open, update, tuple(escalations), last_sent, failed, items, started)
 
 
 def next_due(records: list[dict], policy: CommsPolicy | None = None) -> Due | None:
@@ -261,6 +291,9 @@ def next_due(records: list[dict], policy: CommsPolicy | None = None) -> Due | No
 
 COMMUNICATION_ITEM = "communication_sent"
 """The id of the "Communication sent" item (:data:`cockpit.runbook.DEFAULT_CHECKLIST`)."""
+OUTBOX = "outbox"
+"""The drill's local channel (:mod:`backends.notify.outbox`): messages are journaled, never sent.
+In a drill's incident a message posted there ticks "Communication sent" as Slack would."""
 
 
 def communication_tick(items: Iterable[Any], state: Any) -> dict | None:
@@ -278,11 +311,14 @@ def communication_tick(items: Iterable[Any], state: Any) -> dict | None:
     tick = state.checks.get(item.id)
     if tick is not None and tick.ok:
         return None
-    sent = next((n for n in state.notifications if n.ok and n.channel == "slack"), None)
+    drill = bool(getattr(state, "drill", False))
+    sent = next((n for n in state.notifications if n.ok and (n.channel == "slack" or (drill and n.channel == OUTBOX))), None)
     if sent is None:
         return None
     what = f"{sent.purpose} message" if sent.purpose else "message"
     when = f" at {sent.at.astimezone(timezone.utc).strftime('%H:%M:%S')} UTC" if sent.at else ""
+    if sent.channel == OUTBOX:
+        return {"id": item.id, "ok": True, "who": "cockpit", "evidence": f"drill outbox: {what} posted{when}"}
     return {"id": item.id, "ok": True, "who": "cockpit", "evidence": f"Slack {what} delivered{when}"}
 
 
@@ -300,3 +336,79 @@ def edit_event(due_or_purpose: Due | str, *, template: str, chars: int) -> dict:
 
 def _iso(at: datetime) -> str:
     return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- on time?
+
+ON_TIME_GRACE_S = 120.0
+"""A message counts as on time when it went out at most this long after it fell due (the
+runbooks' "Update Status (< 2 minutes)")."""
+
+_PLAN_TYPES = frozenset({"incident_opened", "incident_resolved", "incident_closed", "phase", "notification", "comms"})
+
+
+@dataclass(frozen=True)
+class ItemFate:
+    """What became of one comms item that fell due while the incident was open."""
+
+    key: str
+    label: str
+    due_at: datetime
+    status: Literal["on_time", "late", "skipped", "missed"]
+    done_at: datetime | None = None
+
+
+def timeliness(records: list[dict], policy: CommsPolicy | None = None, *,
+               grace_s: float = ON_TIME_GRACE_S) -> list[ItemFate]:
+    """Every comms item of the incident and whether it went out on time, from the journal alone.
+
+    An item counts once it was sent or skipped, or once it was overdue by more than
+    ``grace_s`` while the incident was open (then it is *missed*). Sent within ``grace_s``
+    of its due time (or before it) is *on time*, later is *late*. An escalation cancelled by
+    the verification, or an update still inside its grace when the incident was resolved,
+    does not count; the "rollback started" message always does (never sent: *missed*).
+    Pure: replays :func:`plan` over the journal's comms-relevant records.
+    """
+    relevant = [r for r in records if r.get("type") in _PLAN_TYPES]
+    fates: dict[tuple[str, datetime], ItemFate | None] = {}
+    labels: dict[tuple[str, datetime], str] = {}
+    open_until: datetime | None = None
+
+    def settle(k: tuple[str, datetime], status: str, at: datetime | None) -> None:
+        key, due_at = k
+        if status in ("sent", "skipped"):
+            late = status == "sent" and at is not None and (at - due_at).total_seconds() > grace_s
+            fates[k] = ItemFate(key, labels[k], due_at, "skipped" if status == "skipped" else ("late" if late else "on_time"), at)
+        elif key == "started" or (at is not None and (at - due_at).total_seconds() > grace_s):
+            fates[k] = ItemFate(key, labels[k], due_at, "missed", None)  # a rollback always owes its announcement
+        else:
+            fates.pop(k, None)  # never really due: not counted
+
+    for i in range(1, len(relevant) + 1):
+        p = plan(relevant[:i], policy)
+        rec, at = relevant[i - 1], _ts(relevant[i - 1])
+        if rec.get("type") in ("incident_resolved", "incident_closed") and open_until is None:
+            open_until = at
+        now = {(d.key, d.due_at): d for d in p.items}
+        for k, d in now.items():
+            if k not in fates:
+                labels[k] = d.label
+                fates[k] = None
+                if d.status != "pending":
+                    settle(k, d.status, d.done_at)
+            elif fates[k] is None and d.status != "pending":
+                settle(k, d.status, d.done_at)
+        for k in [k for k, f in fates.items() if f is None and k not in now]:
+            # gone from the plan: the update was rescheduled by this record, or the incident closed
+            if at is not None and at < k[1]:
+                fates.pop(k)  # an update not due yet, superseded by an earlier message: not counted
+            elif rec.get("type") == "notification" and rec.get("ok"):
+                settle(k, "sent", at)
+            elif rec.get("type") == "comms" and rec.get("action") == "skip":
+                settle(k, "skipped", at)
+            else:
+                settle(k, "closed", at)
+    end = open_until or next((_ts(r) for r in reversed(relevant) if _ts(r) is not None), None)
+    for k in [k for k, f in fates.items() if f is None]:
+        settle(k, "open", end)
+    return sorted((f for f in fates.values() if f is not None), key=lambda f: (f.due_at, f.key))

@@ -392,7 +392,7 @@ class DrillScored(Event):
     Times in seconds; ``None`` where the drill never got there. ``phases``: one object per
     runbook phase ``{name, seconds, budget_s, points, max_points}``; ``revision``: what was
     chosen and what the scenario's goal was ``{chosen_revision, chosen_images, goal_revision,
-    goal_images, match}``."""
+    goal_images, points}`` (``revision_ok``: the goal's, compared by images)."""
 
     type: ClassVar[str] = "drill_scored"
     durable: ClassVar[bool] = True

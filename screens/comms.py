@@ -1,6 +1,7 @@
 """Team communication: the next periodic update and the next escalation with their due time
 and a live countdown, every comms item, and what was sent (the journal's ``notification``
-records: channel, ok, when) or skipped. The operator sends now (``s``), edits before sending
+records: channel, ok, when) or skipped; in a drill, the local outbox's messages as they would
+have been posted. The operator sends now (``s``), edits before sending
 (``e``: a modal prefilled from the template) or skips (``k``, journaled); ``w`` writes the
 incident report once the incident is resolved. Sends and skips are mutating: absent in
 readonly. The app does the I/O (thread workers); this screen posts what was asked for.
@@ -26,6 +27,10 @@ from screens.widgets import KeyedTable, Line
 class CommsScreen(CockpitScreen):
     BINDINGS = bindings("comms")
     parts = ("comms",)
+    DEFAULT_CSS = """
+    #comms-outbox-title { height: 1; margin-top: 1; display: none; }
+    #comms-outbox { height: auto; max-height: 12; display: none; }
+    """
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -36,6 +41,9 @@ class CommsScreen(CockpitScreen):
             yield KeyedTable(ro.ITEM_COLUMNS, id="comms-items")
             yield Line(Content("sent and skipped").stylize("bold"), id="comms-sent-title")
             yield KeyedTable(ro.SENT_COLUMNS, id="comms-sent", cursor_type="none")
+            yield Line(Content("drill outbox (newest first; nothing leaves this machine)").stylize("bold"),
+                       id="comms-outbox-title")
+            yield Line(id="comms-outbox", markup=False)
             yield Line(id="comms-report", markup=False)
         yield from self.compose_footer()
 
@@ -67,6 +75,11 @@ class CommsScreen(CockpitScreen):
         self._keys = [i.key for i in items]
         self.query_one("#comms-items", KeyedTable).sync([(i.key, ro.item_cells(i, now, d.ascii)) for i in items])
         self.query_one("#comms-sent", KeyedTable).sync(ro.sent_rows(d.records, d.ascii))
+        outbox = ro.OUTBOX in d.comms_channels
+        for part in ("#comms-outbox-title", "#comms-outbox"):
+            self.query_one(part, Line).display = outbox
+        if outbox:
+            self.query_one("#comms-outbox", Line).set(ro.outbox_lines(d.records))
         self.query_one("#comms-report", Line).set(ro.report_line(d.report_path, d.state.resolved, d.readonly))
 
     def selected(self) -> str | None:

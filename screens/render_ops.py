@@ -34,10 +34,17 @@ def countdown(seconds: float) -> tuple[str, str]:
 
 
 def item_label(due: Any) -> str:
+    label = getattr(due, "label", None)
+    if isinstance(label, str):
+        return label
     return "periodic update" if due.kind == "update" else f"escalation {due.level}"
 
 
 # --------------------------------------------------------------------------- comms
+
+
+OUTBOX = "outbox"
+OUTBOX_NOTE = "  drill: messages go to the local outbox below and the journal; nothing is sent"
 
 
 def channels_line(channels: list[str], loaded: bool = True) -> Content:
@@ -45,7 +52,8 @@ def channels_line(channels: list[str], loaded: bool = True) -> Content:
         return Content("channels: loading the notify settings…").stylize("$text-muted")
     if not channels:
         return Content.assemble(("channels: ", "bold"), ("none  ", "$warning bold"), (CHANNEL_HELP, "$text-muted"))
-    return Content.assemble(("channels: ", "bold"), (", ".join(channels), "$success"))
+    note = (OUTBOX_NOTE, "$text-muted") if OUTBOX in channels else ("", "")
+    return Content.assemble(("channels: ", "bold"), (", ".join(channels), "$success"), note)
 
 
 def next_lines(plan: Any, now: datetime, busy: str = "") -> Content:
@@ -58,7 +66,11 @@ def next_lines(plan: Any, now: datetime, busy: str = "") -> Content:
         return Content(msg).stylize("$text-muted")
     lines = []
     esc = next((d for d in plan.escalations if d.status == "pending"), None)
-    for label, due in (("next update     ", plan.update), ("next escalation ", esc)):
+    started = getattr(plan, "started", None)
+    rows = [("next update     ", plan.update), ("next escalation ", esc)]
+    if started is not None and started.status == "pending":  # the rollback started: announce it first
+        rows.insert(0, ("announce        ", started))
+    for label, due in rows:
         if due is None:
             lines.append(Content.assemble((label, "bold"), ("none pending", "$text-muted")))
             continue
@@ -111,7 +123,7 @@ def sent_rows(records: list[dict], ascii: bool = False) -> list[tuple[str, tuple
         if t == "notification":
             ok = bool(r.get("ok"))
             what = str(r.get("purpose") or "") + (f" {r['level']}" if r.get("level") else "") + (" (edited)" if r.get("edited") else "")
-            detail = r.get("detail") or r.get("title") or ""
+            detail = (r.get("title") if r.get("channel") == OUTBOX else None) or r.get("detail") or r.get("title") or ""
             cells = (Content(_when(r)), text(r.get("channel", "?"), 20), Content(gl["ok"] if ok else gl["fail"]).stylize(
                 "$success bold" if ok else "$error bold"), text(what, 40), text(r.get("actor", ""), 60, "$text-muted"),
                 text(detail, 300, "" if ok else "$error"))
@@ -124,6 +136,31 @@ def sent_rows(records: list[dict], ascii: bool = False) -> list[tuple[str, tuple
         out.append((str(r.get("seq", len(out))), cells))
     out.reverse()
     return out
+
+
+def outbox_lines(records: list[dict], limit: int = 3, body_lines: int = 6) -> Content:
+    """The drill outbox's latest messages, newest first: time, what, who, then the title and
+    the body as they would have been posted (journaled ``notification`` records on the
+    ``outbox`` channel)."""
+    msgs = [r for r in records if r.get("type") == "notification" and r.get("channel") == OUTBOX]
+    if not msgs:
+        return Content("the outbox is empty: s sends the item under the cursor here, e edits it first").stylize(
+            "$text-muted")
+    out: list[Content] = []
+    for r in reversed(msgs[-limit:]):
+        what = str(r.get("purpose") or "message") + (f" {r['level']}" if r.get("level") else "") + \
+            (" (edited)" if r.get("edited") else "")
+        out.append(Content.assemble((_when(r) + "  ", "bold"), text(what, 60, "$accent"), ("  ", ""),
+                                    text(r.get("actor", ""), 60, "$text-muted")))
+        out.append(Content.assemble(("  ", ""), text(r.get("title") or "", 300, "bold")))
+        lines = str(r.get("text") or "").split("\n")
+        for line in lines[:body_lines]:
+            out.append(Content.assemble(("  ", ""), text(line, 300)))
+        if len(lines) > body_lines:
+            out.append(Content(f"  … {len(lines) - body_lines} more lines in the journal").stylize("$text-muted"))
+    if len(msgs) > limit:
+        out.append(Content(f"{len(msgs) - limit} older messages in the journal").stylize("$text-muted"))
+    return Content("\n").join(out)
 
 
 def report_line(path: str | None, resolved: bool, readonly: bool) -> Content:

@@ -1,5 +1,6 @@
-"""Team communication: which periodic update or escalation is due, and sending, editing or
-skipping it through the notifier (every delivery and skip journaled).
+"""Team communication: which periodic update, "rollback started" message or escalation is
+due, and sending, editing or skipping it through the notifier (every delivery and skip
+journaled). In a drill the notifier is the local outbox (:mod:`backends.notify.outbox`).
 
 The notify settings (pydantic) are loaded in a thread after the first frame
 (:meth:`CommsController.load`); :meth:`CommsController.tick` toasts an item once when it
@@ -43,9 +44,11 @@ class CommsController:
         self.host.fetch("comms-load", load, got)
 
     def load(self) -> tuple[Any, list[str]]:
-        """*Thread.* The comms policy and the configured channels (imports pydantic)."""
+        """*Thread.* The comms policy and the notifier's channels (imports pydantic): the team's
+        configured ones, or a drill's local ``outbox``."""
         ns = self.load_settings()
-        return ns.policy(), ns.configured_channels()
+        channels = getattr(self.notifier_factory(None), "channels", None)
+        return ns.policy(), list(channels) if channels is not None else ns.configured_channels()
 
     def loaded(self, policy: Any, channels: list[str]) -> bool:
         """Show the policy and channels; True the first time (start :meth:`tick` then)."""
@@ -65,8 +68,8 @@ class CommsController:
             key = (due.key, due.due_at.isoformat())
             if key not in self.announced:
                 self.announced.add(key)
-                what = "periodic update" if due.kind == "update" else f"escalation {due.level}"
-                toasts.append(f"comms: the {what} is due — t opens the comms panel")
+                toasts.append(f"comms: the {due.label} {'message ' if due.kind == 'started' else ''}is due"
+                              " — t opens the comms panel")
                 self.host.notify(toasts[-1], severity="warning", timeout=8)
         return toasts
 
@@ -142,7 +145,7 @@ class CommsController:
     def preview(self, item: str | None, *, target: Any = None) -> tuple[Any, str]:
         """*Thread.* The item and the text that would be sent (title line, then the body)."""
         records, n, due = self._due(item, target, "comms: a message prepared")
-        chans = [c for c in (list(due.channels) or ["slack", "webhook"]) if c in n.channels] or ["slack"]
+        chans = [c for c in (list(due.channels) or ["slack", "webhook"]) if c in n.channels] or (n.channels[:1] or ["slack"])
         extra = {"level": due.level or "", "mentions": " ".join(due.targets)} if due.kind == "escalation" else None
         msg = n.preview(chans[0], due.template, records, extra=extra)
         return due, f"{msg.title}\n{msg.body}"
