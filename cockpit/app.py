@@ -298,6 +298,9 @@ class CockpitApp(App):
             self.notify(str(exc), severity="error")
 
     async def action_quit(self) -> None:
+        flows.quit_or_ask(self, self._quit)
+
+    def _quit(self) -> None:
         self.incident.stop()
         self.exit(0)
 

@@ -59,3 +59,19 @@ def offer_report(app: Any) -> None:
     from screens.modals import ReportPrompt
 
     app.push_screen(ReportPrompt(), lambda yes: write_report(app) if yes else None)
+
+
+def quit_or_ask(app: Any, quit: Any) -> None:
+    """``q``: quit at once, unless this session holds an open incident — then ask first, and
+    say that it stays open (the next ``cockpit`` offers to resume it)."""
+    from screens.question import YesNo
+
+    st, session = app.data.state, app.session
+    if session is None or session.readonly or session.journal is None or st.resolved or isinstance(app.screen, YesNo):
+        quit()
+        return
+    body = (f"The incident on {st.target or session.target} is open (phase {st.phase or '?'}). Quitting leaves it "
+            f"open: its journal stays, its lock is released, and the next cockpit offers to resume it.\n"
+            f"journal: {session.journal_path}")
+    app.push_screen(YesNo("Quit with the incident open?", body, "quit (the incident stays open)", "stay"),
+                    lambda yes: quit() if yes else None)

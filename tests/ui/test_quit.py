@@ -1,0 +1,72 @@
+"""Issue 12, rails: ``q`` during an open incident asks before quitting and says the incident
+stays open (the next cockpit offers to resume it); with none open, or readonly, it quits."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cockpit.model import Target
+from cockpit.session import Session
+from tests.ui.fakes import args
+from tests.ui.test_flows import settings, until
+
+pytestmark = pytest.mark.slow
+TARGET = Target("checkout", "shop")
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("COCKPIT_LOCK_DIR", str(tmp_path / "locks"))
+
+
+def run(session: Session, keys_then_check):
+    async def go():
+        from cockpit.app import CockpitApp
+
+        app = CockpitApp(args(), session=session, settings=settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await keys_then_check(app, pilot)
+        return app
+
+    return asyncio.run(go())
+
+
+def test_q_with_an_open_incident_asks_and_names_what_stays(tmp_path, isolated):
+    from screens.question import YesNo
+
+    session = Session(backend=None, journal_path=tmp_path / "incident.jsonl")
+
+    async def steps(app, pilot):
+        await pilot.pause(0.2)  # the operator acts: the incident opens (as a tick or a rollback opens it)
+        await asyncio.get_running_loop().run_in_executor(None, lambda: app.incident.open_for(TARGET, "test"))
+        await until(pilot, lambda: app.data.state.target == "shop/checkout")
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, YesNo))
+        body = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "shop/checkout" in body and "stays" in body and "resume" in body and str(tmp_path / "incident.jsonl") in body
+        await pilot.press("n")  # stay
+        await pilot.pause(0.2)
+        assert app.is_running and not isinstance(app.screen, YesNo)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, YesNo))
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running)
+
+    app = run(session, steps)
+    assert app.return_code == 0
+    assert (tmp_path / "incident.jsonl").exists()  # the incident stays: nothing was resolved or removed
+    session.close()
+
+
+def test_q_with_no_incident_quits_at_once(tmp_path, isolated):
+    session = Session(backend=None, journal_path=tmp_path / "incident.jsonl")
+
+    async def steps(app, pilot):
+        await pilot.pause(0.2)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
+
+    run(session, steps)
+    session.close()
