@@ -184,6 +184,39 @@ class PrometheusSource:
         return self.track.judge(Reading(self.name, at=now, window_s=window_s, error_rate=err, p95_ms=p95,
                                         request_rate=rate))
 
+    def history(self, span_s: float, now: float | None = None, step_s: float | None = None, *,
+                rate_window_s: float = 60.0) -> list[tuple[float, float | None, float | None]]:
+        """The last ``span_s`` seconds as ``[(t, error_rate, p95_ms)]``, oldest first, one point
+        per ``step_s`` (default: ``span_s / 240``, at least 1 s), each measured as :meth:`sample`
+        measures it over ``rate_window_s`` — three range queries, so panes that start with it show
+        what happened before the cockpit was opened (the moment of a bad release).
+
+        A value is None where Prometheus has none (no series, NaN, ±Inf) and the error rate is
+        None where there was no traffic; steps where neither is known are left out. Raises
+        :class:`~cockpit.errors.CockpitError` when Prometheus fails (:class:`ConfigError` for a
+        query it rejects); nothing is retried, and the source's reliability track is untouched
+        (a history is not a check)."""
+        now = time.time() if now is None else now
+        step = max(1.0, step_s if step_s is not None else span_s / 240.0)
+        start = now - span_s
+
+        def series(which: str) -> dict[float, float]:
+            rows = self.client.query_range(self.promql(which, rate_window_s), start, now, step)
+            if not rows:
+                return {}
+            return {round(t, 3): v for t, v in rows[0][1] if math.isfinite(v)}
+
+        err, p95, rate = series("error_rate"), series("p95_ms"), series("request_rate")
+        out = []
+        for t in sorted(set(err) | set(p95)):
+            e = err.get(t)
+            if t in rate and rate[t] <= 0:
+                e = None  # no traffic: no error rate
+            if e is None and p95.get(t) is None:
+                continue
+            out.append((t, e, p95.get(t)))
+        return out
+
     def window_stats(self, start: float, end: float) -> WindowStats:
         """One window's averages, evaluated at ``end`` over ``end - start`` (for before/after)."""
         w = max(1.0, end - start)
