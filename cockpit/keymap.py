@@ -28,7 +28,8 @@ class KeySpec:
     description: str
     scope: str = "app"
     """``app``, ``dashboard``, ``history``, ``confirm``, ``rollback``, ``checklist``, ``comms``,
-    ``edit`` (the message editor), ``data``, ``invalidate`` (its confirmation)."""
+    ``edit`` (the message editor), ``data``, ``invalidate`` (its confirmation), ``answers`` (the
+    decision tree's form), ``answer`` (a yes/no question in it)."""
     show: bool = True
     mutating: bool = False
     priority: bool = False
@@ -48,6 +49,7 @@ DEFAULTS: tuple[KeySpec, ...] = (
     KeySpec("filter", "slash", "filter", "Filter", "dashboard"),
     KeySpec("pick", "enter", "pick", "Select", "dashboard", show=False),
     KeySpec("arm", "a", "toggle_arm", "Arm auto", "dashboard", mutating=True),
+    KeySpec("answer_tree", "i", "answer_tree", "Tree", "dashboard", mutating=True),
     KeySpec("abort", "x", "abort_auto", "Abort auto", "app", mutating=True),
     KeySpec("choose", "enter", "choose", "Roll back to…", "history", mutating=True),
     KeySpec("diff", "d", "toggle_diff", "Diff", "history"),
@@ -69,6 +71,14 @@ DEFAULTS: tuple[KeySpec, ...] = (
     KeySpec("cancel_invalidate", "ctrl+x", "cancel_invalidate", "Cancel", "data", mutating=True),
     KeySpec("invalidate_yes", "y", "confirm", "Yes, delete", "invalidate", mutating=True),
     KeySpec("invalidate_no", "n,escape", "cancel", "No", "invalidate"),
+    KeySpec("answers_save", "enter", "save_answers", "Save", "answers", mutating=True),
+    KeySpec("answers_cancel", "escape", "cancel", "Cancel", "answers"),
+    KeySpec("answers_next", "down", "app.focus_next", "Next field", "answers", show=False),
+    KeySpec("answers_previous", "up", "app.focus_previous", "Previous field", "answers", show=False),
+    KeySpec("answer_yes", "y", "answer_yes", "Yes", "answer"),
+    KeySpec("answer_no", "n", "answer_no", "No", "answer"),
+    KeySpec("answer_unknown", "backspace,delete", "answer_unknown", "Not known", "answer"),
+    KeySpec("answer_cycle", "space,left,right", "answer_cycle", "Change", "answer", show=False),
 )
 
 # Keys that need modifiers terminals do not send reliably over SSH.

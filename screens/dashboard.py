@@ -1,5 +1,6 @@
-"""The dashboard: targets, live error-rate and p95 plots, the decision matrix and verdict,
-pods and events, stale marks and the automatic rollback's countdown."""
+"""The dashboard: targets, live error-rate and p95 plots, the decision matrix and verdict
+(with the decision tree's recommendation; ``i`` answers its questions), pods and events,
+stale marks and the automatic rollback's countdown."""
 from __future__ import annotations
 
 import time
@@ -11,7 +12,7 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from cockpit.model import Target
-from screens import render
+from screens import render, render_tree
 from screens.base import CockpitScreen
 from screens.keys import bindings
 from screens.messages import AbortAuto, ArmToggled, TargetPicked
@@ -23,7 +24,7 @@ EVENT_COLUMNS = [("LAST", "last", 8), ("TYPE", "type", 7), ("REASON", "reason", 
 
 class DashboardScreen(CockpitScreen):
     BINDINGS = bindings("dashboard")
-    parts = ("targets", "snapshot", "metrics", "auto")
+    parts = ("targets", "snapshot", "metrics", "auto", "tree")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -85,9 +86,23 @@ class DashboardScreen(CockpitScreen):
         self.query_one("#err", MetricPlot).show(self.data.error_rate.points, now, f"errors % (now {render.fmt_pct(er)})")
         self.query_one("#p95", MetricPlot).show(self.data.p95.points, now, f"p95 ms (now {render.fmt_ms(p95)})")
         self.query_one("#matrix", Line).set(render.matrix(d, self.data.decision_config, self.data.ascii))
-        self.query_one("#verdict", Line).set(render.verdict(d, self.data.metrics_note))
+        self.show_tree()
         self.query_one("#stale", Line).set(render.stale_line(self.data.stale, self.data.errors))
         self.show("bar")
+
+    def answers(self) -> tuple:
+        """The journal's answers for the target on screen, and those that did not fit."""
+        from cockpit.controllers.answers import answers_for
+
+        return answers_for(self.data.state, self.data.target)
+
+    def show_tree(self) -> None:
+        """The verdict pane: the decision tree's recommendation (the journaled answers and the
+        live error rate), then the verdict and its reasons."""
+        d = self.data.decision
+        inputs, _problems = self.answers()
+        self.query_one("#verdict", Line).set(render_tree.verdict_pane(
+            render.verdict(d, self.data.metrics_note), inputs, d, self.data.decision_config, self.data.ascii))
 
     def show_auto(self) -> None:
         self.query_one("#auto", Line).set(render.auto_line(self.data.auto_armed, self.data.auto_remaining,
@@ -125,6 +140,30 @@ class DashboardScreen(CockpitScreen):
 
     def action_abort_auto(self) -> None:
         self.post_message(AbortAuto())
+
+    def action_answer_tree(self) -> None:
+        """The decision tree's form, prefilled with the journaled answers; saved answers go to
+        the app (:class:`screens.decision_form.AnswersGiven`), which journals what changed."""
+        from cockpit.text import sanitize
+        from screens.decision_form import AnswersGiven, DecisionForm
+
+        if self.data.target is None:
+            self.app.notify("pick a target first (enter on the list)", severity="warning")
+            return
+        theirs = self.data.state.target
+        if theirs and theirs != str(self.data.target):
+            self.app.notify(f"the open incident is on {sanitize(theirs, max_len=120)}: pick it to answer its questions",
+                            severity="warning")
+            return
+        inputs, problems = self.answers()
+        er = getattr(getattr(self.data.decision, "sample", None), "error_rate", None)
+
+        def saved(answers: dict | None) -> None:
+            if answers is not None:
+                self.post_message(AnswersGiven(answers))
+
+        self.app.push_screen(DecisionForm(inputs, error_rate=er, cfg=self.data.decision_config, problems=problems,
+                                          ascii=self.data.ascii), saved)
 
     def back(self) -> bool:
         """esc: close the filter first; False when there was nothing to close."""
