@@ -39,13 +39,20 @@ def _mark(ok: bool | None, ascii: bool) -> Content:
 
 
 def card_text(card: Any, ascii: bool = False) -> Content:
-    """The card: total, one line per phase against its budget, then the revision, the
-    checks, the comms and the keys, each with its points."""
+    """The card: the total (and the scenario's own time limit on the rollout), one line per
+    phase against its budget, then the revision, the checks, the comms and the keys, each
+    with its points. Fits a 76-column dialog at 80x24."""
     from cockpit.drill_score import CHECKS_POINTS, COMMS_POINTS, KEYS_PAR, KEYS_POINTS, REVISION_POINTS
 
     pct = f"  ({round(100 * card.points / card.max_points)}%)" if card.max_points else ""
+    goal = Content("")
+    if card.goal_within_s is not None:  # the scenario's own time limit, on the rollout
+        took = format_duration(card.rolled_back_s) if card.rolled_back_s is not None else "never"
+        ok = card.rolled_back_s is not None and card.rolled_back_s <= card.goal_within_s
+        goal = Content.assemble(("    rolled out ", ""), (took if card.rolled_back_s is None else f"after {took}", "bold"),
+                                (f" (goal: {format_duration(card.goal_within_s)}) ", "$text-muted"), _mark(ok, ascii))
     lines: list[Content] = [
-        Content.assemble(("score ", "bold"), (f"{card.points} / {card.max_points}", "$accent bold"), (pct, "bold")),
+        Content.assemble(("score ", "bold"), (f"{card.points} / {card.max_points}", "$accent bold"), (pct, "bold"), goal),
         Content.assemble(text(card.target or "?", 200), ("  started ", "$text-muted"), (clock(card.started_at), ""),
                          ("  verified after ", "$text-muted"), (format_duration(card.total_s) if card.total_s is not None
                                                                 else "never", "")),
@@ -58,14 +65,14 @@ def card_text(card: Any, ascii: bool = False) -> Content:
                                       (f"{p.name:<10}{took:>9}{format_duration(p.budget_s):>10}   ", ""),
                                       _pts(p.points, p.max_points)))
     lines.append(Content(""))
-    chosen = ", ".join(card.chosen_images) or "none"
+    chosen = ", ".join(card.chosen_images) or "no rollback"
     if card.revision_ok is None:
-        what = Content.assemble(("rolled back to ", ""), text(chosen, 300), (" (the scenario names no revision)", "$text-muted"))
+        what = Content.assemble(text(chosen, 300), (" (the scenario names no revision)", "$text-muted"))
     elif card.revision_ok:
-        what = Content.assemble(("rolled back to ", ""), text(chosen, 300), (": the goal's", "$success"))
+        what = Content.assemble(text(chosen, 300), (" = the goal", "$success"))
     else:
-        goal = ", ".join(card.goal_images) or (f"revision {card.goal_revision}" if card.goal_revision is not None else "?")
-        what = Content.assemble(("rolled back to ", ""), text(chosen, 300), ("; the goal was ", "$error"), text(goal, 300, "bold"))
+        want = ", ".join(card.goal_images) or (f"revision {card.goal_revision}" if card.goal_revision is not None else "?")
+        what = Content.assemble(text(chosen, 300), ("; the goal: ", "$error"), text(want, 300, "bold"))
     lines.append(Content.assemble(_mark(card.revision_ok, ascii), ("  revision  ", "bold"), _pts(card.revision_points, REVISION_POINTS),
                                   ("  ", ""), what))
     checks = f"{card.checks_verified} of {card.checks_total} verified, {card.checks_skipped} not verified"
@@ -73,23 +80,16 @@ def card_text(card: Any, ascii: bool = False) -> Content:
     lines.append(Content.assemble(_mark(card.checks_skipped == 0 and card.checks_failed == 0, ascii), ("  checks    ", "bold"),
                                   _pts(card.checks_points, CHECKS_POINTS), ("  " + checks, "")))
     if card.comms:
-        comms = f"{card.comms_on_time} of {card.comms_counted} messages on time: " + ", ".join(
-            f"{f.label} {STATUS_WORDS.get(f.status, f.status)}" for f in card.comms)
+        off = [f"{f.label} {STATUS_WORDS.get(f.status, f.status)}" for f in card.comms if f.status != "on_time"]
+        comms = f"{card.comms_on_time} of {card.comms_counted} messages on time" + (": " + ", ".join(off) if off else "")
     else:
         comms = "no message fell due"
     lines.append(Content.assemble(_mark(None if not card.comms else card.comms_on_time == card.comms_counted, ascii),
                                   ("  comms     ", "bold"), _pts(card.comms_points, COMMS_POINTS), ("  ", ""), text(comms, 400)))
-    keys = (f"{card.keystrokes} from the first frame to the confirmed rollback (par {KEYS_PAR})"
-            if card.keystrokes is not None else "not counted (the drill was resumed or never confirmed a rollback)")
+    keys = (f"{card.keystrokes} to the confirmed rollback (par {KEYS_PAR})"
+            if card.keystrokes is not None else "not counted (a resumed drill, or no rollback confirmed)")
     lines.append(Content.assemble(_mark(None if card.keystrokes is None else card.keystrokes <= KEYS_PAR, ascii),
                                   ("  keys      ", "bold"), _pts(card.keys_points, KEYS_POINTS), ("  " + keys, "")))
-    if card.goal_within_s is not None:
-        took = format_duration(card.rolled_back_s) if card.rolled_back_s is not None else "never"
-        ok = card.rolled_back_s is not None and card.rolled_back_s <= card.goal_within_s
-        lines.append(Content(""))
-        lines.append(Content.assemble(_mark(ok, ascii), ("  goal      ", "bold"),
-                                      (f"rolled out {took} after the start; the scenario asks for "
-                                       f"{format_duration(card.goal_within_s)}", "")))
     return Content("\n").join(lines)
 
 
