@@ -280,7 +280,7 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
             escalations.append(Due("escalation", due_at, rule.level, rule.targets, rule.channels, "cancelled", verified))
         elif is_open:
             escalations.append(Due("escalation", due_at, rule.level, rule.targets, rule.channels))
-    items = tuple(([update] if update else []) + ([started] if started else []) + escalations)
+    items = tuple(([started] if started else []) + ([update] if update else []) + escalations)  # announce first
     return CommsPlan(is_open, update, tuple(escalations), last_sent, failed, items, started)
 
 

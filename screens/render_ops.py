@@ -76,7 +76,7 @@ def next_lines(plan: Any, now: datetime, busy: str = "") -> Content:
             continue
         left, style = countdown(due.seconds_until(now))
         who = f"  to {' '.join(due.targets)}" if due.targets else ""
-        lines.append(Content.assemble((label, "bold"), (f"{item_label(due):<16}", ""), (f"due {clock(due.due_at)}  ", ""),
+        lines.append(Content.assemble((label, "bold"), (f"{item_label(due):<17}", ""), (f"due {clock(due.due_at)}  ", ""),
                                       (left, style), text(who, 200, "$text-muted")))
     if busy:
         lines.append(text(busy, 200, "$accent"))
@@ -138,6 +138,12 @@ def sent_rows(records: list[dict], ascii: bool = False) -> list[tuple[str, tuple
     return out
 
 
+def _as_slack_shows(value: str) -> str:
+    """The outbox keeps the message as Slack would receive it (values escaped for mrkdwn:
+    ``&lt;`` ``&gt;`` ``&amp;``); it shows it as Slack would display it."""
+    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def outbox_lines(records: list[dict], limit: int = 3, body_lines: int = 6) -> Content:
     """The drill outbox's latest messages, newest first: time, what, who, then the title and
     the body as they would have been posted (journaled ``notification`` records on the
@@ -152,12 +158,13 @@ def outbox_lines(records: list[dict], limit: int = 3, body_lines: int = 6) -> Co
             (" (edited)" if r.get("edited") else "")
         out.append(Content.assemble((_when(r) + "  ", "bold"), text(what, 60, "$accent"), ("  ", ""),
                                     text(r.get("actor", ""), 60, "$text-muted")))
-        out.append(Content.assemble(("  ", ""), text(r.get("title") or "", 300, "bold")))
-        lines = str(r.get("text") or "").split("\n")
+        out.append(Content.assemble(("  ", ""), text(_as_slack_shows(r.get("title") or ""), 300, "bold")))
+        lines = _as_slack_shows(str(r.get("text") or "")).split("\n")
         for line in lines[:body_lines]:
             out.append(Content.assemble(("  ", ""), text(line, 300)))
         if len(lines) > body_lines:
-            out.append(Content(f"  … {len(lines) - body_lines} more lines in the journal").stylize("$text-muted"))
+            more = len(lines) - body_lines
+            out.append(Content(f"  … {more} more line{'s' if more != 1 else ''} in the journal").stylize("$text-muted"))
     if len(msgs) > limit:
         out.append(Content(f"{len(msgs) - limit} older messages in the journal").stylize("$text-muted"))
     return Content("\n").join(out)
