@@ -358,7 +358,8 @@ class DrillSummary:
     target: str
     status: str
     """``scored`` (the card was journaled), ``resolved`` (resolved, no card: scored now, keys
-    unknown) or ``open`` (never resolved: scored as far as it went)."""
+    unknown), ``abandoned`` (closed unresolved: its cockpit stopped) or ``open`` (scored as far
+    as it went)."""
     total_s: float | None
     phases: dict[str, float | None]
     keystrokes: int | None
@@ -388,7 +389,8 @@ def summarize(path: str, records: list[dict], goals: Sequence[Goal] | None = Non
 
     state = replay(records)
     card = journaled_score(state)
-    status = "scored" if card is not None else ("resolved" if state.resolved else "open")
+    status = "scored" if card is not None else (
+        "resolved" if state.resolved else ("abandoned" if state.closed else "open"))
     if card is None:
         scenario = infer_scenario(state.target, goals)
         goal = next((g for g in (goals if goals is not None else builtin_goals()) if g.scenario == scenario), None) \

@@ -160,9 +160,12 @@ def test_the_card_is_journaled_and_read_back(tmp_path):
 
 
 def test_a_drill_without_a_card_is_scored_from_its_journal_and_its_scenario_inferred():
-    s = summarize("x.jsonl", drill(verified=None, resolved=300)[:-2])  # never resolved
+    open_ = drill(verified=None, resolved=300)[:-2]  # never resolved
+    s = summarize("x.jsonl", open_)
     assert s.status == "open" and s.scenario == "bad-image" and s.keystrokes is None
     assert s.revision_ok is True and s.max_points == 90 and s.checks == "0/15 (15 skipped)"
+    abandoned = open_ + journal((400, ev.IncidentClosed(reason="drill abandoned: its cockpit stopped")))
+    assert summarize("x.jsonl", abandoned).status == "abandoned"
 
 
 def test_goals_come_from_the_scenario_files():
