@@ -4,7 +4,7 @@
 - ``cockpit notify test slack|statuspage|webhook``  a harmless test (Statuspage: reads the page)
 - ``cockpit notify send CHANNEL [--template T | --text T] [--status S] [--journal J]``
 - ``cockpit notify due [--journal J]``              next periodic update / escalations
-- ``cockpit notify skip ITEM [--journal J]``        journal a skip (``update``, ``escalation:1``)
+- ``cockpit notify skip ITEM [--journal J]``        journal a skip (``update``, ``started``, ``escalation:1``)
 - ``cockpit notify preview TEMPLATE [--journal J]`` render without sending
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     d = ns.add_parser("due", parents=[common], help="what communication is due next")
     d.set_defaults(handler=_due)
     k = ns.add_parser("skip", parents=[common], help="skip a due item (journaled)")
-    k.add_argument("item", help="update or escalation:N")
+    k.add_argument("item", help="update, started (the rollback-started message) or escalation:N")
     k.add_argument("--note", default="")
     k.set_defaults(handler=_skip)
     v = ns.add_parser("preview", parents=[common], help="render a template without sending")
