@@ -76,7 +76,8 @@ def next_lines(plan: Any, now: datetime, busy: str = "") -> Content:
             continue
         left, style = countdown(due.seconds_until(now))
         who = f"  to {' '.join(due.targets)}" if due.targets else ""
-        lines.append(Content.assemble((label, "bold"), (f"{item_label(due):<17}", ""), (f"due {clock(due.due_at)}  ", ""),
+        what = "the rollback" if due.kind == "started" else item_label(due)  # "announce the rollback"
+        lines.append(Content.assemble((label, "bold"), (f"{what:<16}", ""), (f"due {clock(due.due_at)}  ", ""),
                                       (left, style), text(who, 200, "$text-muted")))
     if busy:
         lines.append(text(busy, 200, "$accent"))

@@ -74,7 +74,7 @@ def test_the_outbox_rehearses_the_rollback_started_message(world, state_home):  
             await pilot.pause(0.3)
             shown = screen_text(app)
             assert "channels: outbox" in shown and "nothing is sent" in shown
-            assert "announce" in shown and "rollback started" in shown  # offered since the rollback started
+            assert "announce        the rollback" in shown and "rollback started" in shown  # offered once it started
             assert "the outbox is empty" in shown
             await pilot.press("s")  # the next item: the rollback-started message
             await until(pilot, lambda: any(r.get("channel") == OUTBOX for r in app.data.records))

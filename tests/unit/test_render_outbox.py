@@ -50,5 +50,5 @@ def test_the_channel_line_names_the_outbox_and_the_started_message_is_announced_
     p = plan([rec(0, "incident_opened", target="shop/checkout", drill=True), rec(60, "phase", phase="execute")])
     assert [d.key for d in p.items][:2] == ["started", "update"]  # the comms table's first row: s sends it
     lines = ro.next_lines(p, T0 + timedelta(seconds=70)).plain.splitlines()
-    assert lines[0].startswith("announce        rollback started due ") and "OVERDUE 10s" in lines[0]
+    assert lines[0].startswith("announce        the rollback    due ") and "OVERDUE 10s" in lines[0]
     assert [ro.item_label(d) for d in p.items] == ["rollback started", "periodic update", "escalation 1", "escalation 2"]
