@@ -18,13 +18,6 @@ from textual.app import App
 from textual.binding import Binding
 
 from cockpit import compose
-from cockpit.controllers.checklist import ChecklistRunner
-from cockpit.controllers.cluster import ClusterView
-from cockpit.controllers.comms import CommsController
-from cockpit.controllers.data_layer import DataLayer
-from cockpit.controllers.incident import Incident
-from cockpit.controllers.live import LiveController
-from cockpit.controllers.report import ReportWriter
 from cockpit.errors import CockpitError
 from cockpit.keymap import DEFAULTS, apply_overrides
 from cockpit.model import Target
@@ -57,22 +50,7 @@ class CockpitApp(App):
         self.polls: dict[str, Poll] = {}
         self._dirty: set[str] = set()
         self._flush_timer = None
-        watch = getattr(settings, "watch", None)
-        window_s = getattr(watch, "window_s", 60.0)
-        self.incident = Incident(self, self.data, session, on_verify=lambda: self.live.stabilize_next(),
-                                 on_target=self._show_target, on_opened=lambda j, t: self.live.opened(j, t))
-        self.live = LiveController(self, self.data, window_s=window_s,
-                                   build=lambda target: compose.build_metrics(settings, self.session.backend, self.world, target),
-                                   countdown_s=getattr(watch, "countdown_s", 10.0), roll_back=self.start_rollback,
-                                   record_if_open=self.incident.record_if_open,
-                                   incident=lambda t: self.incident.open_for(t, "automatic rollback"), history=lambda t: self.session.history(t),
-                                   journal_samples_s=getattr(watch, "journal_samples_s", 10.0))
-        self.checklist = ChecklistRunner(self, self.data, self.incident, self.live, window_s=window_s)
-        self.cluster = ClusterView(self, self.data, self.live, self.checklist)
-        self.comms = CommsController(self, self.data, self.incident, load_settings=lambda: compose.notify_settings(settings),
-                                     notifier_factory=compose.notifier_factory(settings, readonly))
-        self.datalayer = DataLayer(self, self.data, self.incident, compose.DataBackends(), live=self.live)
-        self.reports = ReportWriter(self.incident)
+        compose.wire_controllers(self, settings, readonly)  # incident, live, answers, checklist, cluster, comms…
         self.user_keymap = keymap or {}
         self.keyspecs = apply_overrides(DEFAULTS, self.user_keymap)  # the help screen shows the user's keys
         for theme in load_themes():
@@ -92,7 +70,16 @@ class CockpitApp(App):
         self.push_screen("dashboard")
         if self.session is not None:
             self._connected(self.session, None, compose.DataBackends())
-        elif self.data.drill and not getattr(self.args, "scenario", None):
+        elif self.data.drill and self.world_factory is None and getattr(self.args, "drill_world", None) is None:
+            self.fetch("leftovers", compose.drill_leftovers, self._drill_leftovers)  # a crashed drill to resume?
+        else:
+            self._begin()
+
+    def _drill_leftovers(self, left: list) -> None:
+        flows.offer_drill_resume(self, left, compose.adopt_drill, compose.abandon_drill, self._begin)
+
+    def _begin(self) -> None:
+        if self.data.drill and not getattr(self.args, "scenario", None):
             from screens.modals import ScenarioPicker
 
             self.push_screen(ScenarioPicker(compose.drill_scenarios()), self._scenario_picked)
@@ -133,11 +120,20 @@ class CockpitApp(App):
         else:
             self.cluster.connect(session)
         self.incident.start(follow=getattr(self.args, "follow", None), journal=getattr(self.args, "journal", None),
-                            offer=self._offer_resume, choose=self._choose_incident)
+                            offer=self._offer_resume,
+                            choose=lambda incidents, then: flows.choose_incident(self, incidents, then))
         if session.drill_goal is not None and self.data.target is None:  # a drill starts on its deployment
             self.cluster.pick(session.drill_goal)
+        if getattr(self.args, "drill_resume", False):  # the operator chose to resume a crashed drill
+            self.args.drill_resume = False
+            flows.resume(self, Path(self.args.journal), compose.load_step_kinds)
 
     # ------------------------------------------------------------------ the incident: follow, observe, resume
+
+    def _opened(self, journal: Any, target: Target) -> None:
+        """*Thread.* This session opened an incident: the backlog behind it; a drill's world keeps its name."""
+        self.live.opened(journal, target)
+        getattr(self.world, "claim", lambda path: None)(journal.path)
 
     def _show_target(self, target: Target) -> None:
         if self.session is not None and self.session.backend is None:
@@ -150,12 +146,8 @@ class CockpitApp(App):
         self.post_message(msg.IncidentArrived())  # thread-safe and non-blocking: one drain per burst
 
     def on_incident_arrived(self, m: msg.IncidentArrived) -> None:
-        self.incident.drain()
-
-    def _choose_incident(self, incidents: list[tuple[str, str]], then: Any) -> None:
-        from screens.incident_picker import IncidentPicker
-
-        self.push_screen(IncidentPicker(incidents), then)
+        if self.incident.drain():
+            self.answers.sync()
 
     def _offer_resume(self, path: Path, description: str) -> None:
         flows.offer_resume(self, path, description, compose.load_step_kinds)
@@ -282,12 +274,14 @@ class CockpitApp(App):
         elif self.screen is not self.get_screen("dashboard"):
             self.switch_screen("dashboard")
 
-    def action_abort_auto(self) -> None:
+    def action_abort_auto(self, m: Any = None) -> None:
         self.live.abort()
 
-    def action_toggle_arm(self) -> None:
+    def action_toggle_arm(self, m: Any = None) -> None:
         if not self.data.readonly:
             self.live.toggle_arm()
+
+    on_abort_auto, on_arm_toggled = action_abort_auto, action_toggle_arm  # the screens' messages: the same
 
     def action_set_cockpit_theme(self, name: str) -> None:
         from cockpit.errors import ConfigError
@@ -324,11 +318,8 @@ class CockpitApp(App):
     def on_cancel_run(self, m: msg.CancelRun) -> None:
         self.incident.cancel_run()
 
-    def on_arm_toggled(self, m: msg.ArmToggled) -> None:
-        self.live.toggle_arm()
-
-    def on_abort_auto(self, m: msg.AbortAuto) -> None:
-        self.live.abort()
+    def on_answers_given(self, m: Any) -> None:
+        self.answers.give(m.answers)
 
     def on_check_ticked(self, m: msg.CheckTicked) -> None:
         self.checklist.tick(m.id, m.ok, m.note)

@@ -291,10 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if handler is None:
             if args.drill and args.scenario and os.environ.get("COCKPIT_DRILL_INPROCESS") != "1":
-                # Start the drill world first: it boots on the other core while Textual loads.
-                from cockpit.compose import start_drill_world
+                # Start the drill world first: it boots on the other core while Textual loads
+                # (unless a crashed drill's world is there to resume: the app asks first).
+                from cockpit.compose import drill_left_behind, start_drill_world
 
-                start_drill_world(args)
+                if not drill_left_behind():
+                    start_drill_world(args)
             from cockpit.app import run_app  # the full-screen cockpit (Textual)
 
             try:

@@ -88,11 +88,90 @@ def start_drill_world(args: argparse.Namespace, world_factory: Any = None) -> An
     if world_factory is not None:
         world = world_factory(scenario, speed=drill_speed()).start()
     else:
+        from cockpit.journal import state_dir
         from cockpit.world.process import WorldProcess
 
-        world = WorldProcess(scenario, speed=drill_speed()).start()
+        world = WorldProcess(scenario, speed=drill_speed(), home=state_dir() / "drills" / "worlds").start()
     args.drill_world = world
     return world
+
+
+@dataclass(frozen=True)
+class LeftDrill:
+    """A drill incident a crashed cockpit left open, with the world it ran against, still up."""
+
+    journal: Path
+    world: dict
+    description: str
+
+
+def drill_left_behind() -> bool:
+    """Cheap (a glob): is a crashed drill's world still running with its incident?"""
+    from cockpit.journal import state_dir
+    from cockpit.world.process import leftover_worlds
+
+    return any(w.get("journal") for w in leftover_worlds(state_dir() / "drills" / "worlds"))
+
+
+def drill_leftovers() -> list[LeftDrill]:
+    """*Blocking (files, signals).* Drill incidents a crashed cockpit left open whose world still
+    runs (offered for resume); every other open drill incident is closed as abandoned (it never
+    blocks a later drill), and a left-over world no incident needs is stopped."""
+    from cockpit.events import IncidentClosed
+    from cockpit.journal import Journal, find_open_incidents, state_dir
+    from cockpit.session import describe_incident
+    from cockpit.world.process import leftover_worlds, stop_pid
+
+    root = state_dir() / "drills"
+    orphans = leftover_worlds(root / "worlds")
+    by_journal = {str(Path(w["journal"])): w for w in orphans if w.get("journal")}
+    claimed_by_running = {str(Path(j)) for j in _running_world_journals(root / "worlds")}
+    out: list[LeftDrill] = []
+    for path in find_open_incidents(root):
+        world = by_journal.pop(str(path), None)
+        if world is not None:
+            out.append(LeftDrill(path, world, f"{describe_incident(path)} — drill {world['scenario']}, its world still running"))
+        elif str(path) not in claimed_by_running:  # another cockpit's drill in progress is left alone
+            with Journal.open(path) as j:
+                j.write(IncidentClosed(reason="drill abandoned: its cockpit stopped and its world is gone"))
+    for w in orphans:
+        if not any(d.world is w for d in out):
+            stop_pid(int(w["pid"]))
+    return out
+
+
+def _running_world_journals(home: Path) -> list[str]:
+    import json
+
+    out = []
+    for info in home.glob("*/world.json") if home.is_dir() else ():
+        try:
+            j = json.loads(info.read_text(encoding="utf-8")).get("journal")
+        except (OSError, ValueError):
+            continue
+        if j:
+            out.append(j)
+    return out
+
+
+def adopt_drill(args: argparse.Namespace, left: LeftDrill) -> None:
+    """Resume ``left`` against its own world: the session connects to it as the drill's world."""
+    from cockpit.world.process import WorldProcess
+
+    args.drill, args.scenario = True, left.world["scenario"]
+    args.drill_world = WorldProcess.adopt(left.world)
+    args.journal = str(left.journal)
+
+
+def abandon_drill(left: LeftDrill) -> None:
+    """The operator starts a new drill instead: the old one's incident is closed, its world stopped."""
+    from cockpit.events import IncidentClosed
+    from cockpit.journal import Journal
+    from cockpit.world.process import stop_pid
+
+    with Journal.open(left.journal) as j:
+        j.write(IncidentClosed(reason="drill abandoned: a new drill was started instead of resuming it"))
+    stop_pid(int(left.world["pid"]))
 
 
 def drill_goal(world: Any) -> Target | None:
@@ -360,3 +439,34 @@ def lock_target(backends: dict[str, Any], target: Any, actor: str, *, readonly: 
     locker = target_locker(backends.get("kubernetes")) if getattr(target, "kind", "") == "deployment" else None
     return acquire_target_lock(locker, target, actor=actor, readonly=readonly,
                                warn=lambda text: print(f"warning: {text}", file=sys.stderr, flush=True))
+
+
+def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
+    """The full-screen app's controllers (Textual-free, :mod:`cockpit.controllers`), wired to
+    each other, to the settings and to the backends' builders; the app hosts them."""
+    from cockpit.controllers.answers import AnswersController
+    from cockpit.controllers.checklist import ChecklistRunner
+    from cockpit.controllers.cluster import ClusterView
+    from cockpit.controllers.comms import CommsController
+    from cockpit.controllers.data_layer import DataLayer
+    from cockpit.controllers.incident import Incident
+    from cockpit.controllers.live import LiveController
+    from cockpit.controllers.report import ReportWriter
+
+    watch = getattr(settings, "watch", None)
+    window_s = getattr(watch, "window_s", 60.0)
+    app.incident = Incident(app, app.data, app.session, on_verify=lambda: app.live.stabilize_next(),
+                            on_target=app._show_target, on_opened=app._opened)
+    app.live = LiveController(app, app.data, window_s=window_s,
+                               build=lambda t: app.answers.built(t, build_metrics(settings, app.session.backend, app.world, t)),
+                               countdown_s=getattr(watch, "countdown_s", 10.0), roll_back=app.start_rollback,
+                               record_if_open=app.incident.record_if_open,
+                               incident=lambda t: app.incident.open_for(t, "automatic rollback"), history=lambda t: app.session.history(t),
+                               journal_samples_s=getattr(watch, "journal_samples_s", 10.0))
+    app.answers = AnswersController(app, app.data, app.incident, app.live)
+    app.checklist = ChecklistRunner(app, app.data, app.incident, app.live, window_s=window_s)
+    app.cluster = ClusterView(app, app.data, app.live, app.checklist)
+    app.comms = CommsController(app, app.data, app.incident, load_settings=lambda: notify_settings(settings),
+                                 notifier_factory=notifier_factory(settings, readonly))
+    app.datalayer = DataLayer(app, app.data, app.incident, DataBackends(), live=app.live)
+    app.reports = ReportWriter(app.incident)

@@ -20,6 +20,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--speed", type=float, default=1.0, help="simulated time speed-up (default: 1.0)")
     serve.add_argument("--forbid", action="append", default=[], metavar="RESOURCE",
                        help="answer every request for RESOURCE (e.g. leases) with 403 Forbidden, as RBAC would")
+    serve.add_argument("--keepalive", metavar="FILE", type=Path,
+                       help="stop when FILE has not been touched for --grace seconds (a drill whose cockpit crashed)")
+    serve.add_argument("--grace", type=float, default=300.0, metavar="SECONDS", help="see --keepalive (default: 300)")
     serve.set_defaults(handler=_world_serve)
 
     journal = sub.add_parser("journal", parents=[common], help="read incident journals")
@@ -111,4 +114,4 @@ def _world_serve(args: argparse.Namespace) -> int:
     from cockpit.world.serve import serve
 
     return serve(args.world_kubeconfig, port=args.port, scenario=args.scenario, speed=args.speed,
-                 forbid=args.forbid)
+                 forbid=args.forbid, keepalive=args.keepalive, grace_s=args.grace)

@@ -15,14 +15,42 @@ def offer_resume(app: Any, path: Path, description: str, prepare: Any) -> None:
     """Ask whether to resume the open incident at ``path``; resume it in a thread if yes."""
     from screens.modals import ResumePrompt
 
+    app.push_screen(ResumePrompt(description, str(path)), lambda yes: resume(app, path, prepare) if yes else None)
+
+
+def resume(app: Any, path: Path, prepare: Any) -> None:
+    """Resume the incident at ``path`` (in a thread), then show where it stands."""
     def resumed(state: Any, where: str) -> None:
         app.goto(where)
         app.notify(f"resumed {state.target} in phase {state.phase}", timeout=5)
 
-    def resume() -> None:
-        app.incident.resume(path, prepare=prepare, resumed=resumed)
+    app.run_in_thread(lambda: app.incident.resume(path, prepare=prepare, resumed=resumed))
 
-    app.push_screen(ResumePrompt(description, str(path)), lambda yes: app.run_in_thread(resume) if yes else None)
+
+def offer_drill_resume(app: Any, leftovers: list, adopt: Any, abandon: Any, begin: Any) -> None:
+    """A crashed drill's incident is open and its world still runs: resume it against that
+    world (``adopt(args, left)``, then connect: the app resumes it once connected), or start
+    anew (``abandon(left)`` closes the old incident, so it never blocks this drill)."""
+    from screens.question import YesNo
+
+    if not leftovers:
+        begin()
+        return
+    left = leftovers[-1]
+
+    def resume_it(left: Any) -> None:
+        adopt(app.args, left)
+        app.data.drill, app.args.drill_resume = app.args.scenario, True
+        app.connect()
+
+    def start_fresh(left: Any) -> None:
+        app.run_in_thread(lambda: abandon(left))
+        begin()
+
+    body = (f"{left.description}\njournal: {left.journal}\n\nResume it against the same world (the rollback "
+            "goes on from its journal), or start a new drill (the interrupted one is closed as abandoned).")
+    app.push_screen(YesNo("A drill was interrupted", body, "resume the drill", "start a new drill"),
+                    lambda yes: resume_it(left) if yes else start_fresh(left))
 
 
 def write_report(app: Any) -> None:
@@ -70,8 +98,29 @@ def quit_or_ask(app: Any, quit: Any) -> None:
     if session is None or session.readonly or session.journal is None or st.resolved or isinstance(app.screen, YesNo):
         quit()
         return
-    body = (f"The incident on {st.target or session.target} is open (phase {st.phase or '?'}). Quitting leaves it "
-            f"open: its journal stays, its lock is released, and the next cockpit offers to resume it.\n"
-            f"journal: {session.journal_path}")
+    where = f"The incident on {st.target or session.target} is open (phase {st.phase or '?'})."
+    if session.drill:  # its world stops with this cockpit: nothing is left to resume against
+        body = f"{where} Quitting ends the drill: its world stops and the drill's incident is closed as abandoned."
+
+        def end_drill() -> None:
+            def close() -> None:
+                try:
+                    session.record("incident_closed", reason="drill ended: the operator quit with the incident open")
+                finally:
+                    app.call_from_thread(quit)
+
+            app.run_in_thread(close)
+
+        app.push_screen(YesNo("Quit the drill?", body, "quit the drill", "stay"), lambda yes: end_drill() if yes else None)
+        return
+    body = (f"{where} Quitting leaves it open: its journal stays, its lock is released, and the next cockpit "
+            f"offers to resume it.\njournal: {session.journal_path}")
     app.push_screen(YesNo("Quit with the incident open?", body, "quit (the incident stays open)", "stay"),
                     lambda yes: quit() if yes else None)
+
+
+def choose_incident(app: Any, incidents: list[tuple[str, str]], then: Any) -> None:
+    """Several open incidents for a readonly observer: which to follow (``then(path or None)``)."""
+    from screens.incident_picker import IncidentPicker
+
+    app.push_screen(IncidentPicker(incidents), then)

@@ -21,7 +21,8 @@ class YesNo(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Static(Content(self.title_text).stylize("bold"), classes="title")
-            yield Static(render.text(self.body, 2000))
+            for line in self.body.split("\n"):  # each line sanitised on its own (controls never pass)
+                yield Static(render.text(line, 2000) if line else " ")
             yield Static(Content.assemble(("y", "bold reverse"), (f" {self.yes}    ", ""),
                                           ("n", "bold reverse"), (f" {self.no}", "")), classes="keys")
 

@@ -3,8 +3,15 @@
 ``cockpit --drill`` starts it before Textual is even imported, so the world's imports and
 start-up run on the other core while the UI loads, and its API server, controller and traffic
 threads never share a GIL with the UI afterwards. The app talks to it exactly as to a real
-cluster: over HTTP, through the kubeconfig the child writes. The child dies with its parent
-(``PR_SET_PDEATHSIG`` on Linux) and is stopped by PID on exit.
+cluster: over HTTP, through the kubeconfig the child writes. It is stopped by PID on exit.
+
+A drill's world lives in a directory of its own (``home``: the composition root gives
+``<state>/drills/worlds``) with ``world.json`` (pid, scenario, API URL, goal, and the journal
+of the incident the drill opened, once one is) and a ``keepalive`` file its cockpit touches
+every two seconds. When the cockpit crashes the world outlives it for ``grace_s`` (then stops
+by itself), so the next ``cockpit --drill`` can offer to resume the drill's incident against
+the very same world (:func:`leftover_worlds`, :meth:`WorldProcess.adopt`). Without ``home``
+(tests, ``cockpit world serve``) the child simply dies with its parent (``PR_SET_PDEATHSIG``).
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -55,12 +63,20 @@ def _goal(scenario: str) -> tuple[str, str] | None:
 class WorldProcess:
     """A running ``world serve`` child: ``start()`` returns at once, ``wait_ready()`` blocks."""
 
-    def __init__(self, scenario: str = "bad-image", speed: float = 1.0, forbid: tuple[str, ...] = ()) -> None:
+    def __init__(self, scenario: str = "bad-image", speed: float = 1.0, forbid: tuple[str, ...] = (),
+                 home: Path | None = None, grace_s: float = 300.0) -> None:
         self.scenario_name = scenario
         self.speed = speed
         self.forbid = tuple(forbid)  # resources the world refuses with 403 (``world serve --forbid``)
-        self.dir = Path(tempfile.mkdtemp(prefix="cockpit-drill-"))
+        self.home, self.grace_s = home, grace_s
+        if home is not None:
+            Path(home).mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix="world-" if home else "cockpit-drill-", dir=home))
         self.kubeconfig_path = self.dir / "kubeconfig"
+        self.keepalive = self.dir / "keepalive"
+        self.pid: int | None = None
+        self.journal: str | None = None
+        self._alive = threading.Event()
         self.url = ""
         self.goal: tuple[str, str] | None = None
         """(namespace, deployment) the scenario's drill is about (read once the world is up)."""
@@ -74,10 +90,59 @@ class WorldProcess:
                 "--scenario", self.scenario_name, "--speed", str(self.speed)]
         for resource in self.forbid:
             argv += ["--forbid", resource]
+        outlive = self.home is not None
+        if outlive:
+            self.keepalive.touch()
+            argv += ["--keepalive", str(self.keepalive), "--grace", str(self.grace_s)]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                     text=True, start_new_session=outlive,
+                                     preexec_fn=_die_with_parent if sys.platform == "linux" and not outlive else None)
+        self.pid = self.proc.pid
         threading.Thread(target=self._read_ready, name="drill-world-ready", daemon=True).start()
+        if outlive:
+            self._keep_alive()
         return self
+
+    # ---- outliving a crashed cockpit
+
+    def _keep_alive(self) -> None:
+        def beat() -> None:
+            while not self._alive.wait(2.0):
+                try:
+                    os.utime(self.keepalive)
+                except OSError:
+                    return
+
+        threading.Thread(target=beat, name="drill-world-keepalive", daemon=True).start()
+
+    def _describe(self) -> None:
+        if self.home is None:
+            return
+        info = {"pid": self.pid, "scenario": self.scenario_name, "speed": self.speed, "url": self.url,
+                "goal": list(self.goal) if self.goal else None, "journal": self.journal}
+        tmp = self.dir / "world.json.tmp"
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        os.replace(tmp, self.dir / "world.json")
+
+    def claim(self, journal: str | os.PathLike) -> None:
+        """The drill's incident journal: a crashed cockpit's successor finds it here."""
+        self.journal = str(journal)
+        if self._ready.is_set() and not self._error:
+            self._describe()
+
+    @classmethod
+    def adopt(cls, found: dict) -> WorldProcess:
+        """Take over a world a crashed cockpit left running (``found``: from :func:`leftover_worlds`)."""
+        w = cls(found["scenario"], speed=float(found.get("speed") or 1.0), home=None)
+        shutil.rmtree(w.dir, ignore_errors=True)
+        w.home, w.dir = Path(found["dir"]).parent, Path(found["dir"])
+        w.kubeconfig_path, w.keepalive = w.dir / "kubeconfig", w.dir / "keepalive"
+        w.pid, w.url, w.journal = int(found["pid"]), str(found["url"]), found.get("journal")
+        w.goal = tuple(found["goal"]) if found.get("goal") else None  # type: ignore[assignment]
+        os.utime(w.keepalive)
+        w._ready.set()
+        w._keep_alive()
+        return w
 
     def _read_ready(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None and self.proc.stderr is not None
@@ -86,6 +151,10 @@ class WorldProcess:
         if line.startswith("world ready") and "api" in fields:
             self.url = fields["api"]
             self.goal = _goal(self.scenario_name)
+            try:
+                self._describe()
+            except OSError:
+                pass
         else:
             self.proc.wait()
             err = self.proc.stderr.read().strip().splitlines()
@@ -135,6 +204,7 @@ class WorldProcess:
         return str(url)
 
     def stop(self) -> None:
+        self._alive.set()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -142,4 +212,47 @@ class WorldProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        elif self.proc is None and self.pid is not None:  # an adopted world: not our child
+            stop_pid(self.pid)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _is_world(pid: int) -> bool:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"world" in cmd and b"serve" in cmd
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM a world that is not our child and wait (bounded) until it is gone."""
+    if not _is_world(pid):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        return
+    end = time.monotonic() + timeout
+    while _is_world(pid) and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def leftover_worlds(home: Path, *, owned_within_s: float = 6.0) -> list[dict]:
+    """Worlds under ``home`` whose cockpit is gone (keepalive untouched for ``owned_within_s``)
+    and which still run, each ``world.json`` plus ``dir``; the directories of worlds that no
+    longer run are removed. A world another running cockpit keeps alive is not listed."""
+    found = []
+    for info_path in sorted(Path(home).glob("*/world.json")) if Path(home).is_dir() else ():
+        d = info_path.parent
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            pid = int(info["pid"])
+            untouched = time.time() - (d / "keepalive").stat().st_mtime
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not _is_world(pid):
+            shutil.rmtree(d, ignore_errors=True)
+        elif untouched > owned_within_s and info.get("url") and info.get("scenario"):
+            found.append({**info, "dir": str(d)})
+    return found

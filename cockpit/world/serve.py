@@ -11,10 +11,14 @@ from cockpit.world.world import World
 
 
 def serve(kubeconfig: Path, port: int = 0, scenario: str = "healthy", speed: float = 1.0,
-          forbid: Sequence[str] = ()) -> int:
+          forbid: Sequence[str] = (), keepalive: Path | None = None, grace_s: float = 300.0) -> int:
     """Start a world, write ``kubeconfig`` (context ``cockpit-drill``), print one ready line,
     and serve until SIGINT or SIGTERM. Returns 0 on a clean stop. ``forbid`` names resources
     (plural, e.g. ``leases``) that every request is refused with 403 Forbidden, as by RBAC.
+
+    ``keepalive``: a file its owner touches every few seconds; when it has not been touched for
+    ``grace_s`` (the owning cockpit crashed and nobody resumed the drill), the world stops by
+    itself. Until then a new ``cockpit --drill`` can resume the drill against this very world.
 
     Raises :class:`cockpit.errors.ConfigError` for an unknown or malformed scenario.
     """
@@ -36,13 +40,24 @@ def serve(kubeconfig: Path, port: int = 0, scenario: str = "healthy", speed: flo
         path = world.write_kubeconfig(Path(kubeconfig))
         print(f"world ready: scenario={world.scenario.name} api={world.url} kubeconfig={path}", flush=True)
         while not done.wait(0.5):
-            pass
+            if keepalive is not None and _untouched_for(keepalive) > grace_s:
+                print("world stopping: nobody has kept it alive", file=sys.stderr, flush=True)
+                break
     finally:
         world.stop()
         for s, h in previous.items():
             signal.signal(s, h)
     sys.stdout.flush()
     return 0
+
+
+def _untouched_for(path: Path) -> float:
+    import time
+
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def main(argv: list[str] | None = None) -> int:
