@@ -1,8 +1,7 @@
-"""Widgets shared by the screens: a metric plot (plotext) redrawn once per time bucket, and a
-keyed table that updates cells in place."""
+"""Widgets shared by the screens: a metric plot (plotext; its geometry in :mod:`screens.plot`)
+redrawn once per time bucket, and a keyed table that updates cells in place."""
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 from textual.content import Content
@@ -10,23 +9,11 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from screens.plot import Geometry, Threshold, bucketize, draw, geometry, plot_top
 
-def bucketize(points: Sequence[tuple[float, float | None]], now: float, span_s: float, columns: int) -> list[float | None]:
-    """Average the points into ``columns`` time buckets (None: no data), the last one holding
-    ``now``. Buckets are aligned to multiples of their width, so a finished bucket never changes
-    as time moves on."""
-    columns = max(1, columns)
-    width = span_s / columns
-    sums = [0.0] * columns
-    counts = [0] * columns
-    start = (math.floor(now / width) + 1) * width - span_s
-    for at, v in points:
-        if v is None or at < start or at > now:
-            continue
-        i = min(columns - 1, max(0, int((at - start) / width)))
-        sums[i] += v
-        counts[i] += 1
-    return [sums[i] / counts[i] if counts[i] else None for i in range(columns)]
+__all__ = ["KeyedTable", "Line", "MetricPlot", "bucketize", "plot_key", "plot_top"]
+
+NO_DATA = "no data yet"
 
 
 def plot_key(values: Sequence[float | None], now: float, span_s: float, size: tuple[int, int], top: float) -> tuple:
@@ -39,91 +26,95 @@ def plot_key(values: Sequence[float | None], now: float, span_s: float, size: tu
     return (int(now // (span_s / columns)), size, round(top, 6))
 
 
-def plot_top(values: Sequence[float | None], thresholds: Sequence[tuple[float, str]]) -> float:
-    """The y-axis top: the largest value or threshold, with head-room, never zero."""
-    return max([v for v in values if v is not None] + [t for t, _ in thresholds] + [1e-9]) * 1.15
-
-
 class MetricPlot(Widget):
-    """A time-series pane (last 15 minutes, threshold lines) drawn with plotext via
-    textual-plotext, under a one-row title that carries the live value.
+    """A time-series pane drawn with plotext via textual-plotext, under a one-row title that
+    carries the live value; its geometry — the x-axis spanning the data there is (growing to
+    the window), labelled threshold lines, every y label — is :func:`screens.plot.geometry`'s.
+
+    ``thresholds``: ``(value, colour)`` or ``(value, colour, word)`` in the series' unit; the
+    label is the value with ``unit`` and the word ("5% roll back"). With no data in the window
+    the pane shows its note instead (``show(..., note=)``: why there is none and what to do).
 
     The chart is mounted on the first data (importing plotext costs ~50 ms: not on the path to
     the first frame) and rebuilt only when :func:`plot_key` changes. In ASCII mode it draws
-    with ``*`` markers and no axis lines."""
+    with ``*`` markers and ``-`` dashes."""
 
     DEFAULT_CSS = """
-    MetricPlot { height: 1fr; min-height: 5; layout: vertical; }
+    MetricPlot { height: 1fr; min-height: 5; layout: vertical; padding-right: 1; }
     MetricPlot > .plot-title { height: 1; text-style: bold; content-align: center top; }
+    MetricPlot > .plot-note { height: 1fr; color: $text-muted; padding: 0 1; }
     MetricPlot > .plot-chart { height: 1fr; }
     """
 
-    def __init__(self, title: str, *, scale: float = 1.0, unit: str = "", thresholds: Iterable[tuple[float, str]] = (),
+    def __init__(self, title: str, *, scale: float = 1.0, unit: str = "", thresholds: Iterable[tuple] = (),
                  span_s: float = 900.0, ascii: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.title = title
         self.scale = scale
         self.unit = unit
-        self.thresholds = tuple(thresholds)
+        given = tuple(thresholds)
+        self.thresholds = tuple((t[0], t[1]) for t in given)
+        """``(value, colour)`` per line, as given."""
+        self.lines = tuple(Threshold(t[0], t[1], t[2] if len(t) > 2 else "") for t in given)
         self.span_s = span_s
         self.ascii = ascii
+        self.geometry: Geometry | None = None
+        """What the chart shows now (None: no data in the window)."""
         self._key: tuple | None = None
         self._chart = None
         self._last: tuple | None = None
+        self.note = ""
         self.redraws = 0
 
     def compose(self):  # noqa: ANN201
         yield Line(self.title, classes="plot-title", markup=False)
+        yield Line(NO_DATA, classes="plot-note", markup=False)
 
-    def columns(self) -> int:
-        """Time buckets: one per character cell of the plotting area (minus the y labels)."""
-        return max(4, self.size.width - 8)
+    @property
+    def chart(self) -> Widget | None:
+        """The plotext chart (None until the first data)."""
+        return self._chart
 
-    def show(self, points: Sequence[tuple[float, float | None]], now: float, title: str | None = None) -> bool:
-        """Update the data; returns True when the chart was queued for a redraw."""
-        self._last = (points, now, title)
+    def show(self, points: Sequence[tuple[float, float | None]], now: float, title: str | None = None,
+             note: str | None = None) -> bool:
+        """Update the data; returns True when the chart was queued for a redraw. ``note`` (None:
+        unchanged) is shown in the pane while there is no data in the window."""
+        self._last = (points, now, title, note)
         if title is not None and title != self.title:
             self.title = title
             self.query_one(".plot-title", Line).set(Content(title))
+        if note is not None and note != self.note:
+            self.note = note
+            self._key = None
         if not self.is_mounted or self.size.width == 0:
             return False
-        values = bucketize(points, now, self.span_s, self.columns())
-        if self._chart is None and all(v is None for v in values):
-            return False  # no data yet: no chart (plotext is imported with the first point)
-        top = plot_top(values, self.thresholds)
-        key = plot_key(values, now, self.span_s, (self.size.width, self.size.height), top)
+        inner = self.content_size
+        size = (inner.width, max(1, inner.height - 1))  # the chart: the pane less its title
+        g = geometry(points, now, window_s=self.span_s, size=size, thresholds=self.lines, scale=self.scale,
+                     unit=self.unit, ascii=self.ascii)
+        key = ("empty", self.note) if g is None else plot_key(g.values, now, g.span_s, size, g.top) + (g.span_s,)
         if key == self._key:
             return False
         self._key = key
+        self.geometry = g
+        note_line = self.query_one(".plot-note", Line)
+        if g is None:
+            note_line.set(Content(self.note or NO_DATA))
+            note_line.display = True
+            if self._chart is not None:
+                self._chart.display = False
+            return False
+        note_line.display = False
         if self._chart is None:
             from textual_plotext import PlotextPlot
 
             self._chart = PlotextPlot(classes="plot-chart")
             self.mount(self._chart)
-        self._draw(values, top)
+        self._chart.display = True
+        draw(self._chart.plt, g, ascii=self.ascii)
         self.redraws += 1
         self._chart.refresh()
         return True
-
-    def _draw(self, values: Sequence[float | None], top: float) -> None:
-        plt = self._chart.plt
-        plt.clear_data()
-        width = self.span_s / len(values)
-        minutes = [(-self.span_s + (i + 0.5) * width) / 60.0 for i, v in enumerate(values) if v is not None]
-        ys = [v * self.scale for v in values if v is not None]
-        for threshold, color in self.thresholds:
-            if self.ascii:  # hline draws box-drawing rules; a two-point line takes our marker
-                plt.plot([-self.span_s / 60.0, 0.0], [threshold * self.scale] * 2, marker="-", color="default")
-            else:
-                plt.hline(threshold * self.scale, color)
-        if ys:
-            plt.plot(minutes, ys, marker="*" if self.ascii else "braille", color="cyan")
-        plt.xlim(-self.span_s / 60.0, 0.0)
-        plt.ylim(0.0, top * self.scale)
-        plt.xticks([-15, -10, -5, 0], ["-15m", "-10m", "-5m", "now"])
-        plt.xaxes(not self.ascii)
-        plt.yaxes(not self.ascii)
-        plt.frame(False)
 
     def on_resize(self) -> None:
         self._key = None
