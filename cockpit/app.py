@@ -26,10 +26,11 @@ from screens import messages as msg
 from screens.data import UIData
 from screens.keys import bindings
 from screens.poll import Poll
+from screens.scorecard import DrillScoreHost
 from themes import ASCII_CSS_PATH, CSS_PATH, choose, load_themes
 
 
-class CockpitApp(App):
+class CockpitApp(DrillScoreHost, App):  # the mixin counts a drill's keys and shows its score card
     TITLE = "Rollback Cockpit"
     CSS_PATH = [CSS_PATH]
     BINDINGS = [*bindings("app"), Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c")]
@@ -124,6 +125,7 @@ class CockpitApp(App):
                             choose=lambda incidents, then: flows.choose_incident(self, incidents, then))
         if session.drill_goal is not None and self.data.target is None:  # a drill starts on its deployment
             self.cluster.pick(session.drill_goal)
+            self.drill.start()
         if getattr(self.args, "drill_resume", False):  # the operator chose to resume a crashed drill
             self.args.drill_resume = False
             flows.resume(self, Path(self.args.journal), compose.load_step_kinds)
@@ -328,7 +330,7 @@ class CockpitApp(App):
         self.checklist.extend(m.on)
 
     def on_resolve_wanted(self, m: msg.ResolveWanted) -> None:
-        self.checklist.resolve(lambda: flows.offer_report(self))
+        self.checklist.resolve(lambda: self.drill.score(lambda: flows.offer_report(self)))
 
     def on_comms_wanted(self, m: msg.CommsWanted) -> None:
         from screens.modals import EditMessage

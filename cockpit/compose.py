@@ -281,12 +281,13 @@ def build_data_backends(settings: Any, readonly: bool) -> DataBackends:
     return out
 
 
-def notifier_factory(settings: Any, readonly: bool) -> Any:
-    """``journal → Notifier`` (built readonly when the session is: it refuses before rendering)."""
+def notifier_factory(settings: Any, readonly: bool, *, drill: bool = False) -> Any:
+    """``journal → Notifier`` (built readonly when the session is: it refuses before rendering);
+    in a drill the local outbox (messages shown and journaled, nothing sent)."""
     def make(journal: Any) -> Any:
-        from backends.notify.notifier import Notifier
+        from backends.notify.outbox import make_notifier
 
-        return Notifier(notify_settings(settings), journal=journal, readonly=readonly)
+        return make_notifier(notify_settings(settings), journal=journal, readonly=readonly, drill=drill)
 
     return make
 
@@ -449,6 +450,7 @@ def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
     from cockpit.controllers.cluster import ClusterView
     from cockpit.controllers.comms import CommsController
     from cockpit.controllers.data_layer import DataLayer
+    from cockpit.controllers.drill import DrillScorer
     from cockpit.controllers.incident import Incident
     from cockpit.controllers.live import LiveController
     from cockpit.controllers.report import ReportWriter
@@ -467,6 +469,7 @@ def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
     app.checklist = ChecklistRunner(app, app.data, app.incident, app.live, window_s=window_s)
     app.cluster = ClusterView(app, app.data, app.live, app.checklist)
     app.comms = CommsController(app, app.data, app.incident, load_settings=lambda: notify_settings(settings),
-                                 notifier_factory=notifier_factory(settings, readonly))
+                                notifier_factory=notifier_factory(settings, readonly, drill=bool(app.data.drill)))
+    app.drill = DrillScorer(app, app.data, app.incident, show=app.show_score)
     app.datalayer = DataLayer(app, app.data, app.incident, DataBackends(), live=app.live)
     app.reports = ReportWriter(app.incident)

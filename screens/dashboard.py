@@ -8,6 +8,7 @@ import time
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
@@ -101,8 +102,13 @@ class DashboardScreen(CockpitScreen):
         live error rate), then the verdict and its reasons."""
         d = self.data.decision
         inputs, _problems = self.answers()
+        verdict = render.verdict(d, self.data.metrics_note)
+        if self.data.observer_of and d is not None:  # an observer: whose reading this is
+            whose = (f"the operator's, from the journal ({render.clock(d.at)}); no live reading here"
+                     if getattr(d, "source", "") == "journal" else "this observer's own live reading")
+            verdict = Content("\n").join([verdict, Content(f"  ({whose})").stylize("$text-muted")])
         self.query_one("#verdict", Line).set(render_tree.verdict_pane(
-            render.verdict(d, self.data.metrics_note), inputs, d, self.data.decision_config, self.data.ascii))
+            verdict, inputs, d, self.data.decision_config, self.data.ascii))
 
     def show_auto(self) -> None:
         self.query_one("#auto", Line).set(render.auto_line(self.data.auto_armed, self.data.auto_remaining,

@@ -26,12 +26,19 @@ def notify_env(receiver) -> dict[str, str]:
     return {"COCKPIT_NOTIFY__SLACK_WEBHOOK_URL": receiver.url(f"/services/{SECRET}"), "COCKPIT_NOTIFY__ATTEMPTS": "1"}
 
 
-def app_for(world, receiver=None, **kw):
+def app_for(world, receiver=None, *, drill: bool | None = None, **kw):
+    """With a Slack receiver: a real cockpit against the world's API (a drill never sends to a
+    real channel: it has its own outbox, tests/ui/test_drill_score_flow.py); else a drill."""
+    import tempfile
+    from pathlib import Path
+
     from cockpit.app import CockpitApp
 
+    if drill if drill is not None else receiver is None:
+        return CockpitApp(args(drill=True, scenario="bad-image", **kw), settings=settings(), world_factory=lambda *a, **k: world)
+    kubeconfig = world.write_kubeconfig(Path(tempfile.mkdtemp(prefix="comms-")) / "kubeconfig")
     env = notify_env(receiver) if receiver is not None else {}
-    return CockpitApp(args(drill=True, scenario="bad-image", **kw), settings=settings(**env),
-                      world_factory=lambda *a, **k: world)
+    return CockpitApp(args(kubeconfig=str(kubeconfig), **kw), settings=settings(**env))
 
 
 def screen_text(app) -> str:
@@ -49,6 +56,9 @@ def screen_text(app) -> str:
 
 async def open_comms(app, pilot) -> None:
     """Browse (history, then the comms panel): nothing opens an incident yet."""
+    if not app.data.drill:
+        await until(pilot, lambda: app.session is not None)
+        app.post_message(msg.TargetPicked(TARGET))  # a real cockpit starts on the list: enter on checkout
     await until(pilot, lambda: app.data.snapshot is not None and app.data.target == TARGET)
     await pilot.press("h")
     await until(pilot, lambda: app.data.history_for == TARGET)
@@ -163,7 +173,7 @@ def test_readonly_offers_no_send_and_the_backend_refuses(world, state_home, rece
 
 def test_no_channel_configured_says_how(world, state_home):  # noqa: F811
     async def go():
-        app = app_for(world)
+        app = app_for(world, drill=False)  # (a drill always has its outbox)
         async with app.run_test(size=(120, 40)) as pilot:
             await open_comms(app, pilot)
             shown = screen_text(app)

@@ -4,20 +4,15 @@ local outbox (the "rollback started" message offered once the rollback starts, s
 the score card: the keys from the first frame to the confirmed rollback (h, enter, y), the
 card journaled as ``drill_scored`` and shown, then the app goes on.
 
-The app's wiring (cockpit/app.py, cockpit/compose.py) is the lead's: until it is in,
-:func:`wired` applies exactly the lines proposed for it (a ``drill=`` flag to the notifier
-factory; the DrillScoreHost mixin, a DrillScorer, ``start()`` once connected)."""
+The app is built as ``cockpit --drill`` builds it (cockpit/app.py, cockpit/compose.py)."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 
 import pytest
 
-from backends.notify.outbox import make_notifier, outbox_messages
-from cockpit import compose
+from backends.notify.outbox import outbox_messages
 from cockpit.comms import OUTBOX
-from cockpit.controllers.drill import DrillScorer
 from cockpit.drill_score import journaled_score
 from cockpit.journal import read_journal
 from cockpit.state import replay
@@ -30,26 +25,11 @@ pytestmark = pytest.mark.slow
 
 
 def wired(world):
-    """The drill app, wired for the outbox and the score card."""
+    """The drill app as ``cockpit --drill`` builds it (the outbox and the score card wired in)."""
     from cockpit.app import CockpitApp
 
-    cls = CockpitApp
-    if not issubclass(CockpitApp, DrillScoreHost):
-        class Wired(DrillScoreHost, CockpitApp):  # the lines proposed for cockpit/app.py
-            def __init__(self, *a, **k) -> None:
-                super().__init__(*a, **k)
-                self.drill = DrillScorer(self, self.data, self.incident, show=self.show_score)
-
-            def _connected(self, *a) -> None:
-                super()._connected(*a)
-                self.drill.start()
-
-        cls = Wired
-    s = settings()
-    app = cls(args(drill=True, scenario="bad-image"), settings=s, world_factory=lambda *a, **k: world)
-    if "drill" not in inspect.signature(compose.notifier_factory).parameters:  # the line proposed for compose.py
-        app.comms.notifier_factory = lambda journal: make_notifier(compose.notify_settings(s), journal=journal, drill=True)
-    return app
+    assert issubclass(CockpitApp, DrillScoreHost)
+    return CockpitApp(args(drill=True, scenario="bad-image"), settings=settings(), world_factory=lambda *a, **k: world)
 
 
 async def roll_back(app, pilot) -> None:
