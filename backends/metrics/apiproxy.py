@@ -44,6 +44,11 @@ HOW_TO_CONFIGURE = ("configure one of: a Prometheus URL (metrics.prometheus.url 
                     "prometheus.io/path annotations on the deployment's Service")
 """The three ways to give the cockpit metrics, named wherever none could be found."""
 
+HOW_TO_CONFIGURE_SETTINGS = ("set a Prometheus URL (metrics.prometheus.url), a /metrics URL (metrics.scrape.url) or "
+                             "prometheus.io/scrape annotations on the Service")
+"""The same three ways for the full-screen cockpit, which takes them from its settings (the
+flags are ``cockpit watch``'s): short enough for a metric pane of an 80x24 terminal."""
+
 
 @dataclass(frozen=True)
 class Endpoint:

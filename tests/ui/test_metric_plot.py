@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from textual.app import App
+from textual.containers import Horizontal
 
+from backends.metrics.apiproxy import HOW_TO_CONFIGURE_SETTINGS
 from screens.widgets import Line, MetricPlot
 
 T = 1_700_000_000.0
-NOTE = ("no metrics source found for shop/bare: no Service selects its pods and its containers declare no port; "
-        "configure one of: a Prometheus URL (metrics.prometheus.url), a /metrics URL (metrics.scrape.url), or "
-        "prometheus.io/scrape annotations on the Service")
+WHAT = "no metrics source found for shop/checkout: no Service selects its pods and its containers declare no port"
+NOTE = f"{WHAT}; {HOW_TO_CONFIGURE_SETTINGS}"
 
 
 class Panes(App):
@@ -91,3 +92,39 @@ def test_every_y_label_and_the_threshold_label_in_an_80x24_pane():
         assert "5% roll back" in lines[4]
 
     run((30, 7), body)
+
+
+class TwoPanes(App):
+    """The dashboard's two panes side by side (#plots)."""
+
+    CSS = "Horizontal { height: 1fr; } MetricPlot { width: 1fr; height: 1fr; }"
+
+    def compose(self):  # noqa: ANN201
+        with Horizontal():
+            yield MetricPlot("errors %", scale=100.0, unit="%", id="err")
+            yield MetricPlot("p95 ms", unit="ms", id="p95")
+
+
+def test_no_source_the_two_panes_say_so_and_name_the_three_ways_whole_at_80x24_and_120x40():
+    """What is wrong in one pane, the three ways in the other: each whole, not cut, in the
+    panes of an 80x24 terminal (30x7) and of a 120x40 one (48x8)."""
+    async def go(size: tuple[int, int]) -> None:
+        app = TwoPanes()
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            err, p95 = app.query_one("#err", MetricPlot), app.query_one("#p95", MetricPlot)
+            what, _, how = NOTE.partition("; ")
+            err.show([], T, "errors % (now n/a)", note=what)
+            p95.show([], T, "p95 ms (now n/a)", note=how)
+            await pilot.pause()
+            for pane, text in ((err, what), (p95, how)):
+                note = pane.query_one(".plot-note", Line)
+                box = note.content_size
+                lines = note.render().wrap(box.width)
+                assert len(lines) <= box.height, (size, box, [str(x) for x in lines])
+                assert " ".join(str(x).strip() for x in lines) == text
+            for way in ("metrics.prometheus.url", "metrics.scrape.url", "prometheus.io/scrape"):
+                assert way in how
+
+    for size in ((60, 7), (96, 8)):
+        asyncio.run(go(size))
