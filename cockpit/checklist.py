@@ -314,6 +314,13 @@ def ticks_to_journal(items: Iterable[Any], state: IncidentState, auto: dict[str,
     return out
 
 
+def open_rows(items: Iterable[Any], state: IncidentState, auto: dict[str, AutoResult] | None = None) -> list[Row]:
+    """The items the journal does not hold ticked ok — not ticked, failed, or an automatic
+    check still collecting (or proven but not journaled yet) — as checklist rows with their
+    evidence: what resolving now would leave open."""
+    return [r for r in rows(items, state, auto) if not ((c := state.checks.get(r.id)) is not None and c.ok)]
+
+
 def all_done(items: Iterable[Any], state: IncidentState) -> bool:
     """Every item ticked ok in the journal."""
     return all((c := state.checks.get(i.id)) is not None and c.ok for i in items)
@@ -357,6 +364,6 @@ fmt_elapsed = format_timer
 
 __all__ = [
     "AUTO_IDS", "AutoResult", "Evidence", "MetricPoint", "PhaseRow", "Probe", "Row",
-    "all_done", "evaluate", "expected_versions", "extended", "fmt_elapsed", "phase_rows", "rows",
+    "all_done", "evaluate", "open_rows", "expected_versions", "extended", "fmt_elapsed", "phase_rows", "rows",
     "ticks_to_journal",
 ]

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 
-from cockpit.checklist import all_done, phase_rows, rows
+from cockpit.checklist import all_done, open_rows, phase_rows, rows
 from screens import render
 from screens.base import CockpitScreen
 from screens.keys import bindings
@@ -22,6 +22,8 @@ CHECK_COLUMNS = [("", "mark", 1), ("CHECK", "title", 36), ("KIND", "kind", 6), (
 class ChecklistScreen(CockpitScreen):
     BINDINGS = bindings("checklist")
     parts = ("checks", "phases")
+    _placed = False
+    """Whether the cursor was placed on the first open item (once: then it is the operator's)."""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -50,7 +52,13 @@ class ChecklistScreen(CockpitScreen):
                 "space: tick  e: tick with a note  m: 30-min monitoring  R: resolve"))
         self.query_one("#check-title", Line).set(Content.assemble(
             ("verification  ", "bold"), (head, "$success bold" if (done or st.resolved) else "$text-muted")))
-        self.query_one("#checks", KeyedTable).sync([(r.id, render.check_cells(r, self.data.ascii)) for r in self.current_rows()])
+        table = self.query_one("#checks", KeyedTable)
+        current = self.current_rows()
+        table.sync([(r.id, render.check_cells(r, self.data.ascii)) for r in current])
+        if current and not self._placed:
+            # start where the operator has work: the first item neither ticked nor automatic
+            self._placed = True
+            table.move_cursor(row=first_open(current))
         self.show("bar")
 
     def show_phases(self) -> None:
@@ -87,4 +95,33 @@ class ChecklistScreen(CockpitScreen):
         self.post_message(ExtendMonitoring(not extended(self.data.state)))
 
     def action_resolve(self) -> None:
-        self.post_message(ResolveWanted())
+        """Resolve; with checks open (not ticked, failed or still collecting) ask first, naming
+        how many and which — only a yes posts the resolution, with the checks left open."""
+        st, items = self.data.state, self.data.checklist_items
+        if not items:  # before the first evaluation: the list the runner resolves against
+            from cockpit.runbook import DEFAULT_CHECKLIST
+
+            items = DEFAULT_CHECKLIST
+        if st.resolved:
+            self.notify("the incident is resolved already", severity="warning")
+            return
+        left = open_rows(items, st, self.data.auto_results) if st.target else []
+        if not left:
+            self.post_message(ResolveWanted(open_checks=()))
+            return
+        ids = tuple(r.id for r in left)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.post_message(ResolveWanted(open_checks=ids))
+
+        from screens.questions import resolve_question
+
+        self.app.push_screen(resolve_question(left, len(items), self.data.ascii), answered)
+
+
+def first_open(current: list) -> int:
+    """The row the cursor starts on: the first item that is neither ticked ok nor automatic;
+    else the first one not ticked; else the first."""
+    return next((i for i, r in enumerate(current) if not r.auto and r.ok is not True),
+                next((i for i, r in enumerate(current) if r.ok is not True), 0))

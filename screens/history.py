@@ -1,5 +1,10 @@
 """History: the target's revisions (live one marked) and a diff of the highlighted one
-against the live template; enter opens the confirm modal."""
+against the live template; enter opens the confirm modal.
+
+What the incident knows marks the rows (:mod:`cockpit.history_marks`): the revision rolled back
+from is "rolled back from at 06:41" and never offered first; the row offered first is the one
+last seen healthy (else the newest other); the live revision counts its age from when it went
+live. Shown without its history (after a resume), the screen asks for it."""
 from __future__ import annotations
 
 import time
@@ -10,11 +15,12 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
+from cockpit import history_marks as hm
 from cockpit.model import Revision
 from screens import render
 from screens.base import CockpitScreen
 from screens.keys import bindings
-from screens.messages import DiffWanted, RollbackConfirmed
+from screens.messages import DiffWanted, HistoryWanted, RollbackConfirmed
 from screens.modals import ConfirmRollback
 from screens.widgets import KeyedTable, Line
 
@@ -24,6 +30,10 @@ REV_COLUMNS = [("REV", "rev", 5), ("AGE", "age", 4), ("IMAGE", "image", render.I
 class HistoryScreen(CockpitScreen):
     BINDINGS = bindings("history")
     parts = ("history", "diff")
+    _placed: tuple | None = None
+    """What the cursor was placed for (target, revisions, bad templates): placed again when it changes."""
+    _wanted: object = None
+    """The target whose history this screen asked for (once until it arrives)."""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -37,35 +47,58 @@ class HistoryScreen(CockpitScreen):
     def on_mount(self) -> None:
         self.query_one("#revisions").focus()
 
+    def want_history(self) -> None:
+        """Ask for the history of the target on screen when it is not here (once per target
+        until it arrives): after a resume the app shows this screen without fetching it, and
+        an observer's history is dropped when the incident rolls back."""
+        target = self.data.target
+        if target is None or self.data.history_for == target:
+            self._wanted = None
+            return
+        if self._wanted != target and self.is_current:
+            self._wanted = target
+            self.post_message(HistoryWanted(target))
+
     @property
     def revisions(self) -> list[Revision]:
         return list(reversed(self.data.history)) if self.data.history_for == self.data.target else []
 
+    def marks(self) -> hm.Marks:
+        return hm.from_state(self.data.state, self.data.target)
+
     def selected(self) -> Revision | None:
         table = self.query_one("#revisions", KeyedTable)
         revs = self.revisions
-        if not revs or table.cursor_row is None or table.cursor_row >= len(revs):
+        if not revs or table.cursor_row is None or not (0 <= table.cursor_row < table.row_count):
             return None
-        return revs[table.cursor_row]
+        key = table.ordered_rows[table.cursor_row].key.value
+        return next((r for r in revs if str(r.number) == key), None)
 
     def show_history(self) -> None:
         title = self.query_one("#hist-title", Line)
         if self.data.target is None:
             title.set(Content("pick a target on the dashboard first (1 or esc)").stylize("$warning"))
             return
+        self.want_history()
         revs = self.revisions
         live = next((r for r in revs if r.live), None)
         title.set(Content.assemble(("history of ", "bold"), render.text(str(self.data.target), 200, "bold"),
                                    (f"   live: revision {live.number}" if live else "   loading…", "$text-muted"),
                                    ("   enter: roll back to the highlighted revision" if not self.data.readonly else "", "$text-muted")))
         table = self.query_one("#revisions", KeyedTable)
-        fresh = not table._cells
         now = self.data.now or time.time()
-        table.sync([(str(r.number), render.revision_cells(r, now, self.data.ascii)) for r in revs])
-        if fresh and revs:
-            # start on the newest revision that is not live: the usual rollback target
-            idx = next((i for i, r in enumerate(revs) if not r.live), 0)
-            table.move_cursor(row=idx)
+        marks = self.marks()
+        table.sync([(str(r.number), render.revision_cells(r, now, self.data.ascii, marks, revs)) for r in revs])
+        keys = [str(r.number) for r in revs]
+        if [row.key.value for row in table.ordered_rows] != keys:  # a rollback renumbered: newest first again
+            order = {k: i for i, k in enumerate(keys)}
+            table.sort("rev", key=lambda rev: order.get(rev.plain.split()[-1], 0))
+        placing = (self.data.target, tuple(keys), tuple(sorted(marks.bad)))
+        if revs and placing != self._placed:
+            # offer the usual rollback target first: last seen healthy, never the one rolled back from
+            self._placed = placing
+            first = hm.preselect(revs, marks) or live or revs[0]
+            table.move_cursor(row=table.get_row_index(str(first.number)))
         self.show_diff()
 
     def show_diff(self) -> None:

@@ -42,7 +42,10 @@ class ExtendMonitoring(Message):
 
 @dataclass
 class ResolveWanted(Message):
-    pass
+    """Resolve the incident. ``open_checks``: the checks the operator was told are open and
+    chose to resolve anyway (ids; ``()``: none were open; None: not asked)."""
+
+    open_checks: tuple[str, ...] | None = None
 
 
 @dataclass

@@ -13,6 +13,8 @@ from typing import Any
 
 from textual.content import Content
 
+from cockpit import events as ev
+from cockpit import history_marks as hm
 from cockpit.checklist import PhaseRow, Row
 from cockpit.durations import format_age, format_timer
 from cockpit.matrix import band
@@ -42,6 +44,15 @@ def clock(ts: float | datetime | None) -> str:
     if isinstance(ts, datetime):
         ts = ts.timestamp()
     return datetime.fromtimestamp(ts, timezone.utc).astimezone().strftime("%H:%M:%S")
+
+
+def hhmm(ts: float | datetime | None) -> str:
+    """A local wall-clock time to the minute (``06:41``); ``--:--`` when unknown."""
+    if ts is None:
+        return "--:--"
+    if isinstance(ts, datetime):
+        ts = ts.timestamp()
+    return datetime.fromtimestamp(ts, timezone.utc).astimezone().strftime("%H:%M")
 
 
 def age(when: datetime | None, now: float) -> str:
@@ -219,13 +230,34 @@ def auto_line(armed: bool, remaining: float | None, reason: str, readonly: bool,
 # --------------------------------------------------------------------------- history
 
 
-def revision_cells(r: Revision, now: float, ascii: bool = False) -> tuple[Content, ...]:
+def revision_cells(r: Revision, now: float, ascii: bool = False, marks: Any = None,
+                   history: Any = ()) -> tuple[Content, ...]:
+    """One history row. With ``marks`` (:class:`cockpit.history_marks.Marks`): the revision
+    rolled back from is marked bad ("rolled back from at 06:41"), the live one says since when
+    it is live and its AGE counts from then (never the age of a re-used ReplicaSet: "?" when
+    unknown), and a template seen healthy says so."""
     gl = g(ascii)
+    marks = marks if marks is not None else hm.Marks()
+    bad_at, bad, live_at, healthy = marks.of(r)
+    when = r.created
+    known = True
+    if r.live:
+        when, known = hm.live_since(r, history or (r,), marks)
+    note: list[Any] = []
+    if bad:
+        note.append((f"{gl['fail']} rolled back from" + (f" at {hhmm(bad_at)}" if bad_at else ""), "$error bold"))
+    elif r.live and live_at is not None:
+        note.append((f"live since {hhmm(live_at)}", "$success"))
+    elif healthy:
+        note.append((f"{gl['ok']} seen healthy", "$success"))
+    if note:
+        note.append((f" {gl['dot']} ", "$text-muted"))
+    cause = text(r.change_cause or "<none>", 200, "" if r.change_cause else "$text-muted")
     return (
         Content.assemble((gl["live"] if r.live else " ", "$success bold"), (f" {r.number}", "bold" if r.live else "")),
-        Content(age(r.created, now)),
-        text(images_cell(r.images), 120),
-        text(r.change_cause or "<none>", 200, "" if r.change_cause else "$text-muted"),
+        Content(age(when, now) if known else "?"),
+        text(images_cell(r.images), 120, "$error" if bad else ""),
+        Content.assemble(*note, cause) if note else cause,
     )
 
 
@@ -271,11 +303,52 @@ def step_lines(state: Any, now: datetime, ascii: bool = False) -> Content:
             (now - s.started).total_seconds() if s.started else 0.0)
         budget = f" / {format_timer(s.budget)}" if s.budget else ""
         over = s.over_budget or (s.budget is not None and elapsed > s.budget)
-        lines.append(Content.assemble((f"{mark} ", style), text(f"{i + 1}. {s.name or s.kind}", 120),
+        lines.append(Content.assemble((f"{mark} ", style), text(f"{i + 1}. {step_title(state, i)}", 120),
                                       (f"  {format_timer(elapsed)}{budget}", "$error bold" if over else "$text-muted"),
                                       (" OVER BUDGET" if over else "", "$error bold"),
                                       (" (resumed)" if s.resumed else "", "$text-muted")))
     return Content("\n").join(lines)
+
+
+def current_run(state: Any) -> list[Any]:
+    """The timeline since the current run started (its first ``run_started``; a resume's
+    ``run_started`` continues the same run). The whole timeline when no run is recorded."""
+    timeline = list(getattr(state, "timeline", ()))
+    for i in range(len(timeline) - 1, -1, -1):
+        e = timeline[i].event
+        if isinstance(e, ev.RunStarted) and not e.resume:
+            return timeline[i:]
+    return timeline
+
+
+def chosen_for_step(state: Any, index: int) -> Any:
+    """The revision the current run's step ``index`` resolved (its ``revision_chosen``), or None."""
+    for entry in reversed(current_run(state)):
+        e = entry.event
+        if isinstance(e, ev.RevisionChosen) and e.step == index:
+            return e
+    return None
+
+
+_VAGUE = re.compile(r"\b(?:the previous revision|revision 0)\b")
+
+
+def step_title(state: Any, index: int) -> str:
+    """A step's title, naming the revision its ``prepare`` resolved: a runbook step asked for
+    "the previous revision" (``to_revision: 0``) reads "… to revision 2" once the choice is
+    journaled; a title that names another revision keeps its words and gets the resolved one."""
+    s = state.steps[index]
+    name = s.name or s.kind
+    chosen = chosen_for_step(state, index)
+    number = getattr(chosen, "revision", None)
+    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
+        return name
+    resolved = f"revision {number}"
+    if _VAGUE.search(name):
+        return _VAGUE.sub(resolved, name, count=1)
+    if re.search(rf"\b{resolved}\b", name):
+        return name
+    return f"{name} ({resolved})"
 
 
 def failure_text(state: Any) -> Content:
@@ -289,13 +362,52 @@ def failure_text(state: Any) -> Content:
                             ("\nnext: ", "bold"), (nxt, ""))
 
 
-def progress_text(p: Any) -> Content:
+STARTING_GRACE_S = 10.0
+"""How long after a rollback was asked for the progress waits for its run to appear in the
+journal (a rollback refused before it starts writes no run: then the deployment's progress)."""
+
+
+def progress_text(p: Any, starting: bool = False) -> Content:
+    """The rollout's progress; ``starting``: what was read may predate the rollback (see
+    :func:`rollback_starting`), so none is shown."""
+    if starting:
+        return Content("progress: starting… (waiting for the rollout this rollback starts)").stylize("$text-muted")
     if p is None:
         return Content("progress: waiting for the first observation").stylize("$text-muted")
     state = "complete" if p.complete else ("FAILED" if p.failed else "in progress")
     return Content.assemble(("replicas: ", "bold"), (f"updated {p.updated}/{p.desired}  available {p.available}  "
                                                     f"ready {p.ready}  total {p.total}  ", ""),
                             (state, "$success bold" if p.complete else ("$error bold" if p.failed else "$warning")))
+
+
+def rollback_starting(state: Any, snapshot: Any, asked_at: float | None, now: float) -> bool:
+    """Whether the progress read with ``snapshot`` may be older than the rollback shown, so
+    that "4/4 complete" would be the *previous* rollout's (pure).
+
+    ``snapshot.at`` is when its reads began (epoch seconds); ``asked_at`` when the operator
+    (or the automatic rollback) asked for this rollback, None when not known. Stale: read
+    before it was asked for; or its run is not in the journal yet (for up to
+    :data:`STARTING_GRACE_S`); or the run is resolving the revision (nothing is sent yet);
+    or what was read is not the chosen template yet (its images differ, or it was read before
+    the patch's intent)."""
+    at = getattr(snapshot, "at", None)
+    run = current_run(state)
+    if asked_at is not None:
+        if at is None or at < asked_at:
+            return True
+        began = [e.meta.at for e in run if isinstance(e.event, ev.RunStarted) and e.meta.at is not None]
+        if not (began and began[0].timestamp() >= asked_at - 1.0) and now - asked_at < STARTING_GRACE_S:
+            return True
+    if getattr(state, "run_status", None) != "running":
+        return False
+    chosen = next((e for e in reversed(run) if isinstance(e.event, ev.RevisionChosen)), None)
+    if chosen is None:
+        return True
+    images = getattr(getattr(snapshot, "deployment", None), "images", None)
+    if images is not None and tuple(images) != tuple(chosen.event.images):
+        return True
+    intents = [e.meta.at for e in run if isinstance(e.event, ev.Intent) and "rollback" in e.event.action]
+    return bool(intents) and intents[-1] is not None and (at is None or at < intents[-1].timestamp())
 
 
 # --------------------------------------------------------------------------- checklist
@@ -354,3 +466,30 @@ def header(data: Any, now: float) -> Content:
     if st.resolved:
         parts.append((" RESOLVED ", "$success bold reverse"))
     return Content.assemble(*parts)
+
+
+RESOLVE_LISTED = 9
+"""How many open checks the resolve question names one per line (the rest are counted)."""
+RESOLVE_WIDTH = 66
+"""Columns of one named check (title and where it stands), so each stays on one line."""
+
+
+def resolve_question(open_rows: list[Row], total: int, ascii: bool = False) -> Content:
+    """The body of the question ``R`` asks while checks are open: how many, which (titles and
+    where each stands), and what resolving anyway records."""
+    gl = g(ascii)
+    n = len(open_rows)
+    lines = [Content.assemble((f"{n} of {total} check{'s' if total != 1 else ''} ", "bold"),
+                              ("are not verified yet:" if n != 1 else "is not verified yet:", ""))]
+    for r in open_rows[:RESOLVE_LISTED]:
+        mark, style = (gl["fail"], "$error bold") if r.ok is False else (gl["pending"], "$warning")
+        title = sanitize(r.title, max_len=40)
+        where = sanitize(r.evidence or ("collecting" if r.auto else "not ticked"), max_len=200)
+        room = max(8, RESOLVE_WIDTH - 4 - len(title) - 2)
+        if len(where) > room:
+            where = where[: room - 1] + "…"
+        lines.append(Content.assemble((f"  {mark} ", style), (title, "bold"), ("  ", ""), (where, "$text-muted")))
+    if n > RESOLVE_LISTED:
+        lines.append(Content(f"  … and {n - RESOLVE_LISTED} more").stylize("$text-muted"))
+    lines.append(Content("Resolving anyway is journaled; the report marks them not verified."))
+    return Content("\n").join(lines)

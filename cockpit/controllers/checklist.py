@@ -87,24 +87,35 @@ class ChecklistRunner:
 
         self.host.run_in_thread(write)
 
-    def resolve(self, then: Callable[[], Any]) -> None:
-        """Resolve the open incident (phase and ``incident_resolved`` with what is unchecked),
-        then call ``then`` on the event loop (the app offers the report)."""
-        from cockpit.checklist import all_done
+    def resolve(self, then: Callable[[], Any], open_checks: tuple[str, ...] | None = None) -> None:
+        """Resolve the open incident (phase ``resolved`` and ``incident_resolved`` naming the
+        checks still open), then call ``then`` on the event loop (the app offers the report).
+
+        ``open_checks``: what the operator was told is open and chose to resolve anyway (the
+        checklist asks first; None: not asked). A check that became open since — an automatic
+        one that failed meanwhile — is not resolved over: the operator is told and asked again."""
+        from cockpit.checklist import open_rows
         from cockpit.runbook import DEFAULT_CHECKLIST
 
         if not self.incident.is_open:
             self.host.notify("no incident is open: nothing to resolve", severity="warning")
             return
         st, items, session = self.data.state, self.data.checklist_items or DEFAULT_CHECKLIST, self.incident.session
-        missing = [i.title for i in items if not ((c := st.checks.get(i.id)) and c.ok)]
+        left = tuple(r.id for r in open_rows(items, st, self.data.auto_results))
+        unseen = [i for i in left if open_checks is not None and i not in open_checks]
+        if unseen:
+            titles = ", ".join(next((it.title for it in items if it.id == i), i) for i in unseen)
+            self.host.notify(f"not resolved: {titles} became open since you were asked; press R again",
+                             severity="warning", timeout=8)
+            return
+        summary = (f"resolved from the cockpit with {len(left)} check{'s' if len(left) != 1 else ''} open"
+                   if left else "resolved from the cockpit, every check verified")
 
         def write() -> None:
             if st.resolved:
                 return
             session.record("phase", phase="resolved")
-            session.record("incident_resolved", summary="resolved from the cockpit", unchecked=missing,
-                           all_checked=all_done(items, st))
+            session.record("incident_resolved", summary=summary, open_checks=list(left))
             self.host.call_from_thread(then)
 
         self.host.run_in_thread(write)

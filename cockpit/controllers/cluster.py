@@ -9,6 +9,8 @@ Browsing never opens an incident and never takes a lock.
 """
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Any
 
 from cockpit.model import Target
@@ -36,7 +38,7 @@ class ClusterView:
         d.history, d.diffs, d.decision = [], {}, None
         self.live.reset()
         s = self.session
-        self.host.poll("snapshot", lambda: s.snapshot(target), self.got_snapshot, 2.0,
+        self.host.poll("snapshot", lambda: read_snapshot(s, target), self.got_snapshot, 2.0,
                        on_error=lambda e: self.live.source_failed("kubernetes", e))
         # started by the first snapshot: building the sources imports httpx and the decision
         # engine, which must not compete with the first live frame
@@ -73,11 +75,19 @@ class ClusterView:
             return False
 
         def got(revs: list) -> None:
+            if revs != self.data.history:
+                self.data.diffs = {}  # e.g. a rollback renumbered the revisions and changed the live template
             self.data.history, self.data.history_for = revs, target
             self.host.mark("history")
 
         self.host.fetch("history", lambda: self.session.history(target), got)
         return True
+
+    def history_wanted(self, target: Target | None) -> None:
+        """A screen shows the history of ``target`` without it (after a resume, or once an
+        observer's incident rolled back): load it, if it is still the target on screen."""
+        if target is not None and target == self.data.target and self.session is not None:
+            self.history()
 
     def diff(self, target: Target, revision: int) -> None:
         """Load the diff of ``revision`` against the live template (a failure is a toast)."""
@@ -87,3 +97,12 @@ class ClusterView:
 
         self.host.fetch("diff", lambda: self.session.diff(target, revision), got,
                         lambda exc: self.host.notify(f"{exc.title}: {exc}", severity="error"))
+
+
+def read_snapshot(session: Any, target: Target) -> Any:
+    """*Thread.* One snapshot, stamped with when its reads *began*: what it shows is at least
+    that recent, so the rollback screen can tell a progress read before the rollback from one
+    read after it (:func:`screens.render.rollback_starting`)."""
+    began = time.time()
+    snap = session.snapshot(target)
+    return dataclasses.replace(snap, at=began)

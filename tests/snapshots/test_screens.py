@@ -63,3 +63,15 @@ def test_invalidate_confirm(snap_compare, size):
         await pilot.pause(0.2)
 
     assert snap_compare(StaticCockpit("data"), terminal_size=size, run_before=open_confirm)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_resolve_question(snap_compare, size, theme):
+    """R with checks open asks first: how many, which (titles and where each stands)."""
+    async def ask(pilot):
+        await _settle(pilot)
+        await pilot.press("R")
+        await pilot.pause(0.2)
+
+    assert snap_compare(StaticCockpit("checklist", theme=theme), terminal_size=size, run_before=ask)

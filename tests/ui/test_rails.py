@@ -1,0 +1,204 @@
+"""Pilot tests of issue 12's rails on the bad-image drill (the real embedded world): ``h``,
+``enter``, ``y``, the rollback; then the history marks the revision rolled back from and never
+offers it first, the checklist starts on the first open item, ``R`` asks naming the open checks
+and resolving anyway journals them; the progress line never shows the previous rollout's
+"complete" for a rollback that has just started; a step is titled with the revision it
+resolved; the rollout log has no repeated lines; a resume on the history shows it."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from cockpit.journal import read_journal
+from cockpit.model import Target
+from cockpit.world.world import World
+from tests.ui.fakes import args
+from tests.ui.test_flows import settings, until
+
+pytestmark = pytest.mark.slow
+TARGET = Target("checkout", "shop")
+BAD_IMAGE = ("registry.example/shop/checkout:1.5.0",)
+
+
+@pytest.fixture
+def state_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("COCKPIT_LOCK_DIR", str(tmp_path / "locks"))
+    return tmp_path / "state"
+
+
+def drill_app(world):
+    from cockpit.app import CockpitApp
+
+    return CockpitApp(args(drill=True, scenario="bad-image"), settings=settings(), world_factory=lambda *a, **k: world)
+
+
+def shown(screen, selector: str) -> str:
+    """What a text widget shows (plain)."""
+    return str(screen.query_one(selector).render())
+
+
+def no_repeats(lines: list[str]) -> list[str]:
+    return [a for a, b in zip(lines, lines[1:]) if a == b]
+
+
+def test_bad_image_drill_rails(state_home):
+    from screens.questions import Question
+
+    world = World("bad-image", speed=20).start()
+
+    async def go():
+        app = drill_app(world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.data.snapshot is not None and app.data.target == TARGET)
+            await pilot.press("h")
+            await until(pilot, lambda: app.data.history_for == TARGET)
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            await pilot.press("y")
+            await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
+            await until(pilot, lambda: app.data.state.phase == "verify")
+            await pilot.pause(0.3)
+
+            # the rollout log: every journaled line once, none repeated
+            lines = [line.line for line in app.data.state.log]
+            assert any(line.startswith("Waiting for deployment") for line in lines) and not no_repeats(lines)
+            shown_log = "".join(strip.text for strip in app.screen.query_one("#log").lines).replace(" ", "")
+            for line in set(lines):  # (wrapped lines lose their spaces at the wrap: compared without)
+                if line.startswith(("Waiting", "deployment")):
+                    assert shown_log.count(line.replace(" ", "")) == lines.count(line) == 1, line
+            assert "revision 0" not in shown(app.screen, "#steps")
+
+            # after the rollback, h: revision 3 (1.5.0, rolled back from) is marked and not offered
+            rolled = app.data.state.rolled_back
+            await pilot.press("h")
+            await until(pilot, lambda: any(r.live and r.number == 4 for r in app.data.history)
+                        and app.data.history_for == TARGET)
+            await pilot.pause(0.2)
+            history = app.screen
+            chosen = history.selected()
+            assert chosen is not None and chosen.images != BAD_IMAGE and chosen.number == 1
+            table = history.query_one("#revisions")
+            bad_row = [c.plain for c in table.get_row("3")]
+            hhmm = rolled.at.astimezone().strftime("%H:%M")
+            assert f"rolled back from at {hhmm}" in bad_row[3]
+            live_row = [c.plain for c in table.get_row("4")]
+            assert live_row[1].endswith("s") and f"live since {hhmm}" in live_row[3]  # not its ReplicaSet's 2d
+            assert [row.key.value for row in table.ordered_rows] == ["4", "3", "1"]  # newest first after renumbering
+            await pilot.press("up")  # the cursor moves over the rows as shown
+            assert history.selected().number == 3
+            await pilot.press("up")
+            assert history.selected().number == 4
+
+            # the checklist starts on the first open item, not on the automatic ones
+            await pilot.press("c")
+            await pilot.pause(0.3)
+            checklist = app.screen
+            rows = checklist.current_rows()
+            at = rows[checklist.query_one("#checks").cursor_row]
+            assert at.id == "smoke_tests" and not at.auto
+
+            # R with checks open asks, naming how many and which; n goes back
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, Question))
+            body = shown(app.screen, "#question-body")
+            left = [r for r in rows if not ((c := app.data.state.checks.get(r.id)) and c.ok)]
+            assert f"{len(left)} of {len(rows)} checks are not verified yet" in body
+            assert "Smoke tests" in body or left[0].title in body
+            await pilot.press("n")
+            await pilot.pause(0.5)
+            assert not isinstance(app.screen, Question) and not app.data.state.resolved
+            assert all(r["type"] != "incident_resolved" for r in read_journal(app.session.journal_path))
+
+            # resolving anyway is journaled as such
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, Question))
+            await pilot.press("y")
+            await until(pilot, lambda: app.data.state.resolved)
+            resolved = [r for r in read_journal(app.session.journal_path) if r["type"] == "incident_resolved"]
+            assert len(resolved) == 1 and "smoke_tests" in resolved[0]["open_checks"]
+            assert set(app.data.state.resolved_with_open_checks) >= {r.id for r in left if not r.auto}
+
+    try:
+        asyncio.run(go())
+    finally:
+        world.stop()
+
+
+def test_progress_is_starting_until_read_after_the_rollback_began_and_the_step_names_its_revision(state_home):
+    """A snapshot read before the rollback (its 4/4 complete is the bad release's rollout) that
+    arrives after it was asked for — before its run is journaled, and while it runs — shows
+    "starting…"; a rollback to "the previous revision" (revision 0, as an automatic rollback
+    without a plan asks) is titled with the revision its step resolved."""
+    world = World("bad-image", speed=2).start()
+
+    async def follow(app, pilot, old) -> None:
+        await pilot.pause(0.05)
+        app.cluster.got_snapshot(old)  # the poll that began before the rollback delivers late
+        await pilot.pause(0.1)
+        text = shown(app.screen, "#progress")
+        assert "starting" in text and "complete" not in text
+        await until(pilot, lambda: app.data.state.run_status == "running" and app.data.state.chosen, timeout=20)
+        app.cluster.got_snapshot(old)
+        await pilot.pause(0.1)
+        assert "complete" not in shown(app.screen, "#progress")
+        assert "revision 2" in shown(app.screen, "#steps") and "previous" not in shown(app.screen, "#steps")
+        await until(pilot, lambda: "updated" in shown(app.screen, "#progress"), timeout=20)  # read after the patch
+        await until(pilot, lambda: app.data.state.run_status == "ok", timeout=40)
+        await until(pilot, lambda: "complete" in shown(app.screen, "#progress"), timeout=10)
+        steps = shown(app.screen, "#steps")
+        assert "Roll back checkout to revision 2" in steps and "revision 0" not in steps
+
+    async def go():
+        app = drill_app(world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.data.snapshot is not None and app.data.snapshot.progress is not None)
+            old = app.data.snapshot
+            assert old.progress.complete and old.deployment.images == BAD_IMAGE
+            app.start_rollback(TARGET, 0, ())  # the screen opens, the rollback is asked for
+            try:
+                await follow(app, pilot, old)
+            except BaseException:
+                app.session.cancel.set()  # a failure must not wait for the rollout to end
+                raise
+
+    try:
+        asyncio.run(go())
+    finally:
+        world.stop()
+
+
+def test_resume_on_the_history_shows_the_history(state_home, tmp_path):
+    """An incident left in ``identify`` resumes on the history, which loads without leaving it."""
+    from backends.kubernetes.backend import connect
+    from cockpit.session import Session
+
+    world = World("bad-image", speed=20).start()
+    try:
+        kubeconfig = world.write_kubeconfig(tmp_path / "kc")
+        s = Session(backend=connect(str(kubeconfig)))
+        j = s.open_incident(TARGET, "test")
+        j.append("phase", phase="identify")
+        s.close()
+
+        async def go():
+            from cockpit.app import CockpitApp
+            from screens.modals import ResumePrompt
+
+            app = CockpitApp(args(kubeconfig=str(kubeconfig)), settings=settings())
+            async with app.run_test(size=(120, 40)) as pilot:
+                await until(pilot, lambda: isinstance(app.screen, ResumePrompt))
+                await pilot.press("y")
+                await until(pilot, lambda: app.is_screen_installed("history") and app.screen is app.get_screen("history"))
+                started = time.monotonic()
+                await until(pilot, lambda: app.data.history_for == TARGET, timeout=10)
+                await pilot.pause(0.2)
+                title = shown(app.screen, "#hist-title")
+                assert "loading" not in title and "live: revision 3" in title, title
+                assert app.screen.selected().number == 2 and time.monotonic() - started < 10
+
+        asyncio.run(go())
+    finally:
+        world.stop()
