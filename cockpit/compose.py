@@ -323,17 +323,17 @@ def build_metrics(settings: Any, backend: Any, world: Any, target: Target) -> tu
     try:
         if proxy or (not url and not prom):
             # asked for, or nothing configured: the deployment's /metrics through the API server's proxy
-            from backends.metrics.apiproxy import HOW_TO_CONFIGURE, ApiProxySource, NoMetricsFound
+            from backends.metrics.apiproxy import HOW_TO_CONFIGURE_SETTINGS, ApiProxySource, NoMetricsFound
 
             if t is None:
-                note = f"no metrics source for {target}: {HOW_TO_CONFIGURE}"
+                note = f"no metrics source for {target}; {HOW_TO_CONFIGURE_SETTINGS}"
             else:
                 src = ApiProxySource(t, target)
                 try:
                     src.discover()
                     sources.append(src)
                 except NoMetricsFound as exc:
-                    note = f"{exc.message}; {HOW_TO_CONFIGURE}"
+                    note = f"{exc.message}; {HOW_TO_CONFIGURE_SETTINGS}"
                 except CockpitError:
                     sources.append(src)  # the API did not answer now: found on its first check
         if prom:
@@ -341,7 +341,8 @@ def build_metrics(settings: Any, backend: Any, world: Any, target: Target) -> tu
 
             p = mcfg.prometheus
             client = PrometheusClient(p.url, timeout=p.timeout_s, username=p.username, password=p.password, token=p.token)
-            sources.append(PrometheusSource(client, namespace=target.namespace, deployment=target.name, selector=p.selector))
+            sources.append(PrometheusSource(client, namespace=target.namespace, deployment=target.name, selector=p.selector,
+                                            queries=p.queries))
         elif url:
             from backends.metrics.scrape import ScrapeSource
 

@@ -110,6 +110,16 @@ class MetricsSource(Protocol):
     def sample(self, window_s: float, now: float | None = None) -> Reading: ...
 
 
+@runtime_checkable
+class HasHistory(Protocol):
+    """A metrics source that can read back the last ``span_s`` seconds (Prometheus: its
+    ``query_range``) as ``[(t, error_rate, p95_ms)]``, oldest first, each point measured over
+    ``rate_window_s``; raises :class:`~cockpit.errors.CockpitError` when it cannot."""
+
+    def history(self, span_s: float, now: float | None = None, step_s: float | None = None, *,
+                rate_window_s: float = 60.0) -> list[tuple[float, float | None, float | None]]: ...
+
+
 if TYPE_CHECKING:
     from cockpit.locks import TargetLock, Warn
 

@@ -36,10 +36,10 @@ class DashboardScreen(CockpitScreen):
             with Vertical(id="right"):
                 with Horizontal(id="plots"):
                     t = self.data.thresholds
-                    yield MetricPlot("errors %", scale=100.0, thresholds=[(t["error_rate"], "red"), (t["error_ok"], "green")],
-                                     ascii=self.data.ascii, id="err")
-                    yield MetricPlot("p95 ms", thresholds=[(t["p95_ms"], "red"), (t["p95_ok"], "green")],
-                                     ascii=self.data.ascii, id="p95")
+                    yield MetricPlot("errors %", scale=100.0, unit="%", ascii=self.data.ascii, id="err",
+                                     thresholds=[(t["error_rate"], "red", "roll back"), (t["error_ok"], "green", "monitor")])
+                    yield MetricPlot("p95 ms", unit="ms", ascii=self.data.ascii, id="p95",
+                                     thresholds=[(t["p95_ms"], "red", "roll back"), (t["p95_ok"], "green", "monitor")])
                 with Horizontal(id="decide"):
                     yield Line(id="matrix", markup=False)
                     yield Line(id="verdict", markup=False)
@@ -84,8 +84,11 @@ class DashboardScreen(CockpitScreen):
         d = self.data.decision
         er = getattr(getattr(d, "sample", None), "error_rate", None)
         p95 = getattr(getattr(d, "sample", None), "p95_ms", None)
-        self.query_one("#err", MetricPlot).show(self.data.error_rate.points, now, f"errors % (now {render.fmt_pct(er)})")
-        self.query_one("#p95", MetricPlot).show(self.data.p95.points, now, f"p95 ms (now {render.fmt_ms(p95)})")
+        what, _, how = self.data.metrics_note.partition("; ")  # with no data: what is wrong | what to do
+        self.query_one("#err", MetricPlot).show(self.data.error_rate.points, now, f"errors % (now {render.fmt_pct(er)})",
+                                                note=what)
+        self.query_one("#p95", MetricPlot).show(self.data.p95.points, now, f"p95 ms (now {render.fmt_ms(p95)})",
+                                                note=how or what)
         self.query_one("#matrix", Line).set(render.matrix(d, self.data.decision_config, self.data.ascii))
         self.show_tree()
         self.query_one("#stale", Line).set(render.stale_line(self.data.stale, self.data.errors))

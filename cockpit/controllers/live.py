@@ -57,6 +57,8 @@ class LiveController:
         self._verdict_event: Any = None
         """The verdict on screen as the journal would record it (written when an incident opens)."""
         self.journal_samples_s = journal_samples_s
+        self.backfill: list = []
+        """The window's history read when the sources were built, for the next delivery."""
         self.thinner: Any = None
         """:class:`cockpit.sampling.SampleThinner` of the target on screen (built on its first sample)."""
 
@@ -67,6 +69,7 @@ class LiveController:
         self.data.error_rate.points.clear()
         self.data.p95.points.clear()
         self.engine, self.sources, self.probes, self.points, self.version = None, [], [], [], None
+        self.backfill = []
         self.thinner, self._verdict_event, self._verdict_seen = None, None, None
         self.data.stale.clear()
 
@@ -80,6 +83,7 @@ class LiveController:
         if self.engine is None:
             self.engine, self.sources, note = self.build(target)
             self.data.metrics_note = note
+            self.backfill = self.read_history(time.time())
         now = time.time()
         if self._stabilize:
             self._stabilize = False
@@ -91,11 +95,28 @@ class LiveController:
         decision = self.engine.tick(readings, now, cluster_ok=self.cluster_ok) if self.sources else None
         return now, readings, decision
 
+    def read_history(self, now: float) -> list:
+        """*Thread.* The window's history from the first source that keeps one (Prometheus), so
+        the panes start with what happened before the cockpit opened; [] when none can."""
+        from cockpit.ports import HasHistory
+
+        for source in self.sources:
+            if isinstance(source, HasHistory):
+                try:
+                    return source.history(self.data.error_rate.keep_s, now, rate_window_s=self.window_s)
+                except CockpitError:
+                    return []  # the live checks report the source's trouble
+        return []
+
     def deliver(self, result: tuple[float, list, Any]) -> None:
         """The poll's result on the event loop: stale marks, plots, evidence, the trigger."""
         from cockpit.checklist import MetricPoint, Probe
 
         now, readings, decision = result
+        for at, error_rate, p95 in self.backfill:  # the panes start with the window's history
+            self.data.error_rate.add(at, error_rate)
+            self.data.p95.add(at, p95)
+        self.backfill = []
         for r in readings:
             if not r.ok:
                 self.data.stale.setdefault(r.source, now)

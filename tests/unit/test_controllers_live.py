@@ -229,3 +229,38 @@ def test_with_the_cluster_and_metrics_gone_an_armed_cockpit_is_inconclusive_and_
         assert data.decision.verdict is Verdict.INCONCLUSIVE and data.decision.trigger is None
     assert rolled == [] and journaled == [] and not (tmp_path / "j.jsonl").exists()
     assert any("does not answer" in r.text for r in data.decision.reasons)
+
+
+class HistorySource(FakeSource):
+    """A fake with a history (Prometheus' query_range is tested against a real Prometheus in
+    tests/backends/test_metrics_prometheus_history.py); ``fail`` makes it raise like a
+    Prometheus that does not answer."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__("prometheus")
+        self.fail, self.asked = fail, []
+
+    def history(self, span_s, now=None, step_s=None, *, rate_window_s=60.0):
+        self.asked.append((span_s, rate_window_s))
+        if self.fail:
+            raise UnreachableError("Prometheus did not answer")
+        return [(now - 600 + i * 60, 0.002 if i < 5 else 0.3, 130.0 if i < 5 else 400.0) for i in range(10)]
+
+
+def test_the_panes_start_with_the_sources_history_once():
+    src = HistorySource()
+    live, _host, data, _, _, _ = controller(sources=[src])
+    live.deliver(live.sample(TARGET))
+    live.deliver(live.sample(TARGET))
+    assert src.asked == [(900.0, 60.0)]  # once, when the sources are built: the plots' window, the live window
+    errors = [v for _, v in data.error_rate.points]
+    assert errors[:10] == [0.002] * 5 + [0.3] * 5 and errors[10:] == [0.30, 0.30]  # history, then the live checks
+    times = [t for t, _ in data.error_rate.points]
+    assert times == sorted(times) and len(data.p95.points) == 12
+    assert len(live.points) == 2  # the checklist's evidence is what this session measured
+
+
+def test_a_history_that_fails_leaves_the_live_checks():
+    live, _host, data, _, _, _ = controller(sources=[HistorySource(fail=True)])
+    live.deliver(live.sample(TARGET))
+    assert [v for _, v in data.error_rate.points] == [0.30]
