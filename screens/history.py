@@ -64,7 +64,10 @@ class HistoryScreen(CockpitScreen):
         return list(reversed(self.data.history)) if self.data.history_for == self.data.target else []
 
     def marks(self) -> hm.Marks:
-        return hm.from_state(self.data.state, self.data.target)
+        """What the incident journal says of these revisions, completed by the deployment's
+        note of the cockpit's last rollback (another session's, another bastion's)."""
+        note = getattr(self.data, "history_note", None) if self.data.history_for == self.data.target else None
+        return hm.with_note(hm.from_state(self.data.state, self.data.target), note)
 
     def selected(self) -> Revision | None:
         table = self.query_one("#revisions", KeyedTable)

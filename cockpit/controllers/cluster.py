@@ -35,7 +35,7 @@ class ClusterView:
             return
         d = self.data
         d.target, d.snapshot = target, None
-        d.history, d.diffs, d.decision = [], {}, None
+        d.history, d.diffs, d.decision, d.history_note = [], {}, None, None
         self.live.reset()
         s = self.session
         self.host.poll("snapshot", lambda: read_snapshot(s, target), self.got_snapshot, 2.0,
@@ -74,13 +74,16 @@ class ClusterView:
         if target is None:
             return False
 
-        def got(revs: list) -> None:
+        def got(result: tuple[list, Any]) -> None:
+            revs, note = result
             if revs != self.data.history:
                 self.data.diffs = {}  # e.g. a rollback renumbered the revisions and changed the live template
             self.data.history, self.data.history_for = revs, target
+            self.data.history_note = note
             self.host.mark("history")
 
-        self.host.fetch("history", lambda: self.session.history(target), got)
+        session = self.session
+        self.host.fetch("history", lambda: (session.history(target), rollback_note(session, target)), got)
         return True
 
     def history_wanted(self, target: Target | None) -> None:
@@ -106,3 +109,19 @@ def read_snapshot(session: Any, target: Target) -> Any:
     began = time.time()
     snap = session.snapshot(target)
     return dataclasses.replace(snap, at=began)
+
+
+def rollback_note(session: Any, target: Target) -> dict | None:
+    """*Thread.* The cockpit's note of its last rollback of ``target`` on the deployment
+    (``cockpit.io/last-rollback``: when, from/to template hash), where the backend reads it —
+    what marks the revision rolled back from across sessions and bastions. None when the
+    backend has no such note or it cannot be read (the history is shown regardless)."""
+    from cockpit.errors import CockpitError
+
+    read = getattr(session.backend, "rollback_note", None)
+    if not callable(read):
+        return None
+    try:
+        return read(target)
+    except CockpitError:
+        return None

@@ -202,3 +202,39 @@ def test_resume_on_the_history_shows_the_history(state_home, tmp_path):
         asyncio.run(go())
     finally:
         world.stop()
+
+
+def test_a_rollback_from_another_session_is_marked_from_the_deployments_note(state_home, tmp_path):
+    """A colleague rolled back from another bastion (another journal): a new cockpit has no
+    journal of it, yet the history marks revision 3 from the deployment's note and does not
+    offer it first."""
+    from backends.kubernetes.backend import connect
+    from cockpit.compose import load_step_kinds
+    from cockpit.session import Session
+
+    load_step_kinds()
+    world = World("bad-image", speed=20).start()
+    try:
+        kubeconfig = world.write_kubeconfig(tmp_path / "kc")
+        colleague = Session(backend=connect(str(kubeconfig)), journal_path=tmp_path / "elsewhere" / "incident.jsonl")
+        assert colleague.run_rollback(TARGET, 2, (), lambda _line: None).ok
+        colleague.close()
+
+        async def go():
+            from cockpit.app import CockpitApp
+
+            app = CockpitApp(args(kubeconfig=str(kubeconfig)), settings=settings())
+            async with app.run_test(size=(120, 40)) as pilot:
+                await until(pilot, lambda: app.session is not None and app.data.targets)
+                app.cluster.pick(TARGET)
+                await until(pilot, lambda: app.data.snapshot is not None)
+                await pilot.press("h")
+                await until(pilot, lambda: app.data.history_for == TARGET and len(app.data.history) == 3)
+                await pilot.pause(0.2)
+                assert app.data.state.target is None  # nothing of it in this cockpit's journal
+                assert app.screen.selected().number == 1
+                assert "rolled back from at" in app.screen.query_one("#revisions").get_row("3")[3].plain
+
+        asyncio.run(go())
+    finally:
+        world.stop()
