@@ -487,9 +487,9 @@ def resolve_question(open_rows: list[Row], total: int, ascii: bool = False) -> C
         where = sanitize(r.evidence or ("collecting" if r.auto else "not ticked"), max_len=200)
         room = max(8, RESOLVE_WIDTH - 4 - len(title) - 2)
         if len(where) > room:
-            where = where[: room - 1] + "…"
+            where = where[: room - 3] + "..." if ascii else where[: room - 1] + "…"
         lines.append(Content.assemble((f"  {mark} ", style), (title, "bold"), ("  ", ""), (where, "$text-muted")))
     if n > RESOLVE_LISTED:
-        lines.append(Content(f"  … and {n - RESOLVE_LISTED} more").stylize("$text-muted"))
+        lines.append(Content(f"  {'...' if ascii else '…'} and {n - RESOLVE_LISTED} more").stylize("$text-muted"))
     lines.append(Content("Resolving anyway is journaled; the report marks them not verified."))
     return Content("\n").join(lines)

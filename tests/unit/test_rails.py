@@ -225,6 +225,8 @@ def test_the_resolve_question_names_hostile_text_inert_on_one_line():
     body = render.resolve_question([Row("x", "[bold]t[/bold]\x1b[31m", False, None, "x" * 500)], 15)
     assert "[bold]t[/bold]" in body.plain and "\x1b" not in body.plain
     assert all(len(line) <= 70 for line in body.plain.split("\n"))  # one line per check, whatever its evidence
+    plain = render.resolve_question([Row(str(i), f"check {i}", False, None, "e" * 90) for i in range(12)], 15, ascii=True).plain
+    assert plain.isascii() and "... and 3 more" in plain
 
 
 @pytest.fixture
