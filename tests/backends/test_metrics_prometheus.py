@@ -151,3 +151,25 @@ def test_unreachable_prometheus():
         PrometheusClient("http://127.0.0.1:9", timeout=1).query("up")
     with pytest.raises(ConfigError):
         PrometheusClient("prometheus:9090")
+
+
+def test_the_full_screen_cockpit_reads_prometheus_from_its_settings(prom, world, tmp_path):
+    """``metrics.source: prometheus`` and its URL in the settings: the TUI's sources (built by the composition
+    root, as the app builds them) read the bad release from the real Prometheus."""
+    from backends.kubernetes.backend import connect
+    from cockpit.compose import build_metrics
+    from cockpit.config import load_settings
+    from cockpit.model import Target
+
+    settings = load_settings(use_file=False, env={"COCKPIT_METRICS__SOURCE": "prometheus",
+                                                  "COCKPIT_METRICS__PROMETHEUS__URL": prom.url})
+    backend = connect(str(world.write_kubeconfig(tmp_path / "kc")), readonly=True)
+    try:
+        _engine, sources, note = build_metrics(settings, backend, None, Target("checkout", "shop"))
+        proms = [s for s in sources if isinstance(s, PrometheusSource)]
+        assert note == "" and len(proms) == 1
+        reading = proms[0].sample(5)
+        assert reading.ok, reading.error
+        assert reading.error_rate > 0.15
+    finally:
+        backend.close()
