@@ -245,6 +245,9 @@ class CockpitApp(DrillScoreHost, App):  # the mixin counts a drill's keys and sh
 
     def action_goto(self, name: str) -> None:
         if name == "history":
+            if self.session is not None and self.session.backend is None:
+                self.notify(f"{self.session.cluster_note}: the revision history needs the cluster", severity="warning")
+                return
             if not self.cluster.history():  # browsing: no lock, no incident opened
                 self.notify("pick a target first (enter on the list)", severity="warning")
                 return
@@ -305,6 +308,9 @@ class CockpitApp(DrillScoreHost, App):  # the mixin counts a drill's keys and sh
     def on_target_picked(self, m: msg.TargetPicked) -> None:
         self.cluster.pick(m.target)
 
+    def on_history_wanted(self, m: msg.HistoryWanted) -> None:
+        self.cluster.history_wanted(m.target)
+
     def on_diff_wanted(self, m: msg.DiffWanted) -> None:
         self.cluster.diff(m.target, m.revision)
 
@@ -330,7 +336,7 @@ class CockpitApp(DrillScoreHost, App):  # the mixin counts a drill's keys and sh
         self.checklist.extend(m.on)
 
     def on_resolve_wanted(self, m: msg.ResolveWanted) -> None:
-        self.checklist.resolve(lambda: self.drill.score(lambda: flows.offer_report(self)))
+        self.checklist.resolve(lambda: self.drill.score(lambda: flows.offer_report(self)), open_checks=m.open_checks)
 
     def on_comms_wanted(self, m: msg.CommsWanted) -> None:
         from screens.modals import EditMessage

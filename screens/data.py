@@ -48,6 +48,8 @@ class UIData:
     p95: Series = field(default_factory=Series)
     history: list[Revision] = field(default_factory=list)
     history_for: Target | None = None
+    history_note: dict | None = None
+    """The deployment's note of the cockpit's last rollback (``cockpit.io/last-rollback``), read with the history."""
     diffs: dict[int, TemplateDiff] = field(default_factory=dict)
     progress: RolloutProgress | None = None
     state: IncidentState = field(default_factory=IncidentState)

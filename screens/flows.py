@@ -31,7 +31,7 @@ def offer_drill_resume(app: Any, leftovers: list, adopt: Any, abandon: Any, begi
     """A crashed drill's incident is open and its world still runs: resume it against that
     world (``adopt(args, left)``, then connect: the app resumes it once connected), or start
     anew (``abandon(left)`` closes the old incident, so it never blocks this drill)."""
-    from screens.question import YesNo
+    from screens.questions import ask
 
     if not leftovers:
         begin()
@@ -49,7 +49,7 @@ def offer_drill_resume(app: Any, leftovers: list, adopt: Any, abandon: Any, begi
 
     body = (f"{left.description}\njournal: {left.journal}\n\nResume it against the same world (the rollback "
             "goes on from its journal), or start a new drill (the interrupted one is closed as abandoned).")
-    app.push_screen(YesNo("A drill was interrupted", body, "resume the drill", "start a new drill"),
+    app.push_screen(ask("A drill was interrupted", body, "resume the drill", "start a new drill"),
                     lambda yes: resume_it(left) if yes else start_fresh(left))
 
 
@@ -92,10 +92,10 @@ def offer_report(app: Any) -> None:
 def quit_or_ask(app: Any, quit: Any) -> None:
     """``q``: quit at once, unless this session holds an open incident — then ask first, and
     say that it stays open (the next ``cockpit`` offers to resume it)."""
-    from screens.question import YesNo
+    from screens.questions import ask
 
     st, session = app.data.state, app.session
-    if session is None or session.readonly or session.journal is None or st.resolved or isinstance(app.screen, YesNo):
+    if session is None or session.readonly or session.journal is None or st.resolved or getattr(app.screen, "quit_question", False):
         quit()
         return
     where = f"The incident on {st.target or session.target} is open (phase {st.phase or '?'})."
@@ -111,11 +111,11 @@ def quit_or_ask(app: Any, quit: Any) -> None:
 
             app.run_in_thread(close)
 
-        app.push_screen(YesNo("Quit the drill?", body, "quit the drill", "stay"), lambda yes: end_drill() if yes else None)
+        app.push_screen(ask("Quit the drill?", body, "quit the drill", "stay", quit_question=True), lambda yes: end_drill() if yes else None)
         return
     body = (f"{where} Quitting leaves it open: its journal stays, its lock is released, and the next cockpit "
             f"offers to resume it.\njournal: {session.journal_path}")
-    app.push_screen(YesNo("Quit with the incident open?", body, "quit (the incident stays open)", "stay"),
+    app.push_screen(ask("Quit with the incident open?", body, "quit (the incident stays open)", "stay", quit_question=True),
                     lambda yes: quit() if yes else None)
 
 

@@ -18,6 +18,8 @@ class Question(ModalScreen[bool]):
 
     BINDINGS = [Binding("y", "yes", "Yes", id="question_yes"),
                 Binding("n,escape", "no", "No", id="question_no")]
+    quit_question = False
+    """Asked before quitting: a second quit (ctrl+c) while it is shown quits."""
 
     def __init__(self, title: str, body: Content, *, yes: str, no: str = "go back", danger: bool = True) -> None:
         super().__init__()
@@ -35,6 +37,15 @@ class Question(ModalScreen[bool]):
 
     def action_no(self) -> None:
         self.dismiss(False)
+
+
+def ask(title: str, body: str, yes: str, no: str, *, quit_question: bool = False) -> Question:
+    """A question over plain outside text (each line sanitised on its own, never markup);
+    ``quit_question``: a second quit (ctrl+c) while it is shown quits."""
+    lines = [render.text(line, 2000) if line else Content(" ") for line in body.split("\n")]
+    q = Question(title, Content("\n").join(lines), yes=yes, no=no, danger=False)
+    q.quit_question = quit_question
+    return q
 
 
 def resolve_question(open_rows: list, total: int, ascii: bool = False) -> Question:

@@ -138,6 +138,10 @@ class KubeBackend:
         d = self.get_deployment(target)
         return rv.history(d, self.replicasets(d))
 
+    def rollback_note(self, target: Target) -> dict[str, Any] | None:
+        """The cockpit's note of its last rollback of ``target`` (``cockpit.io/last-rollback``), or None."""
+        return rv.last_rollback(self.get_deployment(target))
+
     def diff(self, target: Target, revision: int, against: int | None = None) -> TemplateDiff:
         d = self.get_deployment(target)
         rss = self.replicasets(d)

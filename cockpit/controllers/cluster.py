@@ -89,7 +89,7 @@ class ClusterView:
     def history_wanted(self, target: Target | None) -> None:
         """A screen shows the history of ``target`` without it (after a resume, or once an
         observer's incident rolled back): load it, if it is still the target on screen."""
-        if target is not None and target == self.data.target and self.session is not None:
+        if target is not None and target == self.data.target and getattr(self.session, "backend", None) is not None:
             self.history()
 
     def diff(self, target: Target, revision: int) -> None:

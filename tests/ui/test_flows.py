@@ -96,6 +96,10 @@ def test_operator_flow_to_resolved(world, state_home):
             tick = app.data.state.checks["smoke_tests"]
             assert tick.ok and "@" in tick.who and tick.at is not None
             await pilot.press("R")
+            from screens.questions import Question
+
+            await until(pilot, lambda: isinstance(app.screen, Question))  # checks are open: R asks first
+            await pilot.press("y")  # resolve anyway
             await until(pilot, lambda: app.data.state.resolved)
             path = app.session.journal_path
         recs = read_journal(path)

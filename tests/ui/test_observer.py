@@ -64,6 +64,9 @@ def test_an_observer_with_no_cluster_shows_the_verdict_panes_and_rollback_from_t
             # the four samples, then the verdict's own reading
             assert [round(v, 2) for _, v in app.data.error_rate.points] == [0.02, 0.31, 0.34, 0.33, 0.33]
             assert app.data.decision.source == "journal" and app.data.decision.sample.error_rate == 0.33
+            await pilot.press("h")  # no cluster, no history: said, and nothing breaks
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, ErrorModal) and app.screen is app.get_screen("dashboard")
             await pilot.press("r")
             await until(pilot, lambda: app.screen is app.get_screen("rollback"))
             await pilot.pause(0.3)

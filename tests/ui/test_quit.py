@@ -34,7 +34,7 @@ def run(session: Session, keys_then_check):
 
 
 def test_q_with_an_open_incident_asks_and_names_what_stays(tmp_path, isolated):
-    from screens.question import YesNo
+    from screens.questions import Question
 
     session = Session(backend=None, journal_path=tmp_path / "incident.jsonl")
 
@@ -43,14 +43,14 @@ def test_q_with_an_open_incident_asks_and_names_what_stays(tmp_path, isolated):
         await asyncio.get_running_loop().run_in_executor(None, lambda: app.incident.open_for(TARGET, "test"))
         await until(pilot, lambda: app.data.state.target == "shop/checkout")
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, YesNo))
-        body = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        await until(pilot, lambda: isinstance(app.screen, Question))
+        body = " ".join(str(w.render()) for w in app.screen.query("Static")).replace("\n", " ")
         assert "shop/checkout" in body and "stays" in body and "resume" in body and str(tmp_path / "incident.jsonl") in body
         await pilot.press("n")  # stay
         await pilot.pause(0.2)
-        assert app.is_running and not isinstance(app.screen, YesNo)
+        assert app.is_running and not isinstance(app.screen, Question)
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, YesNo))
+        await until(pilot, lambda: isinstance(app.screen, Question))
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running)
 
