@@ -14,8 +14,11 @@ rollback action* (its ``intent``; without one, the whole journal):
 - ``declared``: the reason the incident was declared with;
 - ``revision_why``: why the target revision was chosen.
 
-``summary`` (the report's ``reason``) is the first of: the trigger, the declared reason, a
-verdict that was not OK, the answers.
+``summary`` (the report's ``reason``) is the trigger when one fired; else the reason the
+incident was declared with, and what the operator had before them when they acted — a verdict
+that was not OK with its reasons, and their answers — when there is none; where the incident
+was opened by the full-screen cockpit or the watch, whose declared reason says what was done
+("rollback to revision 2"), not why, what the operator had before them comes first.
 
 The checklist (:func:`checks`): the items of the runbook's ``verify`` list when the journal
 recorded a runbook with one, else :data:`cockpit.runbook.DEFAULT_CHECKLIST`, each with its
@@ -78,16 +81,18 @@ def why(state: IncidentState) -> dict[str, Any]:
         verdict_d = {"value": text(v.value, 50), "reasons": [text(r, 300) for r in v.reasons], "at": iso(verdict.meta.at)}
     chosen = state.chosen[0].why if state.chosen else (state.rolled_back.why if state.rolled_back else "")
     declared = text(state.reason, 500)
+    seen = []  # what the operator had before them when they acted
+    if verdict_d is not None and verdict_d["value"].lower() != "ok":
+        seen.append(f"verdict {verdict_d['value']}" + (f": {'; '.join(verdict_d['reasons'])}" if verdict_d["reasons"] else ""))
+    if answers:
+        seen.append("operator's answers: " + ", ".join(f"{k} = {v}" for k, v in answers.items()))
+    # the full-screen cockpit and the watch open an incident with what the operator did ("rollback
+    # to revision 2"), not why: there, what they had before them is the reason
+    acted = state.opened_via in ("tui", "watch")
     if trigger is not None:
         summary = f"trigger {trigger['name']}: {trigger['reason']}" + (" (armed: automatic rollback)" if trigger["auto"] else "")
-    elif declared:
-        summary = declared
-    elif verdict_d is not None and verdict_d["value"].lower() != "ok":
-        summary = f"verdict {verdict_d['value']}" + (f": {'; '.join(verdict_d['reasons'])}" if verdict_d["reasons"] else "")
-    elif answers:
-        summary = "operator's answers: " + ", ".join(f"{k} = {v}" for k, v in answers.items())
     else:
-        summary = ""
+        summary = ("; ".join(seen) or declared) if acted else (declared or "; ".join(seen))
     return {"summary": summary, "declared": declared, "trigger": trigger, "verdict": verdict_d, "answers": answers,
             "revision_why": text(chosen, 300)}
 
