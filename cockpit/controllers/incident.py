@@ -126,6 +126,7 @@ class Incident:
         self.host, self.data, self.session = host, data, session
         self.on_verify, self.on_target, self.on_opened = on_verify, on_target, on_opened
         self.follower = IncidentFollower(host.incident_arrived)
+        self._rolled_seen: Any = None
 
     # ---- following (event loop)
 
@@ -143,8 +144,10 @@ class Incident:
             self.on_verify()
         if folded.target and self.data.target is None:
             self.on_target(Target.parse(folded.target))
-        if self.data.readonly and self.data.state.revision:
-            self.data.history_for = None  # the observer re-reads history lazily
+        rolled = self.data.state.rolled_back
+        if self.data.readonly and rolled is not None and rolled is not self._rolled_seen:
+            self._rolled_seen = rolled
+            self.data.history_for = None  # the rollback renumbered it: the observer re-reads the history
         if self.data.readonly:
             self._journal_view()
         self.host.mark("steps", "log", "checks", "phases", "bar", "comms")
