@@ -50,6 +50,14 @@ def test_drill_bad_image_to_verified_rollback(tmp_path):
         screen = _wait(session, "phase monitor", 60)  # every auto check proven (health 3x 10 s apart)
         assert screen.count("✓") >= 7
         assert "/version = 1.4.2" in screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", session, "R"], check=True)  # manual checks are open: asked first
+        screen = _wait(session, "checks open?", 10)
+        assert "Smoke tests" in screen and "resolve anyway" in screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", session, "h"], check=True)  # the revision rolled back from is marked
+        _wait(session, "rolled back from at", 15)
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)  # the drill's incident is open: asked
+        _wait(session, "Quit the drill?", 10)
+        subprocess.run(["tmux", "send-keys", "-t", session, "y"], check=True)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
