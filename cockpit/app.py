@@ -300,6 +300,8 @@ class CockpitApp(DrillScoreHost, App):  # the mixin counts a drill's keys and sh
         flows.quit_or_ask(self, self._quit)
 
     def _quit(self) -> None:
+        if self.session is not None:
+            self.session.cancel.set()  # a rollback's wait stops after its current call: nothing sent is undone
         self.incident.stop()
         self.exit(0)
 

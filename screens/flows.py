@@ -113,8 +113,10 @@ def quit_or_ask(app: Any, quit: Any) -> None:
 
         app.push_screen(ask("Quit the drill?", body, "quit the drill", "stay", quit_question=True), lambda yes: end_drill() if yes else None)
         return
-    body = (f"{where} Quitting leaves it open: its journal stays, its lock is released, and the next cockpit "
-            f"offers to resume it.\njournal: {session.journal_path}")
+    running = " The rollback in progress stops waiting for its rollout (what was sent stays sent)." \
+        if st.run_status == "running" else ""
+    body = (f"{where}{running} Quitting leaves it open: its journal stays, its lock is released, and the next "
+            f"cockpit offers to resume it.\njournal: {session.journal_path}")
     app.push_screen(ask("Quit with the incident open?", body, "quit (the incident stays open)", "stay", quit_question=True),
                     lambda yes: quit() if yes else None)
 

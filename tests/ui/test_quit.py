@@ -3,6 +3,7 @@ stays open (the next cockpit offers to resume it); with none open, or readonly, 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -70,3 +71,53 @@ def test_q_with_no_incident_quits_at_once(tmp_path, isolated):
 
     run(session, steps)
     session.close()
+
+
+def test_q_during_a_rollback_exits_promptly_and_the_resume_sends_nothing_twice(tmp_path, isolated):
+    """Quitting while the rollback waits for its rollout (a slow world) does not wait for it to
+    finish; the PATCH that went out stays the only one, and a resume reconciles it."""
+    from backends.kubernetes.backend import connect
+    from cockpit.compose import load_step_kinds
+    from cockpit.journal import read_journal
+    from cockpit.state import replay
+    from cockpit.world.world import World
+    from screens.questions import Question
+
+    load_step_kinds()
+    world = World("bad-image", speed=0.05).start()  # a rollout that takes minutes
+    kubeconfig = world.write_kubeconfig(tmp_path / "kc")
+    session = Session(backend=connect(str(kubeconfig)), journal_path=tmp_path / "incident.jsonl")
+    asked: list[float] = []
+
+    async def steps(app, pilot):
+        from screens.messages import RollbackConfirmed
+
+        await pilot.pause(0.2)
+        app.post_message(RollbackConfirmed(TARGET, 3, 2, ()))  # h, enter, y
+        await until(pilot, lambda: any("rolled back" in line.line for line in app.data.state.log), timeout=30)
+        assert app.data.state.run_status == "running"  # patched, waiting for the rollout
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, Question))
+        assert "stops waiting" in " ".join(str(w.render()) for w in app.screen.query("Static"))
+        asked.append(time.monotonic())
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, timeout=60)
+
+    try:
+        run(session, steps)
+        # the app is gone long before the rollout could have finished (it takes minutes here)
+        assert time.monotonic() - asked[0] < 20 and world.store.require("deployments", "shop", "checkout")[
+            "status"].get("updatedReplicas", 0) < 4
+        patches = [m for m, _ in world.request_log if m == "PATCH"]
+        assert len(patches) == 1
+        session.close()
+
+        again = Session(backend=connect(str(kubeconfig)), journal_path=tmp_path / "incident.jsonl")
+        again.attach(tmp_path / "incident.jsonl")
+        again.run_rollback(TARGET, 0, (), lambda _line: None, resume=True)
+        again.close()
+        assert [m for m, _ in world.request_log if m == "PATCH"] == patches  # reconciled, not sent again
+        rolls = [a for a in replay(read_journal(tmp_path / "incident.jsonl")).actions if a.action == "kubernetes.rollback"]
+        assert rolls and all(a.outcome is not None for a in rolls)
+    finally:
+        world.stop()
