@@ -16,6 +16,8 @@ API (kept small; others build on it):
   intents around every mutation, fsynced before the mutation is attempted
 - :meth:`Journal.read`, :func:`read_journal`, :func:`follow` — for replay and observers
 - :func:`default_journal_path`, :func:`state_dir`, :func:`find_open_incidents`
+- :meth:`Journal.add_listener`, :func:`add_open_hook` — where a mirror (:mod:`cockpit.mirror`)
+  hears of every record after it is on disk (see "Listeners" below)
 
 Torn tails. A crash in the middle of a write can leave a last line without its newline
 (or with invalid JSON). :meth:`Journal.open` detects it and reports it as
@@ -28,6 +30,14 @@ the middle of a file, and the evidence is still kept for forensics. An incomplet
 never committed (nothing that depended on it was done: :meth:`intent` returns only after
 the full line is fsynced), so dropping it loses nothing; :func:`follow` only consumes
 complete lines, so truncating a tail never retracts something an observer has seen.
+
+Listeners. A listener is called with each record *after* it was written (and fsynced when
+durable), under the journal's lock, so listeners see records in ``seq`` order and only records
+that are already the truth on disk; the write-ahead contract (the intent fsynced before the
+mutation) is untouched. A listener must not block — the mirror puts the record on a bounded
+queue and returns — and whatever it raises is swallowed: a failing listener never fails an
+append. :func:`add_open_hook` functions are called with every journal opened writable in this
+process (the composition root attaches the mirror there, so every front end is mirrored).
 
 Secrets. Every record passes :func:`redact` before it is written: values of keys named
 like a secret (password, token, secret, webhook_url, api_key, authorization...) become
@@ -57,7 +67,7 @@ from cockpit.journal_files import TornTail, Unreadable, create_file, parse_line,
 from cockpit.text import redact_secrets
 
 __all__ = ["TornTail", "Unreadable", "scan", "read_bytes", "read_journal", "follow", "Journal", "redact",
-           "default_journal_path", "find_open_incidents", "state_dir", "error_data"]
+           "default_journal_path", "find_open_incidents", "state_dir", "error_data", "add_open_hook"]
 
 RESERVED = ev.ENVELOPE
 CLOSING_TYPES = frozenset({"incident_resolved", "incident_closed"})
@@ -186,6 +196,23 @@ def find_open_incidents(state_dir: str | os.PathLike | None = None) -> list[Path
     return found
 
 
+# --------------------------------------------------------------------------- hooks
+
+_open_hooks: list[Callable[[Journal], Any]] = []
+
+
+def add_open_hook(hook: Callable[[Journal], Any]) -> Callable[[], None]:
+    """Call ``hook(journal)`` for every journal opened writable from now on (the mirror);
+    returns the function that removes it. A hook's exception never fails the open."""
+    _open_hooks.append(hook)
+
+    def remove() -> None:
+        with contextlib.suppress(ValueError):
+            _open_hooks.remove(hook)
+
+    return remove
+
+
 # --------------------------------------------------------------------------- the journal
 
 
@@ -227,6 +254,8 @@ class Journal:
         self._failed: str | None = None
         self.created = False
         """This process created the file (an empty one is removed on close)."""
+        self._listeners: list[Callable[[dict], Any]] = []
+        self._closers: list[Callable[[], Any]] = []
 
     # ---- lifecycle
 
@@ -265,11 +294,33 @@ class Journal:
         )
         journal.unreadable = tuple(u.line for u in found.unreadable)
         journal.created = not existed and not readonly
+        if not readonly:
+            for hook in list(_open_hooks):
+                with contextlib.suppress(Exception):
+                    hook(journal)
         return journal
 
     def close(self) -> None:
         """Close the file. A journal this process created and never wrote to is removed: a
-        command that failed before doing anything leaves no empty incident to "resume"."""
+        command that failed before doing anything leaves no empty incident to "resume".
+        Then each listener's ``on_close`` (the mirror flushes, within its deadline)."""
+        self._close_file()
+        closers, self._closers, self._listeners = self._closers, [], []
+        for on_close in closers:
+            with contextlib.suppress(Exception):
+                on_close()
+
+    def add_listener(self, on_record: Callable[[dict], Any], on_close: Callable[[], Any] | None = None) -> None:
+        """Call ``on_record(record)`` after each record is written (fsynced when durable), in
+        ``seq`` order, under the journal's lock: it must return at once (never block, never
+        write to this journal); what it raises is ignored. ``on_close()`` when the journal
+        closes (outside the lock)."""
+        with self._mutex:
+            self._listeners.append(on_record)
+            if on_close is not None:
+                self._closers.append(on_close)
+
+    def _close_file(self) -> None:
         with self._mutex:
             if self._fd is not None:
                 os.close(self._fd)
@@ -373,6 +424,11 @@ class Journal:
                 ) from exc
             self._seq += 1
             self.count += 1
+            for listener in self._listeners:
+                try:
+                    listener(record)
+                except Exception:  # noqa: BLE001 — a listener never fails an append
+                    pass
             return record
 
     def _ensure_fd(self) -> int:

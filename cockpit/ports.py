@@ -135,3 +135,45 @@ class TargetLocker(Protocol):
     """
 
     def acquire(self, target: Target, *, actor: str, warn: Warn | None = None) -> TargetLock: ...
+
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from cockpit.mirror import MirroredIncident
+
+
+@runtime_checkable
+class MirrorStore(Protocol):
+    """Where the journal's mirror copies records (``backends/mirror``: PostgreSQL, Redis
+    Streams). One record per (incident, seq): a replay never duplicates. Every call is
+    bounded by timeouts and raises :class:`~cockpit.errors.UnreachableError` when the store
+    does not answer; a store built readonly refuses ``append`` and ``heartbeat`` with
+    :class:`~cockpit.errors.ReadonlyError` before anything is sent, and at its transport.
+    ``display`` is the URL without its secrets (all that is ever shown or journaled).
+    """
+
+    readonly: bool
+    display: str
+
+    def append(self, incident: str, records: Sequence[dict], *, after: int) -> int:
+        """Store ``records`` (increasing ``seq``), which follow the record ``after`` in the
+        journal: only when the store has the incident up to ``after`` (else nothing is
+        written), and only those above its last ``seq``. Updates the incident's index and
+        wakes followers. Returns the incident's last ``seq`` in the store."""
+
+    def last_seq(self, incident: str) -> int:
+        """The incident's last ``seq`` in the store (0: none)."""
+
+    def heartbeat(self, incident: str) -> None:
+        """The operator's mirror is alive (idle): stamp the incident's index."""
+
+    def incidents(self, *, open_only: bool = False, ids: Sequence[str] | None = None,
+                  limit: int = 200) -> list[MirroredIncident]:
+        """The index: incidents newest first (only open ones, or only ``ids``)."""
+
+    def wait(self, incident: str, after: int, timeout: float) -> list[dict]:
+        """The incident's records after ``after`` in ``seq`` order (a page); when there are
+        none, waits up to ``timeout`` seconds for the operator's mirror to send some."""
+
+    def close(self) -> None: ...
