@@ -318,6 +318,72 @@ class EvidenceCaptured(Event):
     errors: tuple[str, ...] = ()
 
 
+# --------------------------------------------------------------------------- fleet rollback
+
+MEMBER = "member"
+"""In a fleet rollback's journal (:mod:`cockpit.fleet`) every record of one target's rollback
+carries ``member``: ``<context>/<namespace>/<name>``. It is not a declared field (schema v1
+readers keep it in ``extra``); the fleet's fold splits the journal by it, so each target's
+records fold into that target's own :class:`cockpit.state.IncidentState`."""
+
+
+@event
+@dataclass(frozen=True)
+class FleetPlanned(Event):
+    """A fleet rollback's plan, written once the operator confirmed it (again on resume).
+
+    ``targets``: one object per target ``{member, context, namespace, name, action, why,
+    from_revision, from_images, to_revision, images, error_title, exit_code}`` where
+    ``action`` is ``rollback``, ``skip`` (needs nothing) or ``fail`` (could not be planned; a
+    context that did not answer has ``name`` empty)."""
+
+    type: ClassVar[str] = "fleet_planned"
+    durable: ClassVar[bool] = True
+    targets: tuple[dict, ...] = ()
+    selector: str = ""
+    names: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    all_namespaces: bool = False
+    contexts: tuple[str, ...] = ()
+    parallel: int = 4
+    keep_going: bool = False
+    to_revision: int = 0
+    force: bool = False
+    resumed: bool = False
+
+
+@event
+@dataclass(frozen=True)
+class FleetTarget(Event):
+    """Where one target of a fleet rollback stands: ``started``, ``ok`` (rolled back and, when
+    waited for, its rollout complete; ``already``: it had taken effect before), ``skipped``,
+    ``failed`` or ``not_started`` (the fleet stopped starting targets after a failure)."""
+
+    type: ClassVar[str] = "fleet_target"
+    durable: ClassVar[bool] = True
+    member: str
+    status: str
+    already: bool = False
+    from_revision: int | None = None
+    to_revision: int | None = None
+    images: tuple[str, ...] = ()
+    error_title: str = ""
+    error_message: str = ""
+    exit_code: int | None = None
+
+
+@event
+@dataclass(frozen=True)
+class FleetFinished(Event):
+    type: ClassVar[str] = "fleet_finished"
+    durable: ClassVar[bool] = True
+    ok: bool
+    rolled_back: int = 0
+    skipped: int = 0
+    failed: int = 0
+    not_started: int = 0
+
+
 # --------------------------------------------------------------------------- verifying, telling
 
 @event

@@ -106,9 +106,11 @@ class KubeBackend:
         return doc.get("items") or []
 
     # -- read side ----------------------------------------------------------------------
-    def list_deployments(self, namespace: str | None = None) -> list[DeploymentInfo]:
+    def list_deployments(self, namespace: str | None = None, selector: str | None = None) -> list[DeploymentInfo]:
+        """Deployments in ``namespace`` (every namespace when None), those matching the label
+        ``selector`` (``app=web,tier!=db``, as ``kubectl -l``) when one is given."""
         path = f"/apis/apps/v1/namespaces/{quote(namespace)}/deployments" if namespace else "/apis/apps/v1/deployments"
-        items = self.t.request("GET", path).get("items") or []
+        items = self.t.request("GET", path, {"labelSelector": selector} if selector else None).get("items") or []
         out = []
         for d in items:
             meta, spec, st = d.get("metadata") or {}, d.get("spec") or {}, d.get("status") or {}

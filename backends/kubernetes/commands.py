@@ -5,6 +5,7 @@ Cheap to import: the backend is imported inside the handlers.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,13 @@ def revision_number(text: str) -> int:
     return int(value)
 
 
+def _positive_int(text: str) -> int:
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to 1000, got {sanitize(text, max_len=40)!r}")
+    return int(value)
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("history", parents=[common], help="rollout history of a deployment")
     p.add_argument("deployment")
@@ -36,8 +44,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="show revision N's pod template diff against the live one")
     p.set_defaults(handler=cmd_history)
 
-    p = sub.add_parser("rollback", parents=[common], help="roll a deployment back (as kubectl rollout undo)")
-    p.add_argument("deployment")
+    # --context may be given several times here (a fleet across clusters): a private copy of the
+    # global flags, so the shared parser's --context is left as it is for the other commands
+    p = sub.add_parser("rollback", parents=[copy.deepcopy(common)], conflict_handler="resolve",
+                       help="roll a deployment back (as kubectl rollout undo), or a fleet of them (-l, names, contexts)")
+    p.add_argument("deployment", nargs="*", metavar="NAME",
+                   help="deployment(s); several names, -l, -A or several --context make a fleet rollback")
+    p.add_argument("--context", metavar="NAME", action="append", default=argparse.SUPPRESS,
+                   help="kubeconfig context (default: the current one); repeat it to roll back across clusters")
+    fleet = p.add_argument_group("fleet rollback")
+    fleet.add_argument("-l", "--selector", metavar="SELECTOR", default="",
+                       help="every deployment matching this label selector (as kubectl -l)")
+    fleet.add_argument("-A", "--all-namespaces", action="store_true", help="look in every namespace")
+    fleet.add_argument("--parallel", type=_positive_int, default=4, metavar="N",
+                       help="how many deployments are rolled back at once (default 4); rollouts are followed alongside")
+    fleet.add_argument("--keep-going", action="store_true",
+                       help="after a failure, go on starting the other targets (default: stop starting new ones)")
+    fleet.add_argument("--lock-wait", type=float, default=0.0, metavar="S",
+                       help="wait up to S seconds for a target another operator holds (default 0: refuse at once)")
     p.add_argument("--to-revision", type=revision_number, default=0, metavar="N",
                    help="revision to roll back to (default 0: the previous one)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -85,7 +109,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confirm(question: str) -> None:
+def confirm(question: str) -> None:
     if not sys.stdin.isatty():
         raise Aborted("not confirmed: no terminal to ask on", hint="pass --yes to roll back without asking")
     answer = input(f"{question} [y/N] ").strip().lower()
@@ -99,6 +123,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     Reconciles before it writes: with a ``--journal`` that already holds this rollback it says
     so and sends nothing; an interrupted one is resumed. The Lease on the target is held for
     the whole run (a second operator is refused, exit 6)."""
+    names = list(args.deployment or [])
+    contexts = _contexts(args)
+    if _wants_fleet(args, names, contexts):
+        from backends.kubernetes.fleet_commands import cmd_fleet_rollback
+
+        return cmd_fleet_rollback(args, names, contexts)
+    if not names:
+        from cockpit.errors import ConfigError
+
+        raise ConfigError("name the deployment to roll back (or select several with -l SELECTOR)", title="Bad usage",
+                          hint="see `cockpit rollback --help`")
+    args.deployment, args.context = names[0], (contexts[0] if contexts else None)
     from cockpit.journal import Journal, default_journal_path, read_journal
     from cockpit.rollback import RollbackRequest, already_done, describe_done, interrupted
     from cockpit.state import replay
@@ -107,7 +143,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     target = _target(args, kube)
     req = RollbackRequest(target, to_revision=args.to_revision, force=args.force, evidence=args.evidence,
                           wait=args.wait, timeout=args.timeout, reason="headless rollback", source="cli")
-    say = _say(args)
+    say = say_to(args)
     state = replay(read_journal(args.journal)) if args.journal and Path(args.journal).exists() else None
     if state is not None and not args.readonly:
         done = already_done(state, req)
@@ -135,7 +171,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 if not args.yes:
                     live = plan.live
                     from_desc = f"revision {live.number} ({', '.join(live.images)})" if live else "the live template"
-                    _confirm(sanitize(f"Roll back deployment {target} from {from_desc} to revision {plan.to_revision} "
+                    confirm(sanitize(f"Roll back deployment {target} from {from_desc} to revision {plan.to_revision} "
                                       f"({', '.join(plan.images)})?", max_len=2000))
             return _run(args, kube, target, journal, req, say)
         finally:
@@ -146,7 +182,28 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             journal_path.unlink(missing_ok=True)
 
 
-def _say(args: argparse.Namespace):  # noqa: ANN202
+def _contexts(args: argparse.Namespace) -> list[str]:
+    """``--context`` as given: several on ``rollback`` (a fleet across clusters), one elsewhere."""
+    value = getattr(args, "context", None)
+    if isinstance(value, list):
+        return list(dict.fromkeys(value))
+    return [value] if value else []
+
+
+def _wants_fleet(args: argparse.Namespace, names: list[str], contexts: list[str]) -> bool:
+    """A selector, -A, several names or several contexts make a fleet rollback; so does a
+    ``--journal`` that holds one (resume)."""
+    if getattr(args, "selector", "") or getattr(args, "all_namespaces", False) or len(names) > 1 or len(contexts) > 1:
+        return True
+    if args.journal and Path(args.journal).is_file():
+        from cockpit.fleet import is_fleet
+        from cockpit.journal import read_journal
+
+        return is_fleet(read_journal(args.journal))
+    return False
+
+
+def say_to(args: argparse.Namespace):  # noqa: ANN202
     """Where progress lines go: stdout, or stderr when stdout is JSON."""
     stream = sys.stderr if args.output == "json" else sys.stdout
     return lambda line: print(line, file=stream, flush=True)

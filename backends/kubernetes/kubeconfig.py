@@ -113,26 +113,65 @@ def in_cluster() -> Connection:
     )
 
 
-def load(kubeconfig: str | None = None, context: str | None = None) -> Connection:
-    """Resolve the connection for ``context`` (default: current-context)."""
+@dataclass
+class _Merged:
+    """The kubeconfig files of ``$KUBECONFIG`` (or the one given) merged first-wins, as kubectl does."""
+
+    paths: list[Path]
+    contexts: dict[str, dict[str, Any]]
+    clusters: dict[str, tuple[dict[str, Any], Path]]
+    users: dict[str, tuple[dict[str, Any], Path]]
+    current: str | None
+
+
+def _merged(kubeconfig: str | None) -> _Merged | None:
     paths = [p for p in _default_paths(kubeconfig) if p.exists()]
     if not paths:
         if kubeconfig:
             raise ConfigError(f"kubeconfig {kubeconfig} does not exist")
-        return in_cluster()
-    contexts: dict[str, dict[str, Any]] = {}
-    clusters: dict[str, tuple[dict[str, Any], Path]] = {}
-    users: dict[str, tuple[dict[str, Any], Path]] = {}
-    current = None
+        return None
+    merged = _Merged(paths, {}, {}, {}, None)
     for path in paths:
         doc = _load_yaml(path)
         for name, ctx in _named(doc.get("contexts"), path, "contexts").items():
-            contexts.setdefault(name, ctx)
+            merged.contexts.setdefault(name, ctx)
         for name, c in _named(doc.get("clusters"), path, "clusters").items():
-            clusters.setdefault(name, (c, path.parent))
+            merged.clusters.setdefault(name, (c, path.parent))
         for name, u in _named(doc.get("users"), path, "users").items():
-            users.setdefault(name, (u, path.parent))
-        current = current or doc.get("current-context")
+            merged.users.setdefault(name, (u, path.parent))
+        merged.current = merged.current or doc.get("current-context")
+    return merged
+
+
+def context_names(kubeconfig: str | None = None) -> tuple[list[str], str | None]:
+    """The contexts of the (merged) kubeconfig, sorted, and its current-context. Without a
+    kubeconfig (in-cluster) that is ``(["in-cluster"], "in-cluster")``."""
+    merged = _merged(kubeconfig)
+    if merged is None:
+        return ["in-cluster"], "in-cluster"
+    return sorted(merged.contexts), merged.current
+
+
+def load_many(kubeconfig: str | None, contexts: list[str]) -> list[Connection]:
+    """The connections of several contexts of one kubeconfig, checked all before any is used:
+    a context that is not there is :class:`ConfigError` (exit 2) naming the contexts that are."""
+    merged = _merged(kubeconfig)
+    if merged is not None:
+        missing = [c for c in contexts if c not in merged.contexts]
+        if missing:
+            known = ", ".join(sorted(merged.contexts)) or "none"
+            what = "context" if len(missing) == 1 else "contexts"
+            raise ConfigError(f"{what} {', '.join(repr(c) for c in missing)} not in the kubeconfig; contexts: {known}")
+    return [load(kubeconfig, c) for c in dict.fromkeys(contexts)]
+
+
+def load(kubeconfig: str | None = None, context: str | None = None) -> Connection:
+    """Resolve the connection for ``context`` (default: current-context)."""
+    merged = _merged(kubeconfig)
+    if merged is None:
+        return in_cluster()
+    paths, contexts, clusters, users, current = (merged.paths, merged.contexts, merged.clusters, merged.users,
+                                                  merged.current)
     name = context or current
     if not name:
         raise ConfigError(f"{paths[0]}: no current-context and no --context given")
