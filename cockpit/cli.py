@@ -67,6 +67,9 @@ def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--readonly", action="store_true", default=d(False), help="observe only: every backend refuses every write")
     g.add_argument("--journal", metavar="PATH", type=Path, default=d(None), help="incident journal (default: under $XDG_STATE_HOME/cockpit/incidents)")
     g.add_argument("-o", "--output", choices=("text", "json"), default=d("text"), help="output format for data")
+    g.add_argument("--mirror", metavar="URL", default=d(None),
+                   help="mirror every journal record to the team's PostgreSQL or Redis (postgresql://… or redis://…; "
+                        "default: journal.mirror, COCKPIT_JOURNAL__MIRROR); with --readonly: follow the incidents there")
 
 
 # Each subcommand and the module that registers it. Only the module of the subcommand being
@@ -87,9 +90,11 @@ COMMAND_MODULES: dict[str, str] = {
     "notify": "backends.notify.commands",
     "report": "cockpit.report_commands",
     "drill": "cockpit.drill_commands",
+    "incidents": "backends.mirror.commands",
 }
 # Global flags that take a value (to find the subcommand in argv without parsing it).
-_VALUED = {"--kubeconfig", "--context", "-n", "--namespace", "--journal", "-o", "--output", "--scenario", "--follow", "--theme"}
+_VALUED = {"--kubeconfig", "--context", "-n", "--namespace", "--journal", "-o", "--output", "--scenario", "--follow", "--theme",
+           "--mirror"}
 
 
 def _subcommand(argv: list[str]) -> str | None:
@@ -253,7 +258,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     tui = parser.add_argument_group("cockpit (full screen)")
     tui.add_argument("--drill", action="store_true", help="practise on the embedded simulated world")
     tui.add_argument("--scenario", metavar="NAME", help="drill scenario (default: a picker)")
-    tui.add_argument("--follow", metavar="PATH", type=Path, help="readonly: follow this incident journal")
+    tui.add_argument("--follow", metavar="PATH|URL", type=_follow_arg,
+                     help="readonly: follow this incident journal, or the incidents mirrored at postgresql://… or redis://…")
     tui.add_argument("--theme", metavar="NAME", help="dark, light, high-contrast or mono")
     tui.add_argument("--ascii", action="store_true", help="no box drawing or emoji")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -262,6 +268,72 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     # What the composition root hands to commands with the parsed flags (backends never import it).
     parser.set_defaults(runbook_runner=_runbook_runner)
     return parser
+
+
+def _follow_arg(value: str) -> Any:
+    """``--follow``: a mirror's URL stays a string (``Path`` would fold its ``//``), else a path."""
+    from cockpit.mirror import is_mirror_url
+
+    return value if is_mirror_url(value) else Path(value)
+
+
+def setup_mirror(args: argparse.Namespace, *, full_screen: bool) -> Any:
+    """``--mirror URL`` / ``journal.mirror``: every journal this process opens writable is
+    mirrored (headless commands and the full-screen cockpit alike). The URL from the flag is
+    checked now (a bad one: exit 2); the config is read only when a journal is first opened,
+    so commands that write none pay nothing. Readonly sessions mirror nothing; ``cockpit
+    --readonly --mirror URL`` follows the incidents there (as ``--follow URL``). Returns the
+    function that stops mirroring journals opened later."""
+    flag = getattr(args, "mirror", None)
+    if getattr(args, "readonly", False):
+        if full_screen and flag and getattr(args, "follow", None) is None:
+            from cockpit.mirror import check_url
+
+            args.follow = check_url(flag)
+        return lambda: None
+    from cockpit.journal import add_open_hook
+
+    if flag:
+        from backends.mirror import open_store
+
+        open_store(flag, False)  # ConfigError (exit 2) before anything is done
+    chosen: list[Any] = []
+
+    def attach(journal: Any) -> None:
+        if not chosen:
+            chosen.append(_mirror_attacher(flag))
+        if chosen[0] is not None:
+            chosen[0](journal)
+
+    return add_open_hook(attach)
+
+
+def _mirror_attacher(flag: str | None) -> Any:
+    """``journal → None`` that mirrors it (None: no mirror configured). A config that cannot
+    be read is said once, and the journal goes on without a mirror."""
+    from cockpit.mirror import configured
+
+    try:
+        cfg = configured()
+    except CockpitError as exc:
+        _say_error("mirror", f"not mirrored: {exc}")
+        return None
+    url, capacity, flush_s = flag or cfg.url, cfg.capacity, cfg.flush_s
+    if not url:
+        return None
+    from backends.mirror import build_mirror, open_store
+    from cockpit.mirror import set_store_opener
+
+    set_store_opener(open_store)
+    return lambda journal: build_mirror(url, journal, False, warn=_mirror_warn, capacity=capacity, flush_s=flush_s)
+
+
+def _mirror_warn(text: str) -> None:
+    """The mirror's news (unreachable, caught up, not sent) on stderr; under the full-screen
+    cockpit Textual captures it, and the status line and toasts say it there."""
+    from cockpit.text import sanitize
+
+    print(f"cockpit: {sanitize(text, max_len=600)}", file=sys.stderr, flush=True)
 
 
 def _runbook_runner(args: argparse.Namespace, target: Any) -> Any:
@@ -288,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
+    stop_mirroring: Any = lambda: None
     try:
+        stop_mirroring = setup_mirror(args, full_screen=handler is None)
         if handler is None:
             if args.drill and args.scenario and os.environ.get("COCKPIT_DRILL_INPROCESS") != "1":
                 # Start the drill world first: it boots on the other core while Textual loads
@@ -318,3 +392,5 @@ def main(argv: list[str] | None = None) -> int:
         where = _log_internal_error()
         _say_error("internal error", f"{type(exc).__name__}: {exc}" + (f" (traceback in {where})" if where else ""))
         return EXIT_INTERNAL
+    finally:
+        stop_mirroring()

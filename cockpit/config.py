@@ -230,6 +230,38 @@ class DataConfig(_Section):
     long_tx_older_than_s: float = Field(30.0, ge=0, description="list transactions open longer than this")
 
 
+# --------------------------------------------------------------------------- journal
+
+
+class JournalConfig(_Section):
+    """The incident journal and its mirror (the incident shared across hosts).
+
+    Environment: ``COCKPIT_JOURNAL__MIRROR``; flag: ``--mirror URL``. The local journal stays
+    the write-ahead truth; the mirror copies every record to the team's store, best-effort and
+    in order, and never blocks the operator (see ``cockpit/mirror.py``)."""
+
+    mirror: SecretStr | None = Field(
+        None, description="where every record is mirrored: postgresql://user:pw@host/db or redis://:pw@host:6379/0 "
+                          "(a secret: the password is never shown or journaled); unset: no mirror")
+    mirror_queue: int = Field(1000, ge=1, le=1_000_000,
+                              description="records queued for the mirror before it falls behind and backfills from "
+                                          "the journal file")
+    mirror_flush_s: float = Field(3.0, ge=0, le=60,
+                                  description="when a journal closes, how long to wait for the mirror to have every "
+                                              "record (what is left is sent by the next session that mirrors it)")
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        from cockpit.mirror import is_mirror_url
+
+        if not is_mirror_url(v.get_secret_value().strip()):
+            raise ValueError("expected a postgresql://, postgres://, redis:// or rediss:// URL")
+        return SecretStr(v.get_secret_value().strip())
+
+
 # --------------------------------------------------------------------------- ui
 
 
@@ -272,6 +304,7 @@ class Settings(BaseSettings):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     data: DataConfig = Field(default_factory=DataConfig)
+    journal: JournalConfig = Field(default_factory=JournalConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
 
     @classmethod
@@ -348,6 +381,10 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+_SECRET_FIELDS = frozenset({"mirror", "postgres_dsn", "redis_url", "password", "token"})
+"""Keys whose values are secrets (``SecretStr``): an error about them never quotes the value."""
+
+
 def _env_name(loc: tuple) -> str:
     return ENV_PREFIX + ENV_DELIMITER.join(str(p).upper() for p in loc)
 
@@ -373,6 +410,8 @@ def _describe(err: dict, *, file: Path | None, layers: list[tuple[str, dict]]) -
         msg = "unknown key (a typo?)"
     got = err.get("input")
     got_s = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+    if got_s and loc and str(loc[-1]) in _SECRET_FIELDS:
+        got_s = ""  # a secret's value is never echoed, even a malformed one
     return f"{where}: {msg}{got_s}"
 
 

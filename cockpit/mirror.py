@@ -536,6 +536,35 @@ class StoreFollower:
                                 heartbeat=info.heartbeat if info else None, error=self._error, since=self._since)
 
 
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class MirrorSettings:
+    url: str | None = None
+    capacity: int = DEFAULT_CAPACITY
+    flush_s: float = 3.0
+
+
+def configured(env: dict[str, str] | None = None) -> MirrorSettings:
+    """The ``journal`` section's mirror settings. The settings (pydantic) are loaded only when
+    there is something to read — a ``COCKPIT_`` variable or a config file — so a command
+    without any configuration pays nothing. A bad config raises ConfigError."""
+    import os
+
+    env = dict(os.environ if env is None else env)
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    present = any(k.startswith("COCKPIT_JOURNAL__") or k == "COCKPIT_CONFIG_FILE" for k in env) or \
+        Path(base, "cockpit", "config.yaml").exists()
+    if not present:
+        return MirrorSettings()
+    from cockpit.config import load_settings
+
+    cfg = load_settings(env=env).journal
+    return MirrorSettings(url=cfg.mirror.get_secret_value() if cfg.mirror is not None else None,
+                          capacity=cfg.mirror_queue, flush_s=cfg.mirror_flush_s)
+
+
 # --------------------------------------------------------------------------- opening stores
 
 StoreOpener = Callable[[str, bool], "MirrorStore"]

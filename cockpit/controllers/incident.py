@@ -5,7 +5,9 @@ incident opened for a target when the operator acts — never when browsing.
   folds what arrived in bursts: the thread collects records and wakes the UI once per burst;
   the UI folds everything pending in one go (:meth:`IncidentFollower.drain`). The operator's
   own session and a readonly observer in another SSH session run this same code over the
-  same file.
+  same file — and an observer on another host over the journal's mirror
+  (``--follow postgresql://…`` / ``redis://…``): the same burst and drain, with records read
+  from the store (:class:`cockpit.mirror.StoreFollower`) instead of the file.
 - :class:`Incident` is the operator's side: :meth:`Incident.open_for` returns the open
   incident's journal, or opens the incident for the target on screen (taking its lock) when
   the operator does something that is journaled; :meth:`Incident.record_if_open` journals
@@ -15,7 +17,7 @@ incident opened for a target when the operator acts — never when browsing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,8 @@ class IncidentFollower:
     def __init__(self, wake: Callable[[], Any], *, poll: float = 0.2) -> None:
         self.wake = wake
         self.poll = poll
-        self.path: Path | None = None
+        self.path: Any = None
+        """What is followed: the journal's path, or the mirror's ``<store> <incident>``."""
         self.state = IncidentState()
         self.records: list[dict] = []
         self._lock = threading.Lock()
@@ -59,8 +62,15 @@ class IncidentFollower:
 
     def follow(self, path: str | Path) -> bool:
         """Follow ``path`` from its start with a fresh state (False: it is followed already)."""
+        from cockpit.journal import follow
+
         path = Path(path)
-        if self.path == path:
+        return self.follow_source(path, lambda stop: follow(path, stop, poll=self.poll))
+
+    def follow_source(self, key: Any, records: Callable[[threading.Event], Iterable[dict]]) -> bool:
+        """Follow the records ``records(stop)`` yields (a journal file, a mirror's store) from
+        the first, with a fresh state; ``key`` names the source (False: it is followed already)."""
+        if self.path == key:
             return False
         self._stop.set()
         self._stop = stop = threading.Event()
@@ -68,8 +78,8 @@ class IncidentFollower:
             self._generation += 1
             generation = self._generation
             self._pending, self._woken = [], False
-        self.path, self.state, self.records = path, IncidentState(), []
-        threading.Thread(target=self._tail, args=(path, stop, generation), name=f"follow:{path.name}",
+        self.path, self.state, self.records = key, IncidentState(), []
+        threading.Thread(target=self._tail, args=(records, stop, generation), name=f"follow:{key}"[:60],
                          daemon=True).start()
         return True
 
@@ -82,10 +92,9 @@ class IncidentFollower:
         with self._lock:
             return len(self._pending)
 
-    def _tail(self, path: Path, stop: threading.Event, generation: int) -> None:
-        from cockpit.journal import follow
-
-        for record in follow(path, stop, poll=self.poll):
+    def _tail(self, records: Callable[[threading.Event], Iterable[dict]], stop: threading.Event,
+              generation: int) -> None:
+        for record in records(stop):
             with self._lock:
                 if stop.is_set() or generation != self._generation:
                     return
@@ -119,14 +128,22 @@ class Incident:
 
     def __init__(self, host: Any, data: Any, session: Any = None, *, on_verify: Callable[[], Any] = lambda: None,
                  on_target: Callable[[Target], Any] = lambda target: None,
-                 on_opened: Callable[[Any, Target], Any] = lambda journal, target: None) -> None:
+                 on_opened: Callable[[Any, Target], Any] = lambda journal, target: None,
+                 open_store: Callable[[str, bool], Any] | None = None) -> None:
         """``on_verify()``: the rollback finished (judge only what follows); ``on_target(t)``: the
         incident names its target and none is on screen yet (an observer's first records);
-        ``on_opened(journal, target)`` (thread): an incident was just opened by this session."""
+        ``on_opened(journal, target)`` (thread): an incident was just opened by this session;
+        ``open_store(url, readonly)``: a mirror's store (default: the one the composition root
+        set in :mod:`cockpit.mirror`)."""
         self.host, self.data, self.session = host, data, session
         self.on_verify, self.on_target, self.on_opened = on_verify, on_target, on_opened
         self.follower = IncidentFollower(host.incident_arrived)
         self._rolled_seen: Any = None
+        self._open_store = open_store
+        self.store_follower: Any = None
+        """An observer on the mirror: the :class:`cockpit.mirror.StoreFollower` it reads."""
+        self.mirror_line = ""
+        """The mirror's status line (see :meth:`mirror_tick`); empty while all is well."""
 
     # ---- following (event loop)
 
@@ -222,7 +239,16 @@ class Incident:
         """At connect: a readonly observer follows ``follow``, else the open incident there is
         (drills' included), asking which (``choose(incidents, then)``) when there are several;
         an operator outside a drill is offered the open incident to resume (``offer(path,
-        description)`` asks, on the event loop)."""
+        description)`` asks, on the event loop). ``follow`` may be a mirror's URL: the open
+        incidents there are listed and one is followed from the store."""
+        set_interval = getattr(self.host, "set_interval", None)
+        if set_interval is not None:
+            set_interval(1.0, self.mirror_tick)
+        from cockpit.mirror import is_mirror_url
+
+        if self.data.readonly and is_mirror_url(follow):
+            self.observe_mirror_at(str(follow), choose)
+            return
         if self.data.readonly:
             found = [Path(follow)] if follow is not None else open_incidents_anywhere()
             if not found:
@@ -244,6 +270,81 @@ class Incident:
         """Follow the journal at ``path`` as an observer."""
         self.data.observer_of = str(path)
         self.follow(path)
+
+    # ---- the mirror (observers on other hosts; the operator's status line)
+
+    def observe_mirror_at(self, url: str, choose: Callable[..., Any] | None = None) -> None:
+        """List the open incidents at the mirror ``url`` (in a thread) and follow the one there
+        is, or the one chosen (``choose(incidents, then)``). A store that does not answer is
+        said, shown on the status line and tried again every 5 s."""
+        from cockpit import mirror
+
+        opener = self._open_store or (lambda u, readonly: mirror.open_store(u, readonly=readonly))
+
+        def fetch() -> Any:
+            store = opener(url, True)
+            try:
+                return store, store.incidents(open_only=True)
+            except Exception:
+                store.close()
+                raise
+
+        def deliver(result: Any) -> None:
+            store, found = result
+            if not found:
+                store.close()
+                self.host.notify(f"readonly: no open incident at {store.display}; showing the cluster only", timeout=8)
+            elif len(found) == 1 or choose is None:
+                self.observe_mirror(store, found[0].id)
+            else:
+                choose([(i.id, i.describe()) for i in reversed(found)],
+                       lambda chosen: self.observe_mirror(store, chosen) if chosen else store.close())
+
+        def failed(exc: BaseException) -> None:
+            from cockpit.text import sanitize
+
+            text = sanitize(str(exc), max_len=300)
+            self._set_mirror_line(f"mirror: {text}")
+            self.host.notify(f"mirror: {text}", severity="error", timeout=10)
+            from cockpit.errors import UnreachableError
+
+            if isinstance(exc, UnreachableError):
+                self.host.set_timer(5.0, lambda: self.observe_mirror_at(url, choose))
+
+        self.host.fetch("mirror", fetch, deliver, failed)
+
+    def observe_mirror(self, store: Any, incident: str) -> None:
+        """Follow ``incident`` from the mirror's ``store`` (readonly) as an observer."""
+        from cockpit.mirror import StoreFollower
+
+        self.store_follower = source = StoreFollower(store, incident)
+        self.data.observer_of = f"{store.display} {incident}"
+        if self.follower.follow_source(self.data.observer_of, source.records):
+            self.data.state, self.data.records = self.follower.state, self.follower.records
+        self.mirror_tick()
+
+    def mirror_tick(self) -> None:
+        """(Every second.) The status line: an observer on the mirror, how far behind the
+        operator it is; an operator, "mirror behind since T (N records)" while the store lags
+        (said once as a toast when it falls behind and when it has caught up)."""
+        if self.store_follower is not None:
+            self._set_mirror_line(self.store_follower.status().line())
+            return
+        from cockpit.mirror import status_line
+
+        line = status_line()
+        if line and not self.mirror_line:
+            self.host.notify(f"{line}: the incident goes on in the journal and is sent when the store answers",
+                             severity="warning", timeout=8)
+        elif self.mirror_line.startswith("mirror behind") and not line:
+            self.host.notify("mirror caught up: every record is in the store", timeout=5)
+        self._set_mirror_line(line)
+
+    def _set_mirror_line(self, line: str) -> None:
+        if line != self.mirror_line:
+            self.mirror_line = line
+            self.data.mirror_line = line
+            self.host.mark("bar")
 
     def resume(self, path: Path, *, prepare: Callable[[], Any] = lambda: None,
                resumed: Callable[[IncidentState, str], Any] = lambda state, where: None) -> IncidentState:
