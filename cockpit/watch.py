@@ -14,6 +14,25 @@ revision — with an fsynced ``intent`` before the call and an ``outcome`` after
 is OK (``verified``) or ``watch.verify_timeout_s`` passes. A trigger fires at most once per
 incident (also across a restart: the journal is checked), never on inconclusive data, and in
 readonly the loop only says what it would do.
+
+One operator per target. Before it acts, the armed watch takes the target's lock (the Lease
+``cockpit-incident-<deployment>`` every cockpit honours, through ``target_lock``); while
+an operator holds it the watch does not roll back, says so once, and acts at a later check
+only if the lock is free and the trigger still stands.
+
+Replicas (``leadership``, :class:`Leadership`; the in-cluster watcher's leader election).
+Every replica samples and judges — a standby is a hot standby, its windows and counters warm —
+but only the leader journals, evaluates its triggers into an action and acts. A trigger that
+fired while a replica stood by stays *pending* as long as it still stands (the engine still
+calls for it), so a replica that becomes the leader acts on it at its next check instead of
+counting from zero. One rollback per incident across replicas: the incident (target, bad
+revision and template hash) is recorded on the leader's Lease as ``acting`` before the
+rollback is sent and ``done`` after; a leader that finds it ``done`` does nothing, and one that
+finds it ``acting`` (the last leader died) acts only if the bad template is still live. Just
+before the write the leader checks it still leads; if not, nothing is sent.
+
+:class:`Fleet` (``cockpit watch -l SELECTOR``) runs one :class:`Watcher` per matching
+deployment, each judged on its own: only those whose verdict triggers are rolled back.
 """
 from __future__ import annotations
 
@@ -22,7 +41,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Protocol
 
 from cockpit.decision import (
     Comparison,
@@ -42,13 +62,30 @@ from cockpit.decision import (
 from cockpit import autorollback
 from cockpit import events as ev
 from cockpit.autorollback import choose_revision
-from cockpit.errors import Aborted, CockpitError, ConfigError, RolloutFailed
+from cockpit.errors import Aborted, CockpitError, ConfigError, LockedError, NotFoundError, RolloutFailed
 from cockpit.model import Revision, Target
 from cockpit.ports import MetricsSource
 from cockpit.sampling import SampleThinner
 from cockpit.state import replay
 
-__all__ = ["MetricsSource", "Watcher", "choose_revision", "use_color"]  # re-exports: ports, autorollback
+__all__ = ["Fleet", "Leadership", "MetricsSource", "Watcher", "choose_revision", "use_color"]  # re-exports
+
+
+class Leadership(Protocol):
+    """Who among the watcher's replicas acts, and what the leaders did (the in-cluster
+    watcher's leader election: ``backends/kubernetes/leader.py``)."""
+
+    identity: str
+
+    def is_leader(self) -> bool: ...
+
+    def holder(self) -> str: ...
+
+    def incident(self, target: str) -> dict[str, Any] | None:
+        """The last incident recorded for ``target`` (``incident``, ``state``, ``by``, ``at``...)."""
+
+    def record_incident(self, target: str, entry: dict[str, Any]) -> None:
+        """Record ``entry`` as the leader (LockedError if this replica does not lead)."""
 
 
 COLORS = {Verdict.ROLLBACK_NOW: "\x1b[1;31m", Verdict.CONSIDER: "\x1b[33m", Verdict.MONITOR: "\x1b[36m",
@@ -76,6 +113,13 @@ class Watcher:
     cancel: threading.Event = field(default_factory=threading.Event)
     evidence: bool = True
     """Capture pod logs, events and history before an automatic rollback (as every rollback)."""
+    leadership: Leadership | None = None
+    """Replicas: only the leader journals and acts (see the module docstring)."""
+    target_lock: Callable[[Target], Any] | None = None
+    """Takes the target's lock (a :class:`cockpit.locks.TargetLock`) before acting; LockedError
+    while an operator holds it."""
+    stop_reason: str = ""
+    """Why ``cancel`` was set (``SIGTERM``), for the journal when it aborts a countdown."""
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.policy)
@@ -94,6 +138,11 @@ class Watcher:
         """Metric samples for the journal, one per ``journal_samples_s`` (the report's peaks)."""
         self._rollout_done = False
         self._acting = False
+        self._pending: Any = None
+        """A trigger that fired and still stands, not acted on yet (standby, or the target locked)."""
+        self._refused = ""
+        self.ticked_at: float | None = None
+        """When the last tick ended (``monotonic``): the liveness probe's evidence."""
         self._journal_obj = None if callable(self.journal) and not hasattr(self.journal, "append") else self.journal
         self._journal_factory = self.journal if self._journal_obj is None else None
 
@@ -183,8 +232,13 @@ class Watcher:
                 out.append(Reading(s.name, at=now, ok=False, error=f"{exc.title}: {exc}"))
         return out
 
+    def leading(self) -> bool:
+        """Whether this replica may journal and act (always, without replicas)."""
+        return self.leadership is None or self.leadership.is_leader()
+
     def tick(self) -> Decision:
         now = self.clock()
+        leading = self.leading()
         cluster_ok, cluster_error = True, ""
         try:
             self._check_rollout(now)
@@ -198,7 +252,7 @@ class Watcher:
         d = self.engine.tick(readings, now, cluster_ok=cluster_ok, cluster_error=cluster_error)
         self.last = d
         rec = self.thinner.add(now, d.sample.error_rate, d.sample.p95_ms, d.sample.request_rate)
-        if rec is not None and self._journal_obj is not None and not self.readonly:
+        if rec is not None and self._journal_obj is not None and not self.readonly and leading:
             self._journal_obj.write(rec)
         live_hash = self.live.template_hash if self.live else ""
         self.history.append((d.sample, live_hash))
@@ -207,8 +261,8 @@ class Watcher:
         for alert in d.alerts:
             self._say(f"ALERT {alert}")
         if d.changed:
-            self._say(self._verdict_line(d))
-            j = self.open_journal(force=d.verdict in (Verdict.CONSIDER, Verdict.ROLLBACK_NOW))
+            self._say(("" if leading else "(standby) ") + self._verdict_line(d))
+            j = self.open_journal(force=d.verdict in (Verdict.CONSIDER, Verdict.ROLLBACK_NOW)) if leading else None
             if j is not None:
                 j.write(ev.VerdictChanged(
                     value=d.verdict.value, reasons=tuple(r.text for r in d.reasons),
@@ -217,37 +271,112 @@ class Watcher:
                     error_rate=d.sample.error_rate, p95_ms=d.sample.p95_ms))
         if d.verdict is Verdict.OK and not d.stabilizing and live_hash:
             self.healthy.add(live_hash)
-        if d.trigger is not None:
-            self._on_trigger(d)
+        self._triggers(d, leading)
         if self.rolled_back_at is not None and self.verified is None:
             self._follow_verification(d, now)
+        self.ticked_at = self.monotonic()
         return d
+
+    def _triggers(self, d: Decision, leading: bool) -> None:
+        """A fired trigger becomes pending; the leader acts on a pending trigger that still
+        stands (at once when it fires, else at its next check); a standby only says so."""
+        standing = d.trigger is not None or any(r.metric.startswith("trigger:") for r in d.reasons)
+        if d.trigger is not None:
+            self._pending = d.trigger
+        if not standing:
+            self._pending, self._refused = None, ""
+            return
+        if self._pending is None:
+            return
+        if not leading:
+            if d.trigger is not None:
+                holder = self.leadership.holder() if self.leadership is not None else ""
+                self._say(f"(standby) TRIGGER {d.trigger.reason.text} — "
+                          + (f"{holder} leads and acts" if holder else "no leader yet: the next leader acts"))
+            return
+        if d.trigger is None and not d.checked:
+            return  # a deferred trigger is retried once per check
+        if self._on_trigger(d, self._pending):
+            self._pending = None
 
     # ------------------------------------------------------------------ triggers
 
-    def _on_trigger(self, d: Decision) -> None:
+    def _on_trigger(self, d: Decision, trig: Any = None) -> bool:
         """The shared policy (:mod:`cockpit.autorollback`): journal the trigger with the revision
-        and why, count down (abortable), then the one rollback (:mod:`cockpit.rollback`)."""
-        trig = d.trigger
+        and why, count down (abortable), then the one rollback (:mod:`cockpit.rollback`).
+        Returns False when the trigger is deferred (the target locked by an operator, the
+        cluster not answering, the leadership lost before the write): it stays pending."""
+        trig = trig or d.trigger
         assert trig is not None
-        j = self.open_journal(force=True)
         countdown = self.policy.watch.countdown_s
         if not self.auto_rollback:
+            j = self.open_journal(force=True)
             self._say(f"TRIGGER {trig.reason.text} (auto-rollback is not armed: roll back with "
                       f"`cockpit rollback {self.target.name} -n {self.target.namespace}`)")
             if j is not None:
                 j.write(autorollback.trigger_event(self.target, trig, None, armed=False, readonly=False,
                                                    countdown_s=None))
-            return
+            return True
         state = self._state()
         if self.triggered or autorollback.already_used(state, self.target):
             self._say(f"TRIGGER {trig.reason.text} — auto-rollback already used for this incident; not again")
-            return
-        self.triggered = True
-        history = self.backend.history(self.target)
+            return True
+        try:
+            history = self.backend.history(self.target)
+        except ConfigError:
+            raise
+        except CockpitError as exc:
+            self._say_once(f"TRIGGER {trig.reason.text} — cannot act now ({exc.title}: {exc}); "
+                           "trying again at the next check")
+            return False
         bad = next((r for r in history if r.live), self.live)
+        incident = incident_id(self.target, bad)
+        if self.leadership is not None and not self._leader_may_act(trig, incident, bad):
+            return True
+        lock = None
+        if self.target_lock is not None and not self.readonly:
+            try:
+                lock = self.target_lock(self.target)
+            except LockedError as exc:
+                self._say_once(f"TRIGGER {trig.reason.text} — not rolling back: {exc.message}; the watch acts only "
+                               "once the lock is free and the trigger still stands")
+                return False
+        try:
+            return self._act(trig, history, bad, incident, countdown, lock)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _say_once(self, text: str) -> None:
+        if text != self._refused:
+            self._refused = text
+            self._say(text)
+
+    def _leader_may_act(self, trig: Any, incident: str, bad: Revision | None) -> bool:
+        """What the leaders recorded for this incident on the Lease: done → never again."""
+        assert self.leadership is not None
+        rec = self.leadership.incident(str(self.target)) or {}
+        if rec.get("incident") != incident:
+            return True
+        by, at = rec.get("by", "?"), rec.get("at", "?")
+        if rec.get("state") == "done":
+            self.triggered = True
+            self._say(f"TRIGGER {trig.reason.text} — {by} already rolled back this incident at {at} "
+                      f"(to revision {rec.get('to_revision', '?')}); not again")
+            return False
+        # "acting": the last leader stopped between its record and the outcome; the bad
+        # template is still live (it was just read), so its rollback did not take effect.
+        self._say(f"{by} started the rollback of this incident at {at} and stopped; revision "
+                  f"{bad.number if bad else '?'} is still live, so this leader takes it over")
+        return True
+
+    def _act(self, trig: Any, history: list[Revision], bad: Revision | None, incident: str, countdown: float,
+             lock: Any) -> bool:
+        self.triggered = True
         if bad is not None and bad.created is not None:
             self.bad_release_at = bad.created.timestamp()
+        j = self.open_journal(force=True)
+        state = self._state()
         auto = autorollback.plan(history, self.healthy, state, self.target)
         images = ", ".join(auto.images)
         what = "the runbook" if self.runbook_runner else f"rollback of {self.target} to revision {auto.to_revision} ({images})"
@@ -256,9 +385,16 @@ class Watcher:
                                                countdown_s=countdown))
         if self.readonly:
             self._say(f"TRIGGER {trig.reason.text} — readonly: would start {what}; {auto.why}. Nothing was sent.")
-            return
+            return True
         self._say(f"TRIGGER {trig.reason.text}")
         self._countdown(what, auto.why, j)
+        why_not = self._why_not_now(lock, incident, bad, auto)
+        if why_not:
+            self.triggered = False
+            if j is not None:
+                j.write(ev.TriggerAborted(target=str(self.target), reason=why_not))
+            self._say(f"auto-rollback NOT sent: {why_not}; nothing was changed")
+            return False
         self._acting = True  # a Ctrl-C from here on interrupts a change being sent (see run)
         if self.runbook_runner is not None:
             if j is not None:
@@ -271,6 +407,7 @@ class Watcher:
         else:
             self._rollback(j, auto, trig)
         self._acting = False
+        self._record(incident, "done", bad, auto)
         now = self.clock()
         self.rolled_back_to = auto.to_revision
         self.rolled_back_at = now
@@ -283,6 +420,38 @@ class Watcher:
             pass
         if j is not None and self.runbook_runner is not None:  # RollbackRun journals its own
             j.write(ev.Phase("verify"))
+        return True
+
+    def _why_not_now(self, lock: Any, incident: str, bad: Revision | None, auto: autorollback.AutoPlan) -> str:
+        """The last checks before the write: still the leader (and the incident recorded on
+        its Lease as ``acting``), still holding the target's lock. "" when all hold."""
+        if self.leadership is not None:
+            if not self.leadership.is_leader():
+                return f"this replica stopped leading during the countdown ({self.leadership.holder() or 'no'} leader now)"
+            try:
+                self._record(incident, "acting", bad, auto, strict=True)
+            except LockedError as exc:
+                return f"this replica stopped leading ({exc.message})"
+        if lock is not None:
+            try:
+                lock.ensure_held()
+            except LockedError as exc:
+                return exc.message
+        return ""
+
+    def _record(self, incident: str, state: str, bad: Revision | None, auto: autorollback.AutoPlan,
+                strict: bool = False) -> None:
+        if self.leadership is None:
+            return
+        entry = {"incident": incident, "state": state, "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "from_revision": bad.number if bad else None, "to_revision": auto.to_revision}
+        try:
+            self.leadership.record_incident(str(self.target), entry)
+        except LockedError as exc:
+            if strict:
+                raise
+            self._say(f"could not record the incident as {state} on the Lease ({exc.message}); the next leader "
+                      "reads the live revision instead")
 
     def _rollback(self, j: Any, auto: autorollback.AutoPlan, trig: Any) -> None:
         from cockpit.rollback import RollbackRequest, RollbackRun
@@ -324,8 +493,9 @@ class Watcher:
                     self.out(f"  … {end - self.monotonic():.0f}s")
         except KeyboardInterrupt:
             if j is not None:
-                j.write(ev.TriggerAborted(target=str(self.target), reason="SIGINT during the countdown"))
-            self._say("auto-rollback ABORTED by the operator; nothing was changed")
+                j.write(ev.TriggerAborted(target=str(self.target), reason=f"{self.stop_reason or 'SIGINT'} during the countdown"))
+            by = f"by {self.stop_reason}" if self.stop_reason else "by the operator"
+            self._say(f"auto-rollback ABORTED {by}; nothing was changed")
             raise Aborted("auto-rollback aborted during the countdown; nothing was changed") from None
 
     def _follow_verification(self, d: Decision, now: float) -> None:
@@ -430,6 +600,8 @@ class Watcher:
                 pause = w.interval_s - (self.clock() - t0)
                 if pause > 0:
                     self.sleep(pause)
+            if self.stop_reason:
+                self._say(f"stopped ({self.stop_reason})")
         except KeyboardInterrupt:
             if self._acting:  # not a quiet stop: the change may or may not have taken effect
                 self._say("INTERRUPTED while the rollback was being sent; check the live revision "
@@ -439,6 +611,100 @@ class Watcher:
             self._say("stopped")
             return 0
         return 0
+
+
+def incident_id(target: Target, bad: Revision | None) -> str:
+    """An automatic rollback's incident: the target and the bad revision it rolls away from, by
+    number and template hash (a later redeploy of the same template is a new revision number,
+    so a new incident)."""
+    if bad is None:
+        return f"{target}@?"
+    return f"{target}@{bad.number}:{bad.template_hash}"
+
+
+@dataclass
+class Fleet:
+    """``cockpit watch -l SELECTOR``: one :class:`Watcher` per matching target, each in its own
+    thread with its own sources, engine and journal, so a countdown or a rollout wait on one
+    never delays the others; only those whose own verdict triggers are rolled back.
+    ``discover`` is asked again every ``rediscover_s`` for targets that appeared (a target that
+    stops matching keeps its watcher until the end). Errors of one target are its own line;
+    the exit code is the first failure's."""
+
+    discover: Callable[[], list[Target]]
+    make: Callable[[Target], Watcher]
+    out: Callable[[str], None] = lambda line: print(line, flush=True)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    rediscover_s: float = 30.0
+    clock: Callable[[], float] = time.time
+    stop_reason: str = ""
+
+    def __post_init__(self) -> None:
+        self.watchers: dict[str, Watcher] = {}
+        self.threads: dict[str, threading.Thread] = {}
+        self.errors: dict[str, CockpitError] = {}
+        self._mutex = threading.Lock()
+
+    def _start(self, targets: Sequence[Target], duration: float | None, started_at: float) -> None:
+        for t in targets:
+            key = str(t)
+            if key in self.watchers:
+                continue
+            w = self.make(t)
+            w.cancel = self.cancel
+            self.watchers[key] = w
+            left = None if duration is None else max(0.0, duration - (self.clock() - started_at))
+            th = threading.Thread(target=self._run_one, args=(key, w, left), name=f"watch {key}", daemon=True)
+            self.threads[key] = th
+            th.start()
+
+    def _run_one(self, key: str, w: Watcher, duration: float | None) -> None:
+        try:
+            w.run(duration=duration)
+        except CockpitError as exc:
+            with self._mutex:
+                self.errors[key] = exc
+            self.out(f"{clock(self.clock())} {key}: {exc.title}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one target's bug must not take the fleet down silently
+            with self._mutex:
+                self.errors[key] = CockpitError(f"{type(exc).__name__}: {exc}", title="internal error")
+            self.out(f"{clock(self.clock())} {key}: internal error: {type(exc).__name__}: {exc}")
+
+    def run(self, *, duration: float | None = None) -> int:
+        start = self.clock()
+        targets = self.discover()
+        if not targets:
+            raise NotFoundError("no deployment matches")  # discover raises the precise one
+        self.out(f"{clock(start)} watching {len(targets)} deployments: {', '.join(str(t) for t in targets)}")
+        self._start(targets, duration, start)
+        next_discovery = start + self.rediscover_s
+        try:
+            while not self.cancel.is_set():
+                if duration is not None and self.clock() - start >= duration:
+                    break
+                if not any(th.is_alive() for th in self.threads.values()):
+                    break
+                if self.clock() >= next_discovery:
+                    next_discovery = self.clock() + self.rediscover_s
+                    try:
+                        new = [t for t in self.discover() if str(t) not in self.watchers]
+                    except CockpitError as exc:  # the API is away: keep the targets there are
+                        new = []
+                        self.out(f"{clock(self.clock())} could not list the deployments again ({exc.title}: {exc})")
+                    if new:
+                        self.out(f"{clock(self.clock())} now also watching {', '.join(str(t) for t in new)}")
+                        self._start(new, duration, start)
+                self.cancel.wait(0.2)
+        except KeyboardInterrupt:
+            self.stop_reason = self.stop_reason or "SIGINT"
+        finally:
+            for w in self.watchers.values():
+                w.stop_reason = w.stop_reason or self.stop_reason
+            self.cancel.set()
+            for th in self.threads.values():
+                th.join()
+        errs = list(self.errors.values())
+        return errs[0].exit_code if errs else 0
 
 
 def comparison_lines(c: Comparison, before_from: str, ratio_above: float) -> list[str]:

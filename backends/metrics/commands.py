@@ -31,6 +31,26 @@ back to the last revision seen healthy (else the previous one), or --runbook is 
 then stabilizes and verifies. Once per incident; never on inconclusive data; with --readonly
 it only says what it would do.
 
+one operator per target: before it acts, the armed watch takes the target's Lease
+(cockpit-incident-DEPLOYMENT, the lock every cockpit honours); while an operator holds it the
+watch says so and does not roll back.
+
+a fleet (-l SELECTOR, with -n NS or -A): one watch per matching deployment, each judged on
+its own; only those whose verdict triggers are rolled back. A selector that matches nothing
+is exit 3, naming what was searched.
+
+in the cluster, highly available (--leader-elect): replicas elect a leader with a Lease
+(client-go's algorithm: acquire when expired, renew before --renew-deadline, release on
+SIGTERM); every replica judges, only the leader journals and acts, and the incident it rolls
+back is recorded on that Lease, so no replica rolls it back again. In-cluster configuration
+(service-account token and CA, KUBERNETES_SERVICE_HOST/PORT) is used when no kubeconfig is
+found. --health-port serves /healthz and /readyz for the probes. A watcher that loses the
+API server stays up (INCONCLUSIVE; the leader stops leading after --renew-deadline) and
+resumes when the API answers.
+  cockpit watch --print-manifest [-n NS] [--image IMAGE] [DEPLOYMENT | -l SELECTOR] prints
+  the ServiceAccount, least-privilege Role and RoleBinding and a two-replica Deployment of
+  the watcher (without a target it watches -l cockpit.io/watch=true); `kubectl apply -f -`.
+
 settings: defaults <- $XDG_CONFIG_HOME/cockpit/config.yaml <- COCKPIT_* env <- these flags
 (see `cockpit config schema`).
 """
@@ -39,7 +59,10 @@ settings: defaults <- $XDG_CONFIG_HOME/cockpit/config.yaml <- COCKPIT_* env <- t
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("watch", parents=[common], help="watch a deployment's verdict live; optionally roll back by itself",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("deployment")
+    p.add_argument("deployment", nargs="?", help="the deployment to watch (or -l SELECTOR)")
+    p.add_argument("-l", "--selector", metavar="SELECTOR",
+                   help="watch every deployment matching this label selector, each on its own")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="with -l: match in every namespace")
     p.add_argument("--auto-rollback", action="store_true", help="arm automatic rollback when a trigger fires")
     p.add_argument("--interval", type=float, metavar="S", help="seconds between checks (watch.interval_s, default 5)")
     p.add_argument("--window", type=float, metavar="S", help="sliding window for rates and p95 (watch.window_s, default 60)")
@@ -60,6 +83,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--exit-when-verified", action="store_true",
                    help="exit 0 once a rollback is verified OK (exit 7 if it is not within watch.verify_timeout_s)")
+    ha = p.add_argument_group("in the cluster (replicas, leader election, probes, manifest)")
+    ha.add_argument("--leader-elect", action="store_true",
+                    help="elect a leader among replicas with a Lease; only the leader journals and acts")
+    ha.add_argument("--lease-name", metavar="NAME",
+                    help="the leader-election Lease (default cockpit-watch-DEPLOYMENT, or cockpit-watch-l-HASH for -l)")
+    ha.add_argument("--lease-namespace", metavar="NS", help="its namespace (default: the watched namespace)")
+    ha.add_argument("--lease-duration", type=float, default=15.0, metavar="S",
+                    help="how long a standby waits after the leader's last renewal before taking over (default 15)")
+    ha.add_argument("--renew-deadline", type=float, default=10.0, metavar="S",
+                    help="the leader stops leading if it could not renew for this long (default 10)")
+    ha.add_argument("--retry-period", type=float, default=2.0, metavar="S",
+                    help="how often candidates try and the leader renews (default 2)")
+    ha.add_argument("--identity", metavar="ID", help="this replica's identity (default: $POD_NAME or the host, and a random suffix)")
+    ha.add_argument("--health-port", type=int, metavar="PORT", help="serve /healthz and /readyz on this port")
+    ha.add_argument("--print-manifest", action="store_true",
+                    help="print the ServiceAccount, Role, RoleBinding and Deployment to run this watcher in the cluster")
+    ha.add_argument("--image", metavar="IMAGE", help="with --print-manifest: the cockpit image (default rollback-cockpit:VERSION)")
     p.set_defaults(handler=cmd_watch)
 
 
@@ -120,22 +160,118 @@ def _apiproxy(backend: Any, target: Any, timeout: float) -> Any:
     return src
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
-    from backends.kubernetes.backend import connect
+def _check_flags(args: argparse.Namespace) -> None:
+    """Combinations that cannot work, each one line (exit 2)."""
+    from cockpit.errors import ConfigError
+
+    if args.deployment and args.selector:
+        raise ConfigError(f"name one deployment or -l SELECTOR, not both (got {args.deployment!r} and -l {args.selector!r})")
+    if args.all_namespaces and not args.selector:
+        raise ConfigError("-A (all namespaces) goes with -l SELECTOR")
+    if not args.print_manifest and not args.deployment and not args.selector:
+        raise ConfigError("name the DEPLOYMENT to watch, or -l SELECTOR for several")
+    if args.selector:
+        for flag, given in (("--journal", args.journal is not None), ("--metrics-url", bool(args.metrics_url)),
+                            ("--health-url", bool(args.health_url)), ("--runbook", args.runbook is not None),
+                            ("--exit-when-verified", args.exit_when_verified)):
+            if given:
+                raise ConfigError(f"{flag} is for one deployment; with -l each target has its own "
+                                  "(journals under $XDG_STATE_HOME/cockpit/incidents)")
+    if args.leader_elect and args.readonly:
+        raise ConfigError("--leader-elect writes a Lease, which a --readonly watch never does; drop one")
+    if args.print_manifest and args.all_namespaces:
+        raise ConfigError("--print-manifest writes a namespaced Role: run one watcher per namespace (-n NS), not -A")
+    if args.image and not args.print_manifest:
+        raise ConfigError("--image goes with --print-manifest")
+    if args.health_port is not None and not 0 <= args.health_port <= 65535:
+        raise ConfigError(f"--health-port {args.health_port}: expected a port number 0-65535")
+    from backends.kubernetes.leader import validate_timings
+
+    validate_timings(args.lease_duration, args.renew_deadline, args.retry_period)
+
+
+def _context(args: argparse.Namespace) -> str | None:
+    ctx = getattr(args, "context", None)
+    if isinstance(ctx, (list, tuple)):  # a repeatable --context: watch takes one
+        from cockpit.errors import ConfigError
+
+        if len(ctx) > 1:
+            raise ConfigError("cockpit watch runs against one --context; start one watch per cluster")
+        return ctx[0] if ctx else None
+    return ctx
+
+
+def print_manifest(args: argparse.Namespace) -> int:
+    """``--print-manifest``: the objects to apply, with this command's target and settings."""
+    from backends.kubernetes.manifest import DEFAULT_SELECTOR, HEALTH_PORT, RULE_WHY, render, watcher_manifest
+    from cockpit import __version__
+
+    namespace = args.namespace or "default"
+    image = args.image or f"rollback-cockpit:{__version__}"
+    target = [args.deployment] if args.deployment else ["-l", args.selector or DEFAULT_SELECTOR]
+    flags: list[str] = ["-n", namespace, "--auto-rollback", "--leader-elect", "--health-port", str(HEALTH_PORT)]
+    for flag, value in (("--interval", args.interval), ("--window", args.window), ("--countdown", args.countdown),
+                        ("--stabilization", args.stabilization), ("--source", args.source),
+                        ("--prometheus-url", args.prometheus_url), ("--lease-name", args.lease_name)):
+        if value is not None:
+            flags += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    for flag, value, default in (("--lease-duration", args.lease_duration, 15.0),
+                                 ("--renew-deadline", args.renew_deadline, 10.0),
+                                 ("--retry-period", args.retry_period, 2.0)):
+        if value != default:
+            flags += [flag, f"{value:g}"]
+    if args.no_probe:
+        flags.append("--no-probe")
+    if args.no_crashes:
+        flags.append("--no-crashes")
+    prometheus = bool(args.prometheus_url) or args.source == "prometheus"
+    docs = watcher_manifest(namespace, image, target + flags, prometheus=prometheus)
+    header = [f"cockpit watch in the cluster: {len(docs)} objects in namespace {namespace}.",
+              "Apply with: kubectl apply -f <this file>    (kubectl -n %s logs deploy/cockpit-watch)" % namespace,
+              f"It runs: cockpit watch {' '.join(target + flags)}",
+              *([f"Label the deployments to watch: kubectl -n {namespace} label deploy NAME {DEFAULT_SELECTOR}"]
+                if not (args.deployment or args.selector) else []),
+              "The Role's rules, and why:", *[f"  - {w}" for w in RULE_WHY]]
+    print(render(docs, header), end="")
+    return 0
+
+
+def match_deployments(backend: Any, selector: str, namespace: str | None) -> list[Any]:
+    """The deployments matching ``selector`` (in ``namespace``, or all namespaces for None):
+    ConfigError (exit 2) for a selector the API refuses, NotFoundError (exit 3) naming what was
+    searched when none matches."""
+    from urllib.parse import quote
+
+    from cockpit.errors import CockpitError, ConfigError, NotFoundError
+    from cockpit.model import Target
+    from cockpit.text import sanitize
+
+    path = f"/apis/apps/v1/namespaces/{quote(namespace)}/deployments" if namespace else "/apis/apps/v1/deployments"
+    try:
+        doc = backend.t.request("GET", path, {"labelSelector": selector})
+    except CockpitError as exc:
+        if exc.title == "Rejected by the API server":
+            raise ConfigError(f"-l {sanitize(selector, max_len=200)}: not a label selector the API accepts "
+                              f"({exc.message})") from None
+        raise
+    out = []
+    for d in doc.get("items") or []:
+        meta = d.get("metadata") or {}
+        out.append(Target(sanitize(meta.get("name", ""), max_len=253), sanitize(meta.get("namespace", ""), max_len=253)))
+    if not out:
+        where = f"namespace {namespace}" if namespace else "any namespace"
+        raise NotFoundError(f"no deployment matches -l {sanitize(selector, max_len=200)} in {where}",
+                            hint="kubectl get deploy --show-labels shows the labels there are")
+    return sorted(out, key=lambda t: (t.namespace, t.name))
+
+
+def _sources(backend: Any, target: Any, settings: Any, args: argparse.Namespace) -> list[Any]:
     from backends.metrics.crashes import CrashSource
     from backends.metrics.probe import ProbeSource
     from backends.metrics.prometheus import PrometheusClient, PrometheusSource
     from backends.metrics.scrape import ScrapeSource
-    from cockpit.config import load_settings
-    from cockpit.decision import Policy
     from cockpit.errors import ConfigError
-    from cockpit.model import Target
-    from cockpit.watch import Watcher, use_color
 
-    settings = load_settings(file=args.config, overrides=_overrides(args))
-    backend = connect(args.kubeconfig, args.context, args.namespace, readonly=args.readonly)
-    target = Target(args.deployment, backend.namespace)
-    backend.deployment(target)  # NotFoundError early, with its hint
     m = settings.metrics
     base = args.health_url or discover_service_url(backend, target.namespace, target.name, m.scrape.annotation)
     sources: list[Any] = []
@@ -157,33 +293,160 @@ def cmd_watch(args: argparse.Namespace) -> int:
                                    timeout=m.probe.timeout_s))
     if m.crashes:
         sources.append(CrashSource(backend, target, window_s=settings.decision.matrix.crashes.window_s))
+    return sources
 
-    journal_factory = None
-    if not args.readonly:
-        def journal_factory():  # noqa: ANN202 — opened on the first thing worth recording
-            from cockpit.journal import Journal, default_journal_path
 
-            return Journal.open(args.journal or default_journal_path(str(target)))
+def _leadership(args: argparse.Namespace, backend: Any, namespace: str) -> Any:
+    import os
+    import socket
+    import uuid
 
-    runner = None
-    if args.runbook is not None:  # built by the composition root, handed over with the parsed flags
-        runner = args.runbook_runner(args, target)
+    from backends.kubernetes.leader import LeaderElector, WatchLeadership, lease_name_for
+
+    identity = args.identity or f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    name = args.lease_name or lease_name_for(args.deployment, args.selector)
+    elector = LeaderElector(backend.t, args.lease_namespace or namespace, name, identity,
+                            lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
+                            retry_period=args.retry_period, log=_log)
+    return WatchLeadership(elector.start())
+
+
+def _log(text: str) -> None:
+    from cockpit.decision import clock
+    import time
+
+    print(f"{clock(time.time())} {text}", flush=True)
+
+
+def _target_lock(backend: Any) -> Any:
+    """Takes the target's lock (its Lease; a host-wide lock file where Leases are forbidden)."""
+    import sys
+
+    from backends.kubernetes.lease import LeaseLocker
+    from cockpit.journal import default_actor
+    from cockpit.locks import acquire_target_lock
+    from cockpit.text import sanitize
+
+    locker = LeaseLocker(backend)
+
+    def take(target: Any) -> Any:
+        return acquire_target_lock(locker, target, actor=default_actor(), readonly=False,
+                                   warn=lambda text: print(f"warning: {sanitize(text, max_len=1000)}",
+                                                           file=sys.stderr, flush=True))
+
+    return take
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from backends.kubernetes.backend import connect
+    from cockpit.config import load_settings
+    from cockpit.decision import Policy
+    from cockpit.model import Target
+    from cockpit.watch import Fleet, Watcher, use_color
+
+    _check_flags(args)
+    if args.print_manifest:
+        return print_manifest(args)
+    settings = load_settings(file=args.config, overrides=_overrides(args))
+    backend = connect(args.kubeconfig, _context(args), args.namespace, readonly=args.readonly)
+    namespace = None if args.all_namespaces else backend.namespace
+    if args.selector:
+        first = match_deployments(backend, args.selector, namespace)  # exit 2 or 3 before anything starts
+    else:
+        target = Target(args.deployment, backend.namespace)
+        backend.deployment(target)  # NotFoundError early, with its hint
+        first = [target]
+    policy = Policy.from_settings(settings)
     import backends.kubernetes.steps  # noqa: F401 — the automatic rollback runs the kubernetes.rollback step
 
-    watcher = Watcher(target, sources, backend, Policy.from_settings(settings), journal=journal_factory,
-                      auto_rollback=args.auto_rollback, readonly=args.readonly, runbook_runner=runner,
-                      color=use_color())
-    if args.journal is not None and not args.readonly:
-        watcher.open_journal(force=True)
+    cancel = threading.Event()
+    leadership = _leadership(args, backend, backend.namespace) if args.leader_elect else None
+    target_lock = _target_lock(backend) if args.auto_rollback and not args.readonly else None
+    made: list[Watcher] = []
+
+    def make(target: Any) -> Watcher:
+        sources = _sources(backend, target, settings, args)
+        journal_factory = None
+        if not args.readonly:
+            def journal_factory():  # noqa: ANN202 — opened on the first thing worth recording
+                from cockpit.journal import Journal, default_journal_path
+
+                return Journal.open(args.journal or default_journal_path(str(target)))
+
+        runner = args.runbook_runner(args, target) if args.runbook is not None else None
+        out = (lambda line: print(line, flush=True)) if not args.selector else \
+            (lambda line, key=str(target): print(f"[{key}] {line}", flush=True))
+        w = Watcher(target, sources, backend, policy, journal=journal_factory, auto_rollback=args.auto_rollback,
+                    readonly=args.readonly, runbook_runner=runner, color=use_color(), out=out, cancel=cancel,
+                    sleep=cancel.wait, leadership=leadership, target_lock=target_lock)
+        made.append(w)
+        return w
+
+    fleet = None
+    if args.selector:
+        listed = [first]
+
+        def discover() -> list[Any]:  # the first listing is the one checked above
+            return listed.pop() if listed else match_deployments(backend, args.selector, namespace)
+
+        fleet = Fleet(discover, make, cancel=cancel)
+    health = _health(args, made, leadership, policy) if args.health_port is not None else None
+
+    def on_sigterm(signum: int, frame: Any) -> None:  # noqa: ARG001
+        for w in made:
+            w.stop_reason = "SIGTERM"
+        if fleet is not None:
+            fleet.stop_reason = "SIGTERM"
+        cancel.set()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        code = watcher.run(duration=args.duration, exit_when_verified=args.exit_when_verified)
+        if fleet is not None:
+            return fleet.run(duration=args.duration)
+        watcher = make(first[0])
+        if args.journal is not None and not args.readonly:
+            watcher.open_journal(force=True)
+        return watcher.run(duration=args.duration, exit_when_verified=args.exit_when_verified)
     finally:
-        j = watcher.journal_obj
-        if j is not None:
-            print(f"journal: {j.path}", flush=True)
-            j.close()
-        for s in sources:
-            close = getattr(s, "close", None)
-            if callable(close):
-                close()
-    return code
+        cancel.set()
+        # the work the Lease guards has stopped: give it up now (a standby takes over at once)
+        if leadership is not None:
+            leadership.elector.stop(release=True)
+        if health is not None:
+            health.stop()
+        for w in made:
+            j = w.journal_obj
+            if j is not None:
+                print(("" if not args.selector else f"[{w.target}] ") + f"journal: {j.path}", flush=True)
+                j.close()
+            for s in w.sources:
+                close = getattr(s, "close", None)
+                if callable(close):
+                    close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _health(args: argparse.Namespace, watchers: list[Any], leadership: Any, policy: Any) -> Any:
+    import time
+
+    from backends.metrics.healthz import HealthServer
+
+    started = time.monotonic()
+    w_ = policy.watch
+    # a tick may hold a countdown and a rollback's wait: the kubelet must not restart that
+    stale_after = max(3 * w_.interval_s, 30.0) + w_.countdown_s + w_.verify_timeout_s + w_.stabilization_s
+
+    def status() -> tuple[bool, bool, dict]:
+        now = time.monotonic()
+        ages = {str(w.target): (None if w.ticked_at is None else round(now - w.ticked_at, 1)) for w in list(watchers)}
+        ready = bool(ages) and all(a is not None for a in ages.values())
+        alive = all((now - started if a is None else a) < stale_after for a in ages.values())
+        details = {"targets": ages}
+        if leadership is not None:
+            details.update(leader=leadership.is_leader(), holder=leadership.holder(), identity=leadership.identity)
+        return alive, ready, details
+
+    return HealthServer(args.health_port, status).start()

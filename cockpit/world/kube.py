@@ -279,7 +279,96 @@ def _validate_lease(spec: Obj, causes: list[tuple[str, str]]) -> None:
         causes.append(("spec.leaseTransitions", f"Invalid value: {transitions}: must be greater than or equal to 0"))
 
 
+# ---------------------------------------------------------------------------- ServiceAccounts and RBAC
+# Stored and served so manifests apply (the in-cluster watcher's); never enforced (see resources.py).
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _with_kind(obj: Obj, api_version: str, kind: str) -> None:
+    rest = {k: obj.pop(k) for k in list(obj) if k not in ("kind", "apiVersion")}
+    obj.clear()
+    obj.update(apiVersion=api_version, kind=kind, **rest)
+
+
+def default_serviceaccount(sa: Obj) -> None:
+    _with_kind(sa, "v1", "ServiceAccount")
+
+
+def default_role(role: Obj) -> None:
+    _with_kind(role, f"{RBAC_GROUP}/v1", "Role")
+    if role.get("rules") is None:
+        role.pop("rules", None)
+
+
+def default_rolebinding(rb: Obj) -> None:
+    _with_kind(rb, f"{RBAC_GROUP}/v1", "RoleBinding")
+    for s in rb.get("subjects") or []:  # SetDefaults_Subject ("" is omitted, as Go's omitempty does)
+        if isinstance(s, dict) and not s.get("apiGroup"):
+            s.pop("apiGroup", None)
+            if s.get("kind") in ("User", "Group"):
+                s["apiGroup"] = RBAC_GROUP
+
+
+def _validate_role(role: Obj, causes: list[tuple[str, str]]) -> None:
+    """pkg/apis/rbac/validation.ValidateRole (the parts a Role can get wrong)."""
+    rules = role.get("rules")
+    if rules is None:
+        return
+    if not isinstance(rules, list):
+        causes.append(("rules", "Invalid value: must be a list"))
+        return
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            causes.append((f"rules[{i}]", "Invalid value: must be an object"))
+            continue
+        if not rule.get("verbs"):
+            causes.append((f"rules[{i}].verbs", "Required value: verbs must contain at least one value"))
+        if rule.get("nonResourceURLs"):
+            causes.append((f"rules[{i}].nonResourceURLs", "Invalid value: namespaced rules cannot apply to "
+                           "non-resource URLs"))
+        elif not rule.get("resources") and not rule.get("resourceNames"):
+            causes.append((f"rules[{i}].resources", "Required value: resource rules must supply at least one "
+                           "resource"))
+        if not rule.get("nonResourceURLs") and rule.get("apiGroups") is None:
+            causes.append((f"rules[{i}].apiGroups", "Required value: resource rules must supply at least one "
+                           "api group"))
+
+
+def _validate_rolebinding(rb: Obj, old: Obj | None, causes: list[tuple[str, str]]) -> None:
+    """pkg/apis/rbac/validation.ValidateRoleBinding (+ roleRef is immutable on update)."""
+    ref = rb.get("roleRef")
+    if not isinstance(ref, dict):
+        causes.append(("roleRef", "Required value"))
+    else:
+        if ref.get("apiGroup") != RBAC_GROUP:
+            causes.append(("roleRef.apiGroup", f'Unsupported value: "{ref.get("apiGroup", "")}": '
+                           f'supported values: "{RBAC_GROUP}"'))
+        if ref.get("kind") not in ("Role", "ClusterRole"):
+            causes.append(("roleRef.kind", f'Unsupported value: "{ref.get("kind", "")}": '
+                           'supported values: "Role", "ClusterRole"'))
+        if not ref.get("name"):
+            causes.append(("roleRef.name", "Required value"))
+        if old is not None and old.get("roleRef") != ref:
+            causes.append(("roleRef", "Invalid value: cannot change roleRef"))
+    for i, s in enumerate(rb.get("subjects") or []):
+        if not isinstance(s, dict):
+            causes.append((f"subjects[{i}]", "Invalid value: must be an object"))
+            continue
+        kind = s.get("kind")
+        if kind not in ("ServiceAccount", "User", "Group"):
+            causes.append((f"subjects[{i}].kind", f'Unsupported value: "{kind or ""}": supported values: '
+                           '"ServiceAccount", "User", "Group"'))
+        if not s.get("name"):
+            causes.append((f"subjects[{i}].name", "Required value"))
+        if kind == "ServiceAccount" and s.get("apiGroup"):
+            causes.append((f"subjects[{i}].apiGroup", f'Unsupported value: "{s["apiGroup"]}": supported values: ""'))
+
+
 DEFAULTERS = {
+    "serviceaccounts": default_serviceaccount,
+    "roles": default_role,
+    "rolebindings": default_rolebinding,
     "deployments": default_deployment,
     "replicasets": default_replicaset,
     "pods": default_pod,
@@ -368,6 +457,10 @@ def validate(resource: str, obj: Obj, old: Obj | None = None) -> None:
         _validate_pod_spec(obj.get("spec"), "spec", causes)
     elif resource == "leases":
         _validate_lease(obj.get("spec") or {}, causes)
+    elif resource == "roles":
+        _validate_role(obj, causes)
+    elif resource == "rolebindings":
+        _validate_rolebinding(obj, old, causes)
     if causes:
         raise invalid(kind, name, causes, group=r.group if r is not None else "",
                       details_kind=r.kind if r is not None else None)

@@ -1,5 +1,9 @@
 """The kinds the world serves: one :class:`Resource` each, and the API groups they form.
 
+ServiceAccounts, Roles and RoleBindings are stored and served (so ``kubectl apply -f`` of the
+in-cluster watcher's manifest succeeds) but not enforced: authorization is the ``forbid``
+switch (:mod:`.verbs`), never these objects.
+
 Everything that depends on "which kinds exist" (routing, discovery, OpenAPI, Status messages,
 watch bookmarks) reads this table, so adding a kind is one entry here plus its defaulting and
 validation in :mod:`.kube` and its Table in :mod:`.tables`.
@@ -61,11 +65,14 @@ RESOURCES: dict[str, Resource] = {
         Resource("leases", "coordination.k8s.io", "v1", "Lease", "lease", True, (), (), (),
                  unconditional_update=False, create_on_update=True,
                  field_labels=("metadata.name", "metadata.namespace")),
+        Resource("serviceaccounts", "", "v1", "ServiceAccount", "serviceaccount", True, ("sa",), (), ()),
+        Resource("roles", "rbac.authorization.k8s.io", "v1", "Role", "role", True, (), (), ()),
+        Resource("rolebindings", "rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebinding", True, (), (), ()),
     )
 }
 
 # The named API groups, in the order /apis lists them (apps first, as kubectl expects nothing else).
-GROUPS: tuple[str, ...] = ("apps", "coordination.k8s.io")
+GROUPS: tuple[str, ...] = ("apps", "coordination.k8s.io", "rbac.authorization.k8s.io")
 
 
 def in_group(group: str) -> list[Resource]:

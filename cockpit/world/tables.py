@@ -145,6 +145,28 @@ def _lease(o: Obj) -> list[Any]:
             age(o["metadata"].get("creationTimestamp"))]
 
 
+def _serviceaccount(o: Obj) -> list[Any]:
+    return [o["metadata"]["name"], len(o.get("secrets") or []), age(o["metadata"].get("creationTimestamp"))]
+
+
+def _role(o: Obj) -> list[Any]:
+    return [o["metadata"]["name"], o["metadata"].get("creationTimestamp") or ""]
+
+
+def _rolebinding(o: Obj) -> list[Any]:
+    # printers.go printRoleBinding: ROLE is kind/name; the subjects by kind in wide output
+    ref = o.get("roleRef") or {}
+    subjects = [s for s in o.get("subjects") or [] if isinstance(s, dict)]
+
+    def names(kind: str, ns: bool = False) -> str:
+        return ", ".join(f"{s.get('namespace', '')}/{s.get('name', '')}" if ns else str(s.get("name", ""))
+                         for s in subjects if s.get("kind") == kind)
+
+    return [o["metadata"]["name"], f"{ref.get('kind', '')}/{ref.get('name', '')}",
+            age(o["metadata"].get("creationTimestamp")), names("User"), names("Group"),
+            names("ServiceAccount", ns=True)]
+
+
 def _scale(o: Obj) -> list[Any]:
     return [o["metadata"]["name"], age(o["metadata"].get("creationTimestamp"))]
 
@@ -166,6 +188,10 @@ TABLES: dict[str, tuple[list[dict[str, Any]], Callable[[Obj], list[Any]]]] = {
     "namespaces": ([NAME, _col("Status"), AGE], _namespace),
     "leases": ([NAME, _col("Holder", desc="holderIdentity contains the identity of the holder of a current lease."),
                 AGE], _lease),
+    "serviceaccounts": ([NAME, _col("Secrets", "integer"), AGE], _serviceaccount),
+    "roles": ([NAME, _col("Created At", "date")], _role),
+    "rolebindings": ([NAME, _col("Role"), AGE, _col("Users", priority=1), _col("Groups", priority=1),
+                      _col("ServiceAccounts", priority=1)], _rolebinding),
 }
 
 
