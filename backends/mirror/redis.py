@@ -134,13 +134,14 @@ class RedisMirror:
         self._password = password
         client_cls, _ = _classes()
         try:
-            self._client = client_cls.from_url(url, socket_connect_timeout=connect_timeout, socket_timeout=socket_timeout,
+            self.client = client_cls.from_url(url, socket_connect_timeout=connect_timeout, socket_timeout=socket_timeout,
                                                client_name="cockpit", decode_responses=False,
                                                health_check_interval=30)
         except ValueError as exc:
             raise ConfigError(f"bad mirror URL {self.display}: {self._scrub(str(exc))}",
                               hint="e.g. redis://:password@host:6379/0") from None
-        self._client.cockpit_readonly = readonly
+        self.client.cockpit_readonly = readonly
+        """The redis-py client; built readonly, it refuses every command off :data:`READ_COMMANDS`."""
         self.socket_timeout = socket_timeout
         self._script: Any = None
         self._ready = False
@@ -176,14 +177,14 @@ class RedisMirror:
                 return
             key = PREFIX + "version"
             if self.readonly:
-                raw = self._client.get(key)
+                raw = self.client.get(key)
                 if raw is None:
                     raise NotFoundError(f"no cockpit mirror at {self.display} (nothing was ever mirrored there)",
                                         hint="check the URL: an operator's --mirror / journal.mirror")
             else:
-                self._client.set(key, str(LAYOUT_VERSION), nx=True)
-                raw = self._client.get(key)
-                self._script = self._client.register_script(_APPEND)
+                self.client.set(key, str(LAYOUT_VERSION), nx=True)
+                raw = self.client.get(key)
+                self._script = self.client.register_script(_APPEND)
             try:
                 version = int(raw or 0)
             except ValueError:
@@ -217,7 +218,7 @@ class RedisMirror:
         return int(self._call(lambda: self._script(keys=[stream, row, PREFIX + "open", PREFIX + "all", PREFIX + "version"], args=argv)))
 
     def last_seq(self, incident: str) -> int:
-        raw = self._call(lambda: self._client.hget(self._keys(incident)[1], "last_seq"))
+        raw = self._call(lambda: self.client.hget(self._keys(incident)[1], "last_seq"))
         return int(raw or 0)
 
     def heartbeat(self, incident: str) -> None:
@@ -227,8 +228,8 @@ class RedisMirror:
         row = self._keys(incident)[1]
 
         def run() -> None:
-            if self._client.exists(row):
-                self._client.hset(row, "heartbeat", now)
+            if self.client.exists(row):
+                self.client.hset(row, "heartbeat", now)
 
         self._call(run)
 
@@ -238,11 +239,11 @@ class RedisMirror:
                   limit: int = 200) -> list[MirroredIncident]:
         def run() -> list[tuple[str, dict]]:
             if ids is None:
-                found = self._client.zrevrange(PREFIX + ("open" if open_only else "all"), 0, max(0, int(limit) - 1))
+                found = self.client.zrevrange(PREFIX + ("open" if open_only else "all"), 0, max(0, int(limit) - 1))
                 wanted = [i.decode("utf-8", "replace") for i in found]
             else:
                 wanted = list(ids)
-            pipe = self._client.pipeline(transaction=False)
+            pipe = self.client.pipeline(transaction=False)
             for incident in wanted:
                 pipe.hgetall(self._keys(incident)[1])
             return list(zip(wanted, pipe.execute())) if wanted else []
@@ -261,14 +262,14 @@ class RedisMirror:
     def records(self, incident: str, after: int = 0, limit: int = PAGE) -> list[dict]:
         """The incident's records after ``after``, in seq order (at most ``limit``)."""
         stream = self._keys(incident)[0]
-        entries = self._call(lambda: self._client.xrange(stream, min=f"({after}-0" if after else "-", count=limit))
+        entries = self._call(lambda: self.client.xrange(stream, min=f"({after}-0" if after else "-", count=limit))
         return _decode(entries)
 
     def wait(self, incident: str, after: int, timeout: float) -> list[dict]:
         """Records after ``after``; none yet: a blocking ``XREAD`` up to ``timeout``."""
         stream = self._keys(incident)[0]
         block = max(1, int(min(timeout, max(0.1, self.socket_timeout - 1.0)) * 1000))
-        got = self._call(lambda: self._client.xread({stream: f"{after}-0"}, count=PAGE, block=block))
+        got = self._call(lambda: self.client.xread({stream: f"{after}-0"}, count=PAGE, block=block))
         entries = []
         for _key, items in got or []:
             entries.extend(items)
@@ -276,7 +277,7 @@ class RedisMirror:
 
     def close(self) -> None:
         try:
-            self._client.close()
+            self.client.close()
         except Exception:  # noqa: BLE001
             pass
 
