@@ -636,10 +636,10 @@ class FleetRun:
             if lock is not None:
                 lock.ensure_held()
             result = RollbackRun(req, mj, ctx).run()
+            if not result.ok:  # (its slot is freed only once the stop is set: no new start slips in)
+                raise result.error or RolloutFailed(f"the rollback of {member} did not finish ({result.status})")
             slots.release()
             released = True
-            if not result.ok:
-                raise result.error or RolloutFailed(f"the rollback of {member} did not finish ({result.status})")
             if result.status == "already" and result.done is not None:
                 done = result.done
                 out = MemberResult(e, "ok", True, done.from_revision, done.to_revision, tuple(done.images))

@@ -25,6 +25,7 @@ from cockpit.fleet import FAIL, ROLLBACK, SKIP, Discovery, Member, PlanEntry, Sc
 from cockpit.locks import format_since, parse_time
 from cockpit.text import sanitize
 
+import backends.kubernetes.steps  # noqa: F401 — registers kubernetes.rollback, which every target runs
 from backends.kubernetes import revisions as rv
 from backends.kubernetes.backend import KubeBackend, RollbackPlan
 from backends.kubernetes.kubeconfig import context_names, load_many

@@ -56,8 +56,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     fleet.add_argument("-l", "--selector", metavar="SELECTOR", default="",
                        help="every deployment matching this label selector (as kubectl -l)")
     fleet.add_argument("-A", "--all-namespaces", action="store_true", help="look in every namespace")
-    fleet.add_argument("--parallel", type=_positive_int, default=4, metavar="N",
-                       help="how many deployments are rolled back at once (default 4); rollouts are followed alongside")
+    fleet.add_argument("--parallel", type=_positive_int, default=None, metavar="N",
+                       help="how many deployments are rolled back at once (default 4, or the resumed plan's); "
+                            "rollouts are followed alongside")
     fleet.add_argument("--keep-going", action="store_true",
                        help="after a failure, go on starting the other targets (default: stop starting new ones)")
     fleet.add_argument("--lock-wait", type=float, default=0.0, metavar="S",

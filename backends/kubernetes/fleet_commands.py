@@ -40,6 +40,9 @@ def cmd_fleet_rollback(args: argparse.Namespace, names: list[str], contexts: lis
     elif not names and not args.selector:
         raise ConfigError("a fleet rollback needs -l SELECTOR or deployment names", title="Bad usage",
                           hint="e.g. `cockpit rollback -l app.kubernetes.io/part-of=shop -A`")
+    # a resume keeps the plan's settings unless told otherwise
+    parallel = args.parallel or (previous.parallel if previous is not None else fl.DEFAULT_PARALLEL)
+    keep_going = args.keep_going or (previous is not None and previous.keep_going)
     source = KubeFleet.connect(args.kubeconfig, contexts, readonly=args.readonly)
     scope = previous.plan.scope if previous is not None and previous.plan is not None else fl.Scope(
         args.selector, tuple(dict.fromkeys(names)), (args.namespace,) if args.namespace else (), args.all_namespaces,
@@ -60,9 +63,11 @@ def cmd_fleet_rollback(args: argparse.Namespace, names: list[str], contexts: lis
             todo = [e for e in plan.rollbacks if previous is None or previous.status(e.key) not in fl.DONE]
             show_plan(args, plan, previous, say)
             if args.readonly:
+                if args.output == "json":
+                    print_json({"journal": None, "plan": [e.to_dict() for e in plan.entries], "results": [], "ok": False})
                 raise ReadonlyError(f"would roll back {len(todo)} deployment(s) as planned above; this cockpit is readonly: "
                                     "nothing was sent")
-            if plan.failed and not args.keep_going:
+            if plan.failed and not keep_going:
                 first = plan.failed[0].error()
                 first.hint = (f"nothing was sent; --keep-going rolls back the other {len(todo)}" if todo
                               else "nothing was sent")
@@ -76,8 +81,8 @@ def cmd_fleet_rollback(args: argparse.Namespace, names: list[str], contexts: lis
             if todo and not args.yes:
                 confirm(sanitize(f"Roll back {len(todo)} deployment(s) in {len({e.context for e in todo})} context(s) "
                                  f"as planned above?", max_len=500))
-            journal.write(plan.event(parallel=args.parallel, keep_going=args.keep_going, resumed=previous is not None))
-            options = fl.RunOptions(parallel=args.parallel, keep_going=args.keep_going, wait=args.wait,
+            journal.write(plan.event(parallel=parallel, keep_going=keep_going, resumed=previous is not None))
+            options = fl.RunOptions(parallel=parallel, keep_going=keep_going, wait=args.wait,
                                     timeout=args.timeout, evidence=args.evidence,
                                     reason=f"fleet rollback of {scope.describe()}")
             result = fl.FleetRun(plan, journal, source, options, locks=locks, state=previous, log=say).run()
@@ -182,10 +187,11 @@ def failure(result: Any, journal: Path) -> CockpitError:
     first = result.first_failure
     err = first.error if first is not None and first.error is not None else CockpitError("a target did not finish")
     done = result.count("ok", "done")
+    key = first.entry.key if first is not None else "?"
+    message = err.message.removeprefix(f"{key}: ")
     out = CockpitError(
         f"{done} rolled back, {result.count('skipped')} skipped, {result.count('failed')} failed, "
-        f"{result.count('not_started')} not started; first failure {first.entry.key if first else '?'}: "
-        f"{err.title}: {err.message}",
+        f"{result.count('not_started')} not started; first failure {key}: {err.title}: {message}",
         title="Fleet rollback incomplete",
         hint=f"the incident stays open in {journal}; once the cause is fixed, `cockpit rollback --journal {journal}` "
              "continues it (nothing that took effect is sent again)")
