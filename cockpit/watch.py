@@ -326,7 +326,7 @@ class Watcher:
         except ConfigError:
             raise
         except CockpitError as exc:
-            self._say_once(f"TRIGGER {trig.reason.text} — cannot act now ({exc.title}: {exc}); "
+            self._say_once("unreachable", f"TRIGGER {trig.reason.text} — cannot act now ({exc.title}: {exc}); "
                            "trying again at the next check")
             return False
         bad = next((r for r in history if r.live), self.live)
@@ -338,8 +338,8 @@ class Watcher:
             try:
                 lock = self.target_lock(self.target)
             except LockedError as exc:
-                self._say_once(f"TRIGGER {trig.reason.text} — not rolling back: {exc.message}; the watch acts only "
-                               "once the lock is free and the trigger still stands")
+                self._say_once("locked", f"TRIGGER {trig.reason.text} — not rolling back: {exc.message}; the watch "
+                               "acts only once the lock is free and the trigger still stands")
                 return False
         try:
             return self._act(trig, history, bad, incident, countdown, lock)
@@ -347,9 +347,10 @@ class Watcher:
             if lock is not None:
                 lock.release()
 
-    def _say_once(self, text: str) -> None:
-        if text != self._refused:
-            self._refused = text
+    def _say_once(self, key: str, text: str) -> None:
+        """Say why a pending trigger waits, once per reason until the trigger clears."""
+        if key != self._refused:
+            self._refused = key
             self._say(text)
 
     def _leader_may_act(self, trig: Any, incident: str, bad: Revision | None) -> bool:
