@@ -290,9 +290,9 @@ class Mirror:
         with self._cond:
             self._state = "closed"
         if not caught and left:
-            self.warn(f"mirror: {left} record{'s' if left != 1 else ''} not sent to {self.store.display}"
-                      f"{f' ({self._error})' if self._error else ''}; they are in {self.path} and are sent "
-                      f"when a session mirrors it again")
+            self.warn(f"mirror: {left} record{'s' if left != 1 else ''} not sent to {self.store.display}; "
+                      f"they are in {self.path}: `cockpit incidents --push {self.path}` sends them (so does "
+                      f"resuming the incident)")
         with _registry_lock:
             if self in _active:
                 _active.remove(self)
@@ -396,8 +396,8 @@ class Mirror:
                     self._error = _one_line(exc)
                 if first or not self._warned_down:
                     self._warned_down = True
-                    self.warn(f"mirror {self.store.display} unreachable ({self._error}); the incident goes on in "
-                              f"the journal and is sent when it answers")
+                    self.warn(f"mirror unreachable: {self._error}; the incident goes on in the journal and is "
+                              f"sent when the store answers")
                 self._nudge.wait(delay)
                 self._nudge.clear()
                 delay = min(delay * 2, self.retry[1])
