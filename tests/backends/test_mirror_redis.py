@@ -139,3 +139,24 @@ def test_a_journal_is_mirrored_record_for_record_through_the_open_hook(tmp_path,
     assert row.target == "shop/checkout" and row.phase == "resolved" and not row.open
     assert reader.incidents(open_only=True) == []
     reader.close()
+
+
+def test_a_full_queue_falls_behind_and_backfills_from_the_file_in_order(tmp_path, redis_server, redis_url):
+    """The operator writes faster than the queue holds (capacity 2): the mirror stops queueing,
+    reads the rest back from the journal file, and the store ends with every record once."""
+    from cockpit.mirror import attach
+
+    journal = Journal.open(tmp_path / "20260101T000000Z-shop_checkout.jsonl")
+    mirror = attach(journal, open_store(redis_url, False), capacity=2)
+    end = time.monotonic() + 10
+    while mirror.status().state != "live":  # connected, nothing to send yet: from here records are queued
+        assert time.monotonic() < end
+        time.sleep(0.01)
+    journal.append("incident_opened", target="shop/checkout")
+    for i in range(299):
+        journal.append("log", line=f"line {i}")
+    assert mirror.wait_caught_up(20), mirror.status()
+    assert stream_ids(redis_server, incident_id(journal.path)) == [f"{s}-0".encode() for s in range(1, 301)]
+    assert mirror.backfilled > 0 and mirror.sent == 300
+    assert mirror.status().state == "live"
+    journal.close()
