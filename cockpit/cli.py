@@ -285,7 +285,8 @@ def setup_mirror(args: argparse.Namespace, *, full_screen: bool) -> Any:
     --readonly --mirror URL`` follows the incidents there (as ``--follow URL``). Returns the
     function that stops mirroring journals opened later."""
     flag = getattr(args, "mirror", None)
-    if getattr(args, "readonly", False):
+    follows = full_screen and getattr(args, "follow", None) is not None  # --follow is readonly (run_app)
+    if getattr(args, "readonly", False) or follows:
         if full_screen and flag and getattr(args, "follow", None) is None:
             from cockpit.mirror import check_url
 

@@ -227,6 +227,8 @@ class Mirror:
         self._since: float | None = None
         self._error = ""
         self._stop = threading.Event()
+        self._failures = 0
+        """How many times the store failed us (an attempt to reach it, a send)."""
         self._nudge = threading.Event()
         """Set to retry a down store now (closing: the last chance to send)."""
         self._warned_down = False
@@ -265,27 +267,31 @@ class Mirror:
             return MirrorStatus(store=self.store.display, incident=self.incident, state=self._state,
                                 pending=max(0, self._offered - self._acked), since=self._since, error=self._error)
 
-    def wait_caught_up(self, timeout: float) -> bool:
-        """Block until the store has every record offered so far (False: ``timeout`` passed)."""
+    def wait_caught_up(self, timeout: float, *, give_up_after: int | None = None) -> bool:
+        """Block until the store has every record offered so far (False: ``timeout`` passed,
+        or the store failed again after ``give_up_after`` failures)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._acked < self._offered:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or give_up_after is not None and self._failures > give_up_after:
                     return False
                 self._cond.wait(min(left, 0.05))
             return True
 
     def close(self) -> None:
-        """Wait up to ``flush_s`` for the store to have everything, then stop. Says what is
-        left unsent (it is in the journal file)."""
+        """Wait up to ``flush_s`` for the store to have everything — a store that is down is
+        tried once more at once, not waited for — then stop. Says what is left unsent (it is
+        in the journal file)."""
+        with self._cond:
+            failures = self._failures if self._state == "behind" and self._error else None
         self._nudge.set()  # a store in back-off is tried again now
-        caught = self.wait_caught_up(self.flush_s) if self._thread.is_alive() else False
+        caught = self.wait_caught_up(self.flush_s, give_up_after=failures) if self._thread.is_alive() else False
         with self._cond:
             self._stop.set()
             self._nudge.set()
             self._cond.notify_all()
-        self._thread.join(timeout=max(1.0, self.flush_s))
+        self._thread.join(timeout=0.5)  # a daemon: one stuck in a store call is not waited for
         left = max(0, self._offered - self._acked)
         with self._cond:
             self._state = "closed"
@@ -344,6 +350,7 @@ class Mirror:
 
     def _down(self, exc: CockpitError) -> None:
         with self._cond:
+            self._failures += 1
             self._queue.clear()
             self._live, self._state = False, "behind"
             self._since = self._since or self.clock()
@@ -390,6 +397,8 @@ class Mirror:
                 return
             except CockpitError as exc:
                 with self._cond:
+                    self._failures += 1
+                    self._cond.notify_all()
                     first = self._since is None
                     self._live, self._state = False, "behind"
                     self._since = self._since or self.clock()
