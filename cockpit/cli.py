@@ -285,6 +285,11 @@ def setup_mirror(args: argparse.Namespace, *, full_screen: bool) -> Any:
     --readonly --mirror URL`` follows the incidents there (as ``--follow URL``). Returns the
     function that stops mirroring journals opened later."""
     flag = getattr(args, "mirror", None)
+    if full_screen or flag:
+        from backends.mirror import open_store
+        from cockpit.mirror import set_store_opener
+
+        set_store_opener(open_store)  # how a mirror's URL becomes a store (observers' --follow URL too)
     follows = full_screen and getattr(args, "follow", None) is not None  # --follow is readonly (run_app)
     if getattr(args, "readonly", False) or follows:
         if full_screen and flag and getattr(args, "follow", None) is None:
@@ -292,11 +297,9 @@ def setup_mirror(args: argparse.Namespace, *, full_screen: bool) -> Any:
 
             args.follow = check_url(flag)
         return lambda: None
-    from cockpit.journal import add_open_hook
+    from cockpit.journal_hooks import add_open_hook
 
     if flag:
-        from backends.mirror import open_store
-
         open_store(flag, False)  # ConfigError (exit 2) before anything is done
     chosen: list[Any] = []
 
@@ -322,10 +325,8 @@ def _mirror_attacher(flag: str | None) -> Any:
     url, capacity, flush_s = flag or cfg.url, cfg.capacity, cfg.flush_s
     if not url:
         return None
-    from backends.mirror import build_mirror, open_store
-    from cockpit.mirror import set_store_opener
+    from backends.mirror import build_mirror
 
-    set_store_opener(open_store)
     return lambda journal: build_mirror(url, journal, False, warn=_mirror_warn, capacity=capacity, flush_s=flush_s)
 
 

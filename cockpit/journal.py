@@ -64,6 +64,7 @@ from cockpit import events as ev
 from cockpit.errors import CockpitError, JournalError, ReadonlyError
 from cockpit.events import DURABLE_TYPES
 from cockpit.journal_files import TornTail, Unreadable, create_file, parse_line, read_bytes, scan
+from cockpit.journal_hooks import add_open_hook, opened
 from cockpit.text import redact_secrets
 
 __all__ = ["TornTail", "Unreadable", "scan", "read_bytes", "read_journal", "follow", "Journal", "redact",
@@ -196,23 +197,6 @@ def find_open_incidents(state_dir: str | os.PathLike | None = None) -> list[Path
     return found
 
 
-# --------------------------------------------------------------------------- hooks
-
-_open_hooks: list[Callable[[Journal], Any]] = []
-
-
-def add_open_hook(hook: Callable[[Journal], Any]) -> Callable[[], None]:
-    """Call ``hook(journal)`` for every journal opened writable from now on (the mirror);
-    returns the function that removes it. A hook's exception never fails the open."""
-    _open_hooks.append(hook)
-
-    def remove() -> None:
-        with contextlib.suppress(ValueError):
-            _open_hooks.remove(hook)
-
-    return remove
-
-
 # --------------------------------------------------------------------------- the journal
 
 
@@ -295,9 +279,7 @@ class Journal:
         journal.unreadable = tuple(u.line for u in found.unreadable)
         journal.created = not existed and not readonly
         if not readonly:
-            for hook in list(_open_hooks):
-                with contextlib.suppress(Exception):
-                    hook(journal)
+            opened(journal)  # cockpit.journal_hooks: the mirror attaches here
         return journal
 
     def close(self) -> None:
