@@ -75,11 +75,19 @@ def _selector(match_labels: dict[str, str]) -> str:
 class KubeBackend:
     """One cluster context. Thread-safe: the transport keeps one connection per thread."""
 
-    def __init__(self, transport: Transport, *, namespace: str = "default", context: str = "") -> None:
+    def __init__(self, transport: Transport, *, namespace: str = "default", context: str = "",
+                 shared_events_s: float = 0.0) -> None:
         self.t = transport
         self.namespace = namespace
         self.context = context
         self.readonly = transport.readonly
+        self.shared_events_s = shared_events_s
+        """Reuse a namespace's event list read less than this many seconds ago (0: never).
+        A fleet sets it: each target's evidence reads the namespace's events, and fifty
+        targets in one namespace would otherwise read the same (large) list fifty times."""
+        self._events: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._events_locks: dict[str, threading.Lock] = {}
+        self._events_mutex = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------
     def _deploy_path(self, target: Target, sub: str = "") -> str:
@@ -242,11 +250,27 @@ class KubeBackend:
         labels = (d["spec"].get("selector") or {}).get("matchLabels") or {}
         pods = self.t.request("GET", f"/api/v1/namespaces/{quote(target.namespace)}/pods",
                               {"labelSelector": _selector(labels)}).get("items") or []
-        doc = self.t.request("GET", f"/api/v1/namespaces/{quote(target.namespace)}/events")
-        related = rv.related_events(d, self.replicasets(d), pods, doc.get("items") or [])
+        related = rv.related_events(d, self.replicasets(d), pods, self._namespace_events(target.namespace))
         infos = [rv.event_info(e) for e in related]
         infos.sort(key=lambda e: e.last_seen.timestamp() if e.last_seen else 0.0)
         return infos[-limit:]
+
+    def _namespace_events(self, namespace: str) -> list[dict[str, Any]]:
+        """The namespace's events: read now, or (``shared_events_s``) one read that recent,
+        by this thread or another waiting on it — never two reads of one namespace at once."""
+        path = f"/api/v1/namespaces/{quote(namespace)}/events"
+        if self.shared_events_s <= 0:
+            return self.t.request("GET", path).get("items") or []
+        with self._events_mutex:
+            lock = self._events_locks.setdefault(namespace, threading.Lock())
+        with lock:
+            hit = self._events.get(namespace)
+            if hit is not None and time.monotonic() - hit[0] < self.shared_events_s:
+                return hit[1]
+            read_at = time.monotonic()
+            items = self.t.request("GET", path).get("items") or []
+            self._events[namespace] = (read_at, items)
+            return items
 
     # -- write side (every one refused in readonly before anything is sent) --------------
     def plan_rollback(self, target: Target, to_revision: int = 0) -> RollbackPlan:

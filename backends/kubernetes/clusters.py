@@ -32,6 +32,13 @@ from backends.kubernetes.kubeconfig import context_names, load_many
 from backends.kubernetes.transport import make_transport
 
 
+SHARED_EVENTS_S = 2.0
+"""Targets of one namespace share its event list for their evidence if read less than this
+long ago (see :attr:`KubeBackend.shared_events_s`): the events of the seconds between are
+the fleet's own rollbacks, and fifty reads of one namespace's events cost more than the
+rollbacks."""
+
+
 class KubeFleet:
     """One backend per kubeconfig context (see the module docstring)."""
 
@@ -48,7 +55,7 @@ class KubeFleet:
             contexts = [current] if current else []
         conns = load_many(kubeconfig, list(contexts))
         return cls({c.context: KubeBackend(make_transport(c, readonly=readonly, timeout=timeout), namespace=c.namespace,
-                                           context=c.context) for c in conns})
+                                           context=c.context, shared_events_s=SHARED_EVENTS_S) for c in conns})
 
     @property
     def contexts(self) -> tuple[str, ...]:
