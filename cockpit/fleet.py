@@ -15,7 +15,7 @@ The flow (``cockpit rollback -l SELECTOR [-A | -n NS] [--context C]... [NAME...]
   targets — or whole contexts — that could not be read are ``fail``. A selector that matches
   nothing anywhere is :class:`~cockpit.errors.NotFoundError` naming what was searched.
 - **One operator per target, in a stable order.** The lock of every target (its Lease) is
-  taken before the plan is resolved, in the order (context, namespace, name), waiting up
+  taken before the plan is resolved, in the order (cluster, namespace, name), waiting up
   to ``lock_wait`` seconds for one held by someone else. Two fleets over overlapping
   targets therefore never hold one each of a pair while waiting for the other: the one
   that gets the first common target gets them all, the other waits (or gives up after
@@ -73,8 +73,8 @@ DONE = ("ok", "skipped")
 
 @dataclass(frozen=True, order=True)
 class Member:
-    """One target of a fleet: a deployment in a namespace of a kubeconfig context. Ordered by
-    (context, namespace, name): the order its lock is taken in."""
+    """One target of a fleet: a deployment in a namespace of a kubeconfig context (ordered by
+    them: the plan's order)."""
 
     context: str
     namespace: str
@@ -239,6 +239,9 @@ class FleetSource(Protocol):
     def locker(self, context: str) -> Any:
         """The :class:`cockpit.ports.TargetLocker` of ``context`` (its Leases)."""
 
+    def cluster(self, context: str) -> str:
+        """The cluster behind ``context``, named the same from any kubeconfig (its server's URL)."""
+
 
 @dataclass
 class Discovery:
@@ -255,8 +258,11 @@ Acquire = Callable[[Member], Any]
 
 
 def lock_in_order(members: Iterable[Member], acquire: Acquire, *, wait: float = 0.0, poll: float = 0.2,
-                  say: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
-    """Take every member's lock in the order (context, namespace, name).
+                  say: Callable[[str], None] = lambda line: None,
+                  cluster: Callable[[str], str] = lambda context: context) -> dict[str, Any]:
+    """Take every member's lock in the order (cluster, namespace, name) — ``cluster(context)``
+    names the cluster the same way from every kubeconfig (its server's URL), so two operators
+    whose kubeconfigs call it differently still agree on the order.
 
     A lock held by someone else is retried until ``wait`` seconds have passed since the first
     one was asked for; then its :class:`~cockpit.errors.LockedError` is raised, and the locks
@@ -266,7 +272,7 @@ def lock_in_order(members: Iterable[Member], acquire: Acquire, *, wait: float = 
     taken: dict[str, Any] = {}
     deadline = time.monotonic() + max(0.0, wait)
     try:
-        for m in sorted(set(members)):
+        for m in sorted(set(members), key=lambda m: (cluster(m.context), m.namespace, m.name, m.context)):
             told = False
             while True:
                 try:
@@ -355,7 +361,8 @@ def prepare_plan(source: FleetSource, scope: Scope, *, to_revision: int = 0, for
                 failures += again.failures
     running = [e.member for e in keep if e.action == ROLLBACK and e.member is not None
                and (previous is None or previous.status(e.key) not in DONE)]
-    locks = lock_in_order([*members, *running], acquire, wait=lock_wait, say=say) if acquire is not None else {}
+    locks = (lock_in_order([*members, *running], acquire, wait=lock_wait, say=say, cluster=source.cluster)
+             if acquire is not None else {})
     try:
         planned = plan_members(source, members, to_revision=to_revision, force=force)
         entries = tuple(sorted([*keep, *planned, *failures], key=PlanEntry.sort_key))

@@ -71,6 +71,10 @@ class KubeFleet:
             self._lockers[context] = LeaseLocker(self.backends[context])
         return self._lockers[context]
 
+    def cluster(self, context: str) -> str:
+        """The API server's URL: the lock order, whatever a kubeconfig calls the context."""
+        return self.backends[context].t.server
+
     def close(self) -> None:
         for kube in self.backends.values():
             kube.close()

@@ -358,18 +358,32 @@ def test_two_fleets_on_overlapping_targets_cannot_deadlock(batch: Fleet) -> None
 
 
 def test_ordered_locks_two_holders_waiting_on_each_other_both_get_through(batch: Fleet) -> None:
-    """In process, with real Leases: two holders, the same targets named in opposite orders,
-    each holding its locks a while. In (context, namespace, name) order neither can hold one
-    the other waits for while waiting itself."""
-    source = KubeFleet.connect(str(batch.kubeconfig), ["east", "west"])
-    members = [fl.Member(c, "web", f"job-{i}") for c in ("east", "west") for i in range(4)]
+    """In process, with real Leases: two holders each naming the targets in the opposite order
+    — and bob's kubeconfig calls the clusters by other names, which sort the other way round —
+    each holding its locks a while. In (cluster, namespace, name) order neither can hold one the
+    other waits for while waiting itself."""
+    alias = batch.tmp / "bob-kubeconfig"
+    cfg = yaml.safe_load(batch.kubeconfig.read_text())
+    for c in cfg["contexts"]:
+        c["name"] = {"east": "zz-prod", "west": "aa-dr"}[c["name"]]
+    cfg["current-context"] = "zz-prod"
+    alias.write_text(yaml.safe_dump(cfg))
+    alice = KubeFleet.connect(str(batch.kubeconfig), ["east", "west"])
+    bob = KubeFleet.connect(str(alias), ["zz-prod", "aa-dr"])
+    members = {"alice@east": [fl.Member(c, "web", f"job-{i}") for c in ("east", "west") for i in range(4)],
+               "bob@west": [fl.Member(c, "web", f"job-{i}") for c in ("aa-dr", "zz-prod") for i in reversed(range(4))]}
+    sources = {"alice@east": alice, "bob@west": bob}
     done: dict[str, float] = {}
     errors: list[BaseException] = []
 
-    def fleet(actor: str, order: list[fl.Member]) -> None:
+    def take(actor: str, wait: float = 30.0) -> dict[str, Any]:
+        source = sources[actor]
+        return fl.lock_in_order(members[actor], lambda m: LeaseLocker(source.backend(m.context)).acquire(
+            m.target, actor=actor), wait=wait, poll=0.05, cluster=source.cluster)
+
+    def fleet(actor: str) -> None:
         try:
-            taken = fl.lock_in_order(order, lambda m: LeaseLocker(source.backend(m.context)).acquire(m.target, actor=actor),
-                                     wait=30.0, poll=0.05)
+            taken = take(actor)
             time.sleep(0.5)
             fl.release_all(taken)
             done[actor] = time.monotonic()
@@ -377,21 +391,23 @@ def test_ordered_locks_two_holders_waiting_on_each_other_both_get_through(batch:
             errors.append(exc)
 
     t0 = time.monotonic()
-    threads = [threading.Thread(target=fleet, args=("alice@east", members)),
-               threading.Thread(target=fleet, args=("bob@west", list(reversed(members))))]
+    threads = [threading.Thread(target=fleet, args=(actor,)) for actor in members]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=40)
     assert not errors and sorted(done) == ["alice@east", "bob@west"]
     assert max(done.values()) - t0 < 10  # one waited for the other's 0.5 s, nobody for the 30 s
-    # and with no wait, the second is refused at its first target, holding nothing
-    first = fl.lock_in_order(members, lambda m: LeaseLocker(source.backend(m.context)).acquire(m.target, actor="alice@east"))
+    # with no wait, the second is refused at its first target, holding nothing
+    first = take("alice@east", 0.0)
     with pytest.raises(LockedError, match="alice@east"):
-        fl.lock_in_order(list(reversed(members)),
-                         lambda m: LeaseLocker(source.backend(m.context)).acquire(m.target, actor="bob@west"))
+        take("bob@west", 0.0)
+    assert all(o["spec"]["holderIdentity"].startswith("alice@east") for o in batch.east.store.list("leases", "web"))
+    assert len(batch.west.store.list("leases", "web")) == 4
     fl.release_all(first)
-    source.close()
+    assert batch.east.store.list("leases", "web") == [] and batch.west.store.list("leases", "web") == []
+    alice.close()
+    bob.close()
 
 
 def test_bad_input_one_line_each_and_nothing_sent(fleet: Fleet) -> None:
@@ -426,3 +442,24 @@ def test_bad_input_one_line_each_and_nothing_sent(fleet: Fleet) -> None:
     assert fleet.cockpit("rollback", "checkout", "--context", "east", "--yes", "--journal", str(single)).returncode == 0
     wrong = fleet.cockpit("rollback", "-l", "tier=web", "--yes", "--journal", str(single))
     assert wrong.returncode == 6 and "holds the incident on shop/checkout" in wrong.stderr
+
+
+def test_a_fleets_targets_share_their_namespace_event_list(batch: Fleet) -> None:
+    """Fifty evidence captures in one namespace read its (large) event list once per 2 s, not
+    fifty times; a backend that was not told to share reads it every time."""
+    source = KubeFleet.connect(str(batch.kubeconfig), ["east"])
+    kube = source.backend("east")
+    events_of = lambda: sum(1 for m, p in batch.east.request_log if m == "GET" and p == "/api/v1/namespaces/web/events")
+    threads = [threading.Thread(target=kube.events, args=(Target(f"job-{i}", "web"),)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert events_of() == 1
+    mine = {e.object for e in kube.events(Target("job-2", "web"), limit=500)}
+    assert mine and all("job-2" in o for o in mine)  # still only the target's own events
+    alone = KubeBackend(kube.t, namespace="web")
+    alone.events(Target("job-1", "web"))
+    alone.events(Target("job-1", "web"))
+    assert events_of() == 3
+    source.close()
