@@ -281,6 +281,13 @@ def build_data_backends(settings: Any, readonly: bool) -> DataBackends:
     return out
 
 
+def mirror_store(url: str, readonly: bool) -> Any:
+    """A journal mirror's store (PostgreSQL or Redis), built readonly for observers."""
+    from backends.mirror import open_store
+
+    return open_store(url, readonly)
+
+
 def notifier_factory(settings: Any, readonly: bool, *, drill: bool = False) -> Any:
     """``journal → Notifier`` (built readonly when the session is: it refuses before rendering);
     in a drill the local outbox (messages shown and journaled, nothing sent)."""
@@ -459,7 +466,8 @@ def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
     watch = getattr(settings, "watch", None)
     window_s = getattr(watch, "window_s", 60.0)
     app.incident = Incident(app, app.data, app.session, on_verify=lambda: app.live.stabilize_next(),
-                            on_target=app._show_target, on_opened=app._opened)
+                            on_target=app._show_target, on_opened=app._opened,
+                            open_store=mirror_store)
     app.live = LiveController(app, app.data, window_s=window_s,
                                build=lambda t: app.answers.built(t, build_metrics(settings, app.session.backend, app.world, t)),
                                countdown_s=getattr(watch, "countdown_s", 10.0), roll_back=app.start_rollback,

@@ -65,6 +65,9 @@ class UIData:
     comms_channels: list[str] = field(default_factory=list)
     comms_busy: str = ""
     report_path: str | None = None
+    mirror_line: str = ""
+    """The journal's mirror: "mirror behind since T (N records)" for the operator, or how far behind the
+    operator an observer on the mirror is; empty while all is well (Incident.mirror_tick)."""
     data_pg: str | None = None
     """The PostgreSQL target shown (``host:port/db``, no password); None: not configured."""
     data_redis: str | None = None

@@ -465,6 +465,9 @@ def header(data: Any, now: float) -> Content:
         parts.append((f" phase {st.phase} ", "$accent"))
     if st.resolved:
         parts.append((" RESOLVED ", "$success bold reverse"))
+    if data.mirror_line:
+        line = data.mirror_line
+        parts.append((f" {sanitize(line, max_len=90)} ", "$text-muted" if line.startswith("following") else "$warning bold"))
     return Content.assemble(*parts)
 
 
