@@ -138,6 +138,7 @@ class Watcher:
         """Metric samples for the journal, one per ``journal_samples_s`` (the report's peaks)."""
         self._rollout_done = False
         self._acting = False
+        self._was_leading = False
         self._pending: Any = None
         """A trigger that fired and still stands, not acted on yet (standby, or the target locked)."""
         self._refused = ""
@@ -280,6 +281,8 @@ class Watcher:
     def _triggers(self, d: Decision, leading: bool) -> None:
         """A fired trigger becomes pending; the leader acts on a pending trigger that still
         stands (at once when it fires, else at its next check); a standby only says so."""
+        fresh = leading and not self._was_leading  # just became the leader: act on what stands now
+        self._was_leading = leading
         standing = d.trigger is not None or any(r.metric.startswith("trigger:") for r in d.reasons)
         if d.trigger is not None:
             self._pending = d.trigger
@@ -294,7 +297,7 @@ class Watcher:
                 self._say(f"(standby) TRIGGER {d.trigger.reason.text} — "
                           + (f"{holder} leads and acts" if holder else "no leader yet: the next leader acts"))
             return
-        if d.trigger is None and not d.checked:
+        if d.trigger is None and not d.checked and not fresh:
             return  # a deferred trigger is retried once per check
         if self._on_trigger(d, self._pending):
             self._pending = None

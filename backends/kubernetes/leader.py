@@ -23,7 +23,9 @@ the algorithm every controller-manager replica runs:
   stopped.
 
 Constraints, as client-go checks them: ``lease_duration > renew_deadline > 1.2 * retry_period``,
-all above zero (client-go's defaults: 15 s, 10 s, 2 s). This gives no fencing: a leader paused
+all above zero (client-go's defaults: 15 s, 10 s, 2 s; the watcher's: 15 s, 10 s, 0.5 s, because a
+standby takes over at most ``lease_duration + 2 × 1.2 × retry_period`` after the leader's last
+renewal, and the goal is the lease duration + 2 s). This gives no fencing: a leader paused
 longer than ``lease_duration - renew_deadline`` may act late, as with client-go.
 
 Shared state on the Lease. The leader may keep small records in the Lease's annotations
@@ -35,7 +37,7 @@ rollback per incident holds across replicas.
 API::
 
     LeaderElector(transport, namespace, name, identity, *, lease_duration=15, renew_deadline=10.0,
-                  retry_period=2.0, log=print, timeout=5.0)
+                  retry_period=0.5, log=print, timeout=5.0)
     .start() -> self          # the election loop, in a daemon thread
     .is_leader() -> bool      # holder is us and renewed within the renew deadline
     .leader() -> str          # the last observed holder ("" for none)
@@ -110,7 +112,7 @@ class LeaderElector:
     """One candidate in the election for ``namespace/name`` (see the module docstring)."""
 
     def __init__(self, transport: Any, namespace: str, name: str, identity: str, *, lease_duration: float = 15,
-                 renew_deadline: float = 10.0, retry_period: float = 2.0, log: Callable[[str], None] = print,
+                 renew_deadline: float = 10.0, retry_period: float = 0.5, log: Callable[[str], None] = print,
                  timeout: float = 5.0, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
         validate_timings(lease_duration, renew_deadline, retry_period)

@@ -93,8 +93,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                     help="how long a standby waits after the leader's last renewal before taking over (default 15)")
     ha.add_argument("--renew-deadline", type=float, default=10.0, metavar="S",
                     help="the leader stops leading if it could not renew for this long (default 10)")
-    ha.add_argument("--retry-period", type=float, default=2.0, metavar="S",
-                    help="how often candidates try and the leader renews (default 2)")
+    ha.add_argument("--retry-period", type=float, default=0.5, metavar="S",
+                    help="how often candidates try and the leader renews (default 0.5: a standby takes over "
+                         "within the lease duration + 2 x 1.2 x this after the leader dies)")
     ha.add_argument("--identity", metavar="ID", help="this replica's identity (default: $POD_NAME or the host, and a random suffix)")
     ha.add_argument("--health-port", type=int, metavar="PORT", help="serve /healthz and /readyz on this port")
     ha.add_argument("--print-manifest", action="store_true",
@@ -217,7 +218,7 @@ def print_manifest(args: argparse.Namespace) -> int:
             flags += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     for flag, value, default in (("--lease-duration", args.lease_duration, 15.0),
                                  ("--renew-deadline", args.renew_deadline, 10.0),
-                                 ("--retry-period", args.retry_period, 2.0)):
+                                 ("--retry-period", args.retry_period, 0.5)):
         if value != default:
             flags += [flag, f"{value:g}"]
     if args.no_probe:
@@ -318,6 +319,26 @@ def _log(text: str) -> None:
     print(f"{clock(time.time())} {text}", flush=True)
 
 
+def _sleeper(cancel: Any, leadership: Any) -> Any:
+    """The loop's sleep: cut short by SIGTERM (``cancel``) and, with replicas, the moment this
+    replica becomes the leader (it acts on a trigger that stands without waiting an interval)."""
+    import time
+
+    if leadership is None:
+        return cancel.wait
+
+    def sleep(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        was = leadership.is_leader()
+        while not cancel.is_set():
+            left = end - time.monotonic()
+            if left <= 0 or (not was and leadership.is_leader()):
+                return
+            cancel.wait(min(left, 0.05))
+
+    return sleep
+
+
 def _target_lock(backend: Any) -> Any:
     """Takes the target's lock (its Lease; a host-wide lock file where Leases are forbidden)."""
     import sys
@@ -381,7 +402,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             (lambda line, key=str(target): print(f"[{key}] {line}", flush=True))
         w = Watcher(target, sources, backend, policy, journal=journal_factory, auto_rollback=args.auto_rollback,
                     readonly=args.readonly, runbook_runner=runner, color=use_color(), out=out, cancel=cancel,
-                    sleep=cancel.wait, leadership=leadership, target_lock=target_lock)
+                    sleep=_sleeper(cancel, leadership), leadership=leadership, target_lock=target_lock)
         made.append(w)
         return w
 
