@@ -465,6 +465,9 @@ class FleetState:
         kind = record.get("type")
         if isinstance(kind, str) and kind.startswith("fleet_"):
             event = ev.parse(record)
+            if event is None and kind == "fleet_planned" and isinstance(record.get("targets"), list):
+                # one odd entry must not lose the plan: keep the entries that are objects
+                event = ev.parse({**record, "targets": [t for t in record["targets"] if isinstance(t, dict)]})
             if isinstance(event, ev.FleetPlanned):
                 self.plan = FleetPlan.from_event(event)
                 self.parallel, self.keep_going = event.parallel, event.keep_going
@@ -492,7 +495,22 @@ def fold(records: Iterable[dict]) -> FleetState:
 
 
 def is_fleet(records: Iterable[dict]) -> bool:
+    """Whether these records are a fleet rollback's journal (fold them with :func:`fold`)."""
     return any(r.get("type") == "fleet_planned" for r in records)
+
+
+def is_fleet_journal(path: str | Path) -> bool:
+    """Whether the journal at ``path`` is a fleet rollback's: its first record is the plan
+    (read cheaply: the first line only). Such a journal holds several targets' incidents:
+    never resume it as one target's (:func:`cockpit.state.replay` of it mixes them)."""
+    import json
+
+    try:
+        with open(path, "rb") as fh:
+            first = json.loads(fh.readline() or b"{}")
+    except (OSError, ValueError):
+        return False
+    return isinstance(first, dict) and first.get("type") == "fleet_planned"
 
 
 # --------------------------------------------------------------------------- the run

@@ -111,11 +111,12 @@ def _previous(path: Any) -> Any:
     records = read_journal(path)
     if fl.is_fleet(records):
         return fl.fold(records)
+    if not records:
+        return None
     state = replay(records)
-    if state.target is not None:
-        raise ConflictError(f"the journal {path} holds the incident on {state.target}, not a fleet rollback",
-                            title="Wrong incident", hint="use the fleet's journal, or a new one")
-    return None
+    holds = f"the incident on {state.target}" if state.target else f"{len(records)} records of something else"
+    raise ConflictError(f"the journal {path} holds {holds}, not a fleet rollback", title="Wrong incident",
+                        hint="use the fleet's journal, or a new one")
 
 
 def _check_same(args: argparse.Namespace, names: list[str], contexts: list[str], scope: Any) -> None:
