@@ -131,7 +131,7 @@ class Handler(BaseHTTPRequestHandler):
         api = self.api
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
-        api.record(method, path)
+        api.record(method, path, self.headers.get("Authorization"))
         q = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         try:
             # The body is read before anything can fail: an error answered with the body still
@@ -310,6 +310,16 @@ class Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def make_server(api: Api, host: str = "127.0.0.1", port: int = 0) -> Server:
+def make_server(api: Api, host: str = "127.0.0.1", port: int = 0, tls: tuple[str, str] | None = None) -> Server:
+    """The API server; with ``tls`` (certificate file, key file) it serves HTTPS, as a real
+    API server does (the in-cluster configuration always speaks TLS)."""
     handler = type("BoundHandler", (Handler,), {"api": api})
-    return Server((host, port), handler)
+    server = Server((host, port), handler)
+    if tls is not None:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        # the handshake happens in the request's thread, never in the accepting one
+        server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    return server

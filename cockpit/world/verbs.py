@@ -51,6 +51,9 @@ class Api:
         # The last requests (bounded: a drill may run for hours) and counts by method (never trimmed).
         self.log: collections.deque[tuple[str, str]] = collections.deque(maxlen=LOG_LIMIT)
         self.method_counts: collections.Counter[str] = collections.Counter()
+        # the Authorization headers seen, as scheme + the credential's last 8 characters (never
+        # authenticated: the world accepts anyone; tests check what a client sends)
+        self.credentials: set[str] = set()
         self._log_lock = threading.Lock()
         self.stopping = threading.Event()
         # pod, query → log text; the World plugs in its simulated logs
@@ -62,10 +65,12 @@ class Api:
         self.user = ANONYMOUS
 
     # ------------------------------------------------------------------ request log
-    def record(self, method: str, path: str) -> None:
+    def record(self, method: str, path: str, authorization: str | None = None) -> None:
         with self._log_lock:
             self.log.append((method, path))
             self.method_counts[method] += 1
+            if authorization:
+                self.credentials.add(authorization.split(" ", 1)[0] + " " + authorization.split(" ", 1)[-1][-8:])
 
     def requests(self) -> list[tuple[str, str]]:
         with self._log_lock:

@@ -12,6 +12,7 @@ crash back-off, progress deadlines), not the wall clock of timestamps.
 """
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -43,11 +44,14 @@ class World:
 
     def __init__(self, scenario: str | Path | Scenario = "healthy", speed: float = 1.0, port: int = 0,
                  services: bool = True, kube_version: str = "v1.30.0", host: str = "127.0.0.1",
-                 forbid: Iterable[str] = ()) -> None:
+                 forbid: Iterable[str] = (), tls: tuple[str, str] | None = None, ca: bytes | None = None) -> None:
+        """``tls``: (certificate file, key file) to serve the API over HTTPS; ``ca``: the PEM
+        that signed it, written into the kubeconfig (``certificate-authority-data``)."""
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.speed = float(speed)
         self.port = port
         self.host = host
+        self.tls, self.ca = tls, ca
         self.with_services = services
         self.clock = Clock(self.speed)
         self.store = Store(lambda: kube.iso(self.clock.wall()))
@@ -89,7 +93,7 @@ class World:
         if self.started:
             return self
         self._build()
-        self._server = make_server(self.api, self.host, self.port)
+        self._server = make_server(self.api, self.host, self.port, tls=self.tls)
         self.port = self._server.server_address[1]
         self._spawn("drill-api", self._server.serve_forever, poll_interval=0.25)
         self._spawn("drill-controller", self.controller.run, self._stop)
@@ -139,7 +143,7 @@ class World:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def request_log(self) -> list[tuple[str, str]]:
@@ -180,7 +184,8 @@ class World:
             "apiVersion": "v1",
             "kind": "Config",
             "preferences": {},
-            "clusters": [{"name": CONTEXT, "cluster": {"server": self.url}}],
+            "clusters": [{"name": CONTEXT, "cluster": {"server": self.url, **(
+                {"certificate-authority-data": base64.b64encode(self.ca).decode()} if self.ca else {})}}],
             "users": [{"name": CONTEXT, "user": {}}],
             "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}],
             "current-context": CONTEXT,
