@@ -32,8 +32,6 @@ from cockpit.locks import acquire_target_lock
 from cockpit.model import Target
 from cockpit.world.world import World
 
-pytestmark = pytest.mark.xdist_group("fleet")
-
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = """
 name: fleet
