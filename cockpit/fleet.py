@@ -57,9 +57,7 @@ from cockpit import events as ev
 from cockpit.errors import CockpitError, LockedError, NotFoundError, RolloutFailed, UnreachableError
 from cockpit.journal import error_data, safe_name
 from cockpit.model import Target
-from cockpit.rollback import RollbackRequest, RollbackRun
 from cockpit.state import IncidentState
-from cockpit.steps import StepContext
 
 MEMBER = ev.MEMBER
 DEFAULT_PARALLEL = 4
@@ -643,6 +641,9 @@ class FleetRun:
                 exit_code=err.exit_code if err else None))
 
     def _member(self, e: PlanEntry, slots: threading.Semaphore) -> None:
+        from cockpit.rollback import RollbackRequest, RollbackRun  # (runbooks, pydantic: not for a mere fold)
+        from cockpit.steps import StepContext
+
         member = e.member
         assert member is not None
         released = False
