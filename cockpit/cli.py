@@ -172,8 +172,10 @@ class _RunCommand:
         if args.resume and journal_path is not None:
             _check_resumable(Path(journal_path), target)
         if args.resume and journal_path is None:
-            mine = [p for p in find_open_incidents()
-                    if any(r.get("type") == "incident_opened" and r.get("target") == str(target) for r in read_journal(p)[:5])]
+            from cockpit.fleet import is_fleet_journal
+
+            mine = [p for p in find_open_incidents() if not is_fleet_journal(p)  # a fleet's: cockpit rollback --journal
+                    and any(r.get("type") == "incident_opened" and r.get("target") == str(target) for r in read_journal(p)[:5])]
             if not mine:
                 raise NotFoundError(f"no open incident for {target} to resume", hint="pass --journal PATH")
             journal_path = mine[-1]

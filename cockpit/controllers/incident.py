@@ -384,9 +384,11 @@ def open_incidents_anywhere() -> list[Path]:
 def resumable_journal(journal: str | Path | None) -> Path | None:
     """The incident an operator is offered to resume: ``--journal`` when it exists, else the
     newest open incident (None: nothing to resume)."""
+    from cockpit.fleet import is_fleet_journal
     from cockpit.journal import find_open_incidents
 
     if journal is not None and Path(journal).exists():
         return Path(journal)
-    found = [p for p in find_open_incidents() if p != journal]
+    # a fleet's journal holds many targets: it is continued by `cockpit rollback --journal J`
+    found = [p for p in find_open_incidents() if p != journal and not is_fleet_journal(p)]
     return found[-1] if found else None

@@ -249,6 +249,12 @@ def test_which_journal_an_observer_follows_and_an_operator_resumes(tmp_path, mon
     assert resumable_journal(None) == new.path
     assert resumable_journal(old.path) == old.path  # --journal, when it exists
     assert resumable_journal(tmp_path / "missing.jsonl") == new.path
+    # a fleet rollback's journal (many targets in one file) is never offered as one target's incident
+    fleet = Journal.open(incidents / "20240501T150000Z-fleet.jsonl")
+    fleet.append("fleet_planned", targets=[], selector="app=shop")
+    fleet.append("incident_opened", target="shop/cart", kind="deployment", reason="fleet", member="east/shop/cart")
+    fleet.close()
+    assert resumable_journal(None) == new.path
 
 
 # --------------------------------------------------------------------------- the cluster view
