@@ -308,3 +308,77 @@ def test_print_manifest_applies_against_the_world_with_real_kubectl(world, kubec
     assert c["resources"]["requests"] == {"cpu": "50m", "memory": "96Mi"}
     rb = w.store.get("rolebindings", "shop", "cockpit-watch")
     assert rb["roleRef"]["name"] == "cockpit-watch" and rb["subjects"][0]["name"] == "cockpit-watch"
+
+
+def _seed_incident(world: World, state: str, by: str = "watch-0_dead") -> str:
+    """The leader Lease as a dead leader left it: expired, with this incident recorded."""
+    from backends.kubernetes.backend import connect
+    from backends.kubernetes.lease import microtime
+    from cockpit.model import Target
+
+    kube = connect(str(world.kubeconfig_path))
+    live = next(r for r in kube.history(Target("checkout", "shop")) if r.live)
+    incident = f"shop/checkout@{live.number}:{live.template_hash}"
+    record = {"shop/checkout": {"incident": incident, "state": state, "by": by, "at": "2026-12-02T06:41:00Z",
+                                "from_revision": live.number, "to_revision": 2}}
+    kube.t.request("POST", "/apis/coordination.k8s.io/v1/namespaces/shop/leases", body={
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "cockpit-watch-checkout", "namespace": "shop",
+                     "annotations": {"cockpit.io/watch-incidents": json.dumps(record)}},
+        "spec": {"holderIdentity": by, "leaseDurationSeconds": 1, "renewTime": microtime(time.time() - 60),
+                 "leaseTransitions": 3}})
+    return incident
+
+
+def test_an_incident_the_lease_says_is_done_is_not_rolled_back_again(bad_world, replicas) -> None:
+    _seed_incident(bad_world, "done")
+    r = replicas(bad_world, "W", watch_args(*le(), "--duration", "12"))
+    r.wait_for(r"W is the leader")
+    r.wait_for(r"TRIGGER .* — watch-0_dead already rolled back this incident at 2026-12-02T06:41:00Z "
+               r"\(to revision 2\); not again", timeout=30)
+    assert r.proc.wait(timeout=30) == 0
+    assert not patches(bad_world) and "AUTO-ROLLBACK" not in r.out
+
+
+def test_an_incident_a_dead_leader_was_acting_on_is_taken_over_once(bad_world, replicas) -> None:
+    _seed_incident(bad_world, "acting")
+    r = replicas(bad_world, "W", watch_args(*le(), "--duration", "40"))
+    r.wait_for(r"watch-0_dead started the rollback of this incident at 2026-12-02T06:41:00Z and stopped; "
+               r"revision 3 is still live, so this leader takes it over", timeout=30)
+    r.wait_for(r"rolled back shop/checkout: revision 3 → 2", timeout=30)
+    assert r.stop() == 0
+    assert len(patches(bad_world)) == 1
+    rec = json.loads(lease(bad_world)["metadata"]["annotations"]["cockpit.io/watch-incidents"])["shop/checkout"]
+    assert rec["state"] == "done" and rec["by"] == "W"
+    spec = lease(bad_world)["spec"]
+    assert spec["leaseTransitions"] == 4 and "holderIdentity" not in spec  # took it over (+1), then released
+
+
+def test_probes_say_alive_ready_and_who_leads(bad_world, replicas) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    calm = {"COCKPIT_DECISION__TRIGGERS__ERROR_CONSECUTIVE": "1000", "COCKPIT_DECISION__TRIGGERS__SUCCESS_MIN_CHECKS": "1000"}
+    r = replicas(bad_world, "P", watch_args(*le(), "--health-port", str(port), "--duration", "30"), env=calm)
+    r.wait_for(r"P is the leader")
+    r.wait_for(r"ROLLBACK_NOW shop/checkout", timeout=20)
+
+    def get(path: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    import urllib.error
+
+    code, doc = get("/readyz")
+    assert code == 200 and doc["ok"] and doc["leader"] is True and doc["holder"] == "P" and doc["identity"] == "P"
+    assert doc["targets"]["shop/checkout"] < 5
+    code, doc = get("/healthz")
+    assert code == 200 and doc["ok"]
+    assert get("/nope")[0] == 404
+    assert r.stop() == 0
