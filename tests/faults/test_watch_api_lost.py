@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.test_watch_ha import FAST, Replica, le, patches  # noqa: F401 — the replicas fixture below
+from tests.e2e.test_watch_ha import FAST, le, patches
 from tests.e2e.test_watch_ha import replicas  # noqa: F401 — a fixture
 
 
