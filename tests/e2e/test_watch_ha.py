@@ -382,3 +382,17 @@ def test_probes_say_alive_ready_and_who_leads(bad_world, replicas) -> None:
     assert code == 200 and doc["ok"]
     assert get("/nope")[0] == 404
     assert r.stop() == 0
+
+
+@pytest.mark.parametrize("args, code, says", [
+    (["-l", "tier in (web", "-n", "shop"], 2, "cockpit: Bad configuration: -l tier in (web: not a label selector the API accepts"),
+    (["checkout", "-n", "shop", "--context", "nope"], 2,
+     "cockpit: Bad configuration: context 'nope' is not in the kubeconfig; contexts: cockpit-drill"),
+    (["nope", "-n", "shop"], 3, "cockpit: Not found: "),
+])
+def test_bad_targets_are_one_line_with_their_exit_code(bad_world, replicas, args, code, says) -> None:
+    r = replicas(bad_world, "X", [*args, "--auto-rollback", "--leader-elect"])
+    assert r.proc.wait(timeout=30) == code
+    r._reader.join(timeout=5)
+    assert len(r.lines) == 1 and r.lines[0].startswith(says), r.lines
+    assert not [m for m, _ in bad_world.request_log if m in ("POST", "PUT", "PATCH", "DELETE")]  # nothing written
