@@ -27,7 +27,8 @@ class KeySpec:
     action: str
     description: str
     scope: str = "app"
-    """``app``, ``dashboard``, ``history``, ``confirm``, ``rollback``, ``checklist``, ``comms``,
+    """``app``, ``dashboard``, ``history``, ``confirm`` (a rollback's, one target's or a
+    fleet's), ``rollback``, ``fleet`` (the fleet rollback's screen), ``checklist``, ``comms``,
     ``edit`` (the message editor), ``data``, ``invalidate`` (its confirmation), ``answers`` (the
     decision tree's form), ``answer`` (a yes/no question in it)."""
     show: bool = True
@@ -46,8 +47,11 @@ DEFAULTS: tuple[KeySpec, ...] = (
     KeySpec("checklist", "c", "goto('checklist')", "Checklist", "app"),
     KeySpec("comms", "t", "goto('comms')", "Comms", "app"),
     KeySpec("data", "D", "goto('data')", "Data", "app"),
+    KeySpec("fleet_screen", "f", "goto('fleet')", "Fleet rollback", "app", show=False),
     KeySpec("filter", "slash", "filter", "Filter", "dashboard"),
     KeySpec("pick", "enter", "pick", "Select", "dashboard", show=False),
+    KeySpec("select", "space", "toggle_select", "Mark", "dashboard", show=False, mutating=True),
+    KeySpec("fleet_rollback", "r", "fleet_rollback", "Rollback", "dashboard", mutating=True),
     KeySpec("arm", "a", "toggle_arm", "Arm auto", "dashboard", mutating=True),
     KeySpec("answer_tree", "i", "answer_tree", "Tree", "dashboard", mutating=True),
     KeySpec("abort", "x", "abort_auto", "Abort auto", "app", mutating=True),

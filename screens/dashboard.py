@@ -1,11 +1,13 @@
-"""The dashboard: targets, live error-rate and p95 plots, the decision matrix and verdict
-(with the decision tree's recommendation; ``i`` answers its questions), pods and events,
-stale marks and the automatic rollback's countdown."""
+"""The dashboard: targets (each with its verdict; ``space`` marks several, the rollback key
+rolls the marked ones back together), live error-rate and p95 plots, the decision matrix and
+verdict (with the decision tree's recommendation; ``i`` answers its questions), pods and
+events, stale marks and the automatic rollback's countdown."""
 from __future__ import annotations
 
 import time
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -13,8 +15,9 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from cockpit.model import Target
-from screens import render, render_tree
+from screens import render, render_fleet, render_tree
 from screens.base import CockpitScreen
+from screens.fleet_host import FleetWanted, TargetToggled
 from screens.keys import bindings
 from screens.messages import AbortAuto, ArmToggled, TargetPicked
 from screens.widgets import KeyedTable, Line, MetricPlot
@@ -56,15 +59,27 @@ class DashboardScreen(CockpitScreen):
     # ---- rendering
 
     def show_targets(self) -> None:
+        """The list: each target with its mark and verdict (``data.fleet``, when the app has a
+        fleet); prompts that changed are replaced by id, the list is rebuilt only when the
+        targets shown change."""
         ol = self.query_one("#targets", OptionList)
         needle = self.query_one("#filter", Input).value.strip().lower()
         wanted = [f"{d.namespace}/{d.name}" for d in self.data.targets if needle in f"{d.namespace}/{d.name}".lower()]
+        fleet = getattr(self.data, "fleet", None)
+        verdicts = getattr(fleet, "verdicts", {})
+        selected = set(getattr(fleet, "selected", ()))
+        prompts = {w: render_fleet.target_prompt(w, verdicts.get(w), w in selected, self.data.ascii) for w in wanted}
         current = [ol.get_option_at_index(i).id for i in range(ol.option_count)]
+        shown = getattr(self, "_prompts", {})
+        self._prompts = prompts
         if wanted == current:
+            for w in wanted:
+                if shown.get(w) != prompts[w]:
+                    ol.replace_option_prompt(w, prompts[w])
             return
         highlighted = ol.highlighted_option.id if ol.highlighted_option is not None else None
         ol.clear_options()
-        ol.add_options([Option(render.text(w, 120), id=w) for w in wanted])
+        ol.add_options([Option(prompts[w], id=w) for w in wanted])
         chosen = highlighted or (str(self.data.target) if self.data.target else None)
         if chosen in wanted:
             ol.highlighted = wanted.index(chosen)
@@ -143,6 +158,19 @@ class DashboardScreen(CockpitScreen):
 
     def action_pick(self) -> None:
         self.query_one("#targets", OptionList).action_select()
+
+    def action_toggle_select(self) -> None:
+        """``space``: mark or unmark the highlighted target (the app's fleet keeps the marks)."""
+        option = self.query_one("#targets", OptionList).highlighted_option
+        if option is not None and option.id:
+            self.post_message(TargetToggled(option.id))
+
+    def action_fleet_rollback(self) -> None:
+        """The rollback key with targets marked: roll them back together (plan, confirm, run);
+        with none marked the key does what it does elsewhere (the rollback screen)."""
+        if not getattr(getattr(self.data, "fleet", None), "selected", None):
+            raise SkipAction()
+        self.post_message(FleetWanted())
 
     def action_toggle_arm(self) -> None:
         self.post_message(ArmToggled())
