@@ -24,7 +24,7 @@ class FleetConfirm(ModalScreen[bool]):
 
     BINDINGS = bindings("confirm")
     DEFAULT_CSS = """
-    FleetConfirm #fleet-plan { height: auto; max-height: 70vh; }
+    FleetConfirm #fleet-plan { height: auto; max-height: 50vh; }
     """
 
     def __init__(self, plan: Any, *, changed: bool = False, ascii: bool = False) -> None:
@@ -37,8 +37,20 @@ class FleetConfirm(ModalScreen[bool]):
             yield Static(Content("Confirm fleet rollback").stylize("bold"), classes="title")
             with VerticalScroll(id="fleet-plan"):
                 yield Static(render_fleet.confirm_body(self.plan, self.changed, self.ascii), id="fleet-confirm-body")
-            yield Static(Content.assemble(("y", "bold reverse"), (f" roll back {n}    ", ""), ("n", "bold reverse"),
-                                          (" / esc  cancel", "")), classes="keys")
+            yield Static(self.keys(n, scrolls=False), classes="keys", id="fleet-keys")
+
+    @staticmethod
+    def keys(n: int, scrolls: bool) -> Content:
+        return Content.assemble(("y", "bold reverse"), (f" roll back {n}    ", ""), ("n", "bold reverse"),
+                                (" / esc  cancel", ""), ("    up/down: the rest of the plan" if scrolls else "", "$text-muted"))
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._scrolls)
+
+    def _scrolls(self) -> None:
+        """A plan longer than the dialog scrolls: say so next to the keys."""
+        if self.query_one("#fleet-plan", VerticalScroll).max_scroll_y > 0:
+            self.query_one("#fleet-keys", Static).update(self.keys(len(self.plan.rollbacks), scrolls=True))
 
     def action_confirm(self) -> None:
         self.dismiss(True)

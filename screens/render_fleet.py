@@ -58,7 +58,6 @@ def confirm_body(plan: Any, changed: bool = False, ascii: bool = False) -> Conte
                                   (" in context ", ""), text(contexts, 200, "bold"),
                                   (f", {len(skipped)} skipped:" if skipped else ":", "")))
     for e in rollbacks:
-        lines.append(Content(""))
         lines.append(Content.assemble("  ", text(f"{e.namespace}/{e.name}", 300, "bold")))
         lines.append(Content.assemble(("    from revision ", ""), (revision_text(e.from_revision), "bold"), "  ",
                                       text(images_text(e.from_images), 1000, "$error")))
