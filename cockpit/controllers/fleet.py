@@ -1,10 +1,11 @@
 """The fleet on the dashboard: each listed target's verdict, the operator's selection, and
 the fleet rollback of the selection (:mod:`cockpit.fleet`) with each target's progress.
 
-1. **The verdict of every target.** A poll (every 10 s, in a thread) builds each listed
-   deployment's metrics sources once — ``build(target)``, the composition root's
-   ``compose.build_metrics`` — keeps one decision engine per target and ticks it, so the
-   target list shows OK / MONITOR / CONSIDER / ROLLBACK_NOW / INCONCLUSIVE next to each name.
+1. **The verdict of every target.** A poll (in a thread, every 10 s; every 2 s until each
+   target was read twice) builds each listed deployment's metrics sources once —
+   ``build(target)``, the composition root's ``compose.build_metrics`` — keeps one decision
+   engine per target and ticks it, so the target list shows OK / MONITOR / CONSIDER /
+   ROLLBACK_NOW / INCONCLUSIVE next to each name.
    Missing data is INCONCLUSIVE, never OK: a target whose sources cannot be built or read is
    INCONCLUSIVE with why (the engine's own rule for a required metric without a fresh value).
    These verdicts only inform; they never trigger anything.
@@ -50,6 +51,9 @@ from cockpit.model import Target
 
 INCONCLUSIVE = "INCONCLUSIVE"
 DEFAULT_INTERVAL_S = 10.0
+WARMUP_S = 2.0
+"""The verdict poll's interval until every target has been read twice (a rate needs two
+scrapes): the list shows verdicts seconds after the targets, not two intervals later."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,8 @@ class FleetView:
     plan: Any = None
     """The :class:`cockpit.fleet.FleetPlan` asked about or running (None: none yet)."""
     state: Any = None
-    """The fold of the incident's journal (:class:`cockpit.fleet.FleetState`; its ``plan`` is None
-    when the journal holds no fleet rollback)."""
+    """The fold of the fleet's journal (:class:`cockpit.fleet.FleetState`): this session's run
+    as it writes it, or the journal an observer follows (``plan`` None: no fleet there)."""
     busy: str = ""
     """``planning``, ``running`` or empty."""
     lines: dict[str, str] = field(default_factory=dict)
@@ -81,9 +85,6 @@ class FleetView:
     context: str = ""
     journal: str = ""
     """The fleet's journal (``cockpit rollback --journal`` continues an unfinished one)."""
-
-    def is_selected(self, key: str) -> bool:
-        return key in self.selected
 
     def shown_plan(self) -> Any:
         """The plan to show: the journal's (what was confirmed and recorded), else the one asked about."""
@@ -135,9 +136,11 @@ class _Watched:
 
     def __init__(self, engine: Any, sources: list, note: str) -> None:
         self.engine, self.sources, self.note = engine, sources, note
+        self.reads = 0
 
     def verdict(self, window_s: float, now: float) -> TargetVerdict:
         """*Thread.* Read the sources, tick the engine: its verdict (INCONCLUSIVE without data)."""
+        self.reads += 1
         if not self.sources:
             return TargetVerdict(INCONCLUSIVE, self.note or "no metrics source", now)
         try:
@@ -187,6 +190,7 @@ class FleetController:
         self._lines: dict[str, str] = {}
         self._lines_lock = threading.Lock()
         self._ticker: Any = None
+        self._steady = False
         self._pending: list[dict] = []
         self._own = False
         """A run of this session wrote the fold (not an observed journal)."""
@@ -201,8 +205,13 @@ class FleetController:
         return getattr(self.session(), "backend", None)
 
     def start(self) -> None:
-        """Start the verdict poll (event loop; it reads only while a cluster and targets are there)."""
-        self.host.poll("fleet", self.sample, self.deliver, self.interval, on_error=self.failed,
+        """Start the verdict poll (event loop; it reads only while a cluster and targets are
+        there): every :data:`WARMUP_S` until each target was read twice, then every ``interval``."""
+        self._steady = False
+        self._poll(min(WARMUP_S, self.interval))
+
+    def _poll(self, every: float) -> None:
+        self.host.poll("fleet", self.sample, self.deliver, every, on_error=self.failed,
                        active=lambda: self._cluster() is not None and bool(self.data.targets))
 
     def sample(self) -> dict[str, TargetVerdict]:
@@ -243,6 +252,9 @@ class FleetController:
         if verdicts != self.view.verdicts:
             self.view.verdicts = verdicts
         self.host.mark("targets")
+        if not self._steady and self._watched and all(w.reads >= 2 for w in self._watched.values()):
+            self._steady = True
+            self._poll(self.interval)  # (replaces the warm-up poll: one more read now, then every interval)
 
     def failed(self, exc: BaseException) -> None:
         """The poll itself failed (its targets are unknown): every verdict is INCONCLUSIVE."""

@@ -94,7 +94,7 @@ def rig(world, tmp_path):
 def test_each_listed_target_has_its_own_verdict(rig):
     r = rig()
     r.fleet.start()
-    assert r.host.polls["fleet"]["active"]() and r.host.polls["fleet"]["interval"] == 10.0
+    assert r.host.polls["fleet"]["active"]() and r.host.polls["fleet"]["interval"] == 2.0  # warming up
     r.host.run_poll("fleet")
     first = dict(r.fleet.view.verdicts)
     assert set(first) == {CHECKOUT, CART}
@@ -105,6 +105,7 @@ def test_each_listed_target_has_its_own_verdict(rig):
     assert v[CART].value == "OK", v[CART]
     assert "error rate" in v[CHECKOUT].reason
     assert len(r.fleet._watched) == 2  # one engine per target, built once
+    assert r.host.polls["fleet"]["interval"] == 10.0  # each read twice: every 10 s from now on
 
 
 def test_missing_data_is_inconclusive_never_ok(world, tmp_path):
@@ -185,6 +186,16 @@ def test_marked_targets_are_planned_confirmed_and_rolled_back_in_one_incident(ri
     assert any("fleet rollback done: 1 rolled back, 1 skipped" in msg for _, msg in r.host.toasts)
     # the Leases: the fleet's released as each target ended
     assert not [m for m in w.store.list("leases", "shop") if m["metadata"]["name"].startswith("cockpit-incident-")]
+
+    # an observer following that journal folds what its follower read (records come in bursts)
+    host, data = InlineHost(), UIData(readonly=True)
+    observer = FleetController(host, data, lambda: None, build=None, source_factory=None, ask=None, readonly=True)
+    data.records = [x for x in records if x["type"] != "log"][:3]
+    assert observer.folded().plan is not None and observer.status(key) != "ok"
+    data.records.extend(x for x in records[3:] if x["type"] != "log")
+    assert observer.folded().status(key) == "ok" and observer.view.state.finished.ok
+    data.records = []  # another journal followed: start over
+    assert observer.folded().plan is None
 
 
 def test_a_plan_that_changed_before_the_run_is_asked_again(rig):
