@@ -19,9 +19,11 @@ pytest_plugins = [
     "tests.fixtures.prometheus",
     "tests.fixtures.world",
     "tests.fixtures.postgres",
+    "tests.fixtures.mariadb",
     "tests.fixtures.redis",
     "tests.fixtures.docker",
     "tests.fixtures.receiver",
+    "tests.fixtures.haproxy",
 ]
 
 
