@@ -147,3 +147,31 @@ def test_readonly_offers_no_marks_and_the_controller_refuses(state_home):
         asyncio.run(go())
     finally:
         world.stop()
+
+
+def test_a_target_that_cannot_be_planned_is_named_and_nothing_is_sent(state_home):
+    from screens.modals import ErrorModal
+
+    world = World("bad-image", speed=20).start()
+
+    async def go():
+        app = drill_app(world)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.data.snapshot is not None and app.data.targets)
+            await pilot.press("space")  # the drill's checkout
+            await pilot.pause(0.2)
+            assert app.data.fleet.selected == [CHECKOUT]
+            world.forbid("replicasets", ["list"])  # RBAC: its history cannot be read
+            world.clear_request_log()
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, ErrorModal), timeout=20)
+            shown = app.screen.query_one("#error-body").render().plain
+            assert app.screen.title_text == "Fleet rollback not planned"
+            assert shown.startswith("cannot plan ") and "shop/checkout" in shown and "Forbidden" in shown
+            assert app.data.fleet.busy == "" and app.data.fleet.plan.failed
+            assert {m for m, _ in world.request_log} <= {"GET"}  # nothing locked, nothing sent
+
+    try:
+        asyncio.run(go())
+    finally:
+        world.stop()
