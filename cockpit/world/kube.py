@@ -310,6 +310,65 @@ def default_rolebinding(rb: Obj) -> None:
                 s["apiGroup"] = RBAC_GROUP
 
 
+def default_secret(secret: Obj) -> None:
+    """``stringData`` is merged into ``data`` (base64) and dropped; ``type`` defaults to Opaque."""
+    import base64
+
+    _with_kind(secret, "v1", "Secret")
+    string_data = secret.pop("stringData", None)
+    if isinstance(string_data, dict):
+        data = secret.get("data") if isinstance(secret.get("data"), dict) else {}
+        for k, v in string_data.items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+        secret["data"] = data
+    if not secret.get("type"):
+        secret["type"] = "Opaque"
+
+
+def default_configmap(cm: Obj) -> None:
+    _with_kind(cm, "v1", "ConfigMap")
+
+
+_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def _validate_data(obj: Obj, old: Obj | None, causes: list[tuple[str, str]], *, secret: bool) -> None:
+    """core validation ValidateSecret/ValidateConfigMap: keys, base64 values, 1 MiB, immutability."""
+    import base64
+    import binascii
+
+    total = 0
+    for field in ("data",) if secret else ("data", "binaryData"):
+        data = obj.get(field)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            causes.append((field, "Invalid value: must be an object"))
+            continue
+        for k, v in data.items():
+            if not _DATA_KEY.match(str(k)) or len(str(k)) > 253:
+                causes.append((f"{field}[{k}]", f'Invalid value: "{k}": a valid config key must consist of '
+                               "alphanumeric characters, '-', '_' or '.'"))
+            if not isinstance(v, str):
+                causes.append((f"{field}[{k}]", "Invalid value: must be a string"))
+                continue
+            if secret or field == "binaryData":
+                try:
+                    total += len(base64.b64decode(v, validate=True))
+                except (binascii.Error, ValueError):
+                    causes.append((f"{field}[{k}]", "Invalid value: illegal base64 data"))
+            else:
+                total += len(v.encode())
+    if total > 1 << 20:
+        causes.append(("data", f"Too long: must have at most {1 << 20} bytes"))
+    if old is not None and old.get("immutable") is True:
+        for field in ("data", "binaryData", "type"):
+            if obj.get(field) != old.get(field):
+                causes.append((field, "Forbidden: field is immutable when `immutable` is set"))
+    if secret and old is not None and obj.get("type") != old.get("type"):
+        causes.append(("type", "Invalid value: field is immutable"))
+
+
 def _validate_role(role: Obj, causes: list[tuple[str, str]]) -> None:
     """pkg/apis/rbac/validation.ValidateRole (the parts a Role can get wrong)."""
     rules = role.get("rules")
@@ -367,6 +426,8 @@ def _validate_rolebinding(rb: Obj, old: Obj | None, causes: list[tuple[str, str]
 
 DEFAULTERS = {
     "serviceaccounts": default_serviceaccount,
+    "secrets": default_secret,
+    "configmaps": default_configmap,
     "roles": default_role,
     "rolebindings": default_rolebinding,
     "deployments": default_deployment,
@@ -459,6 +520,8 @@ def validate(resource: str, obj: Obj, old: Obj | None = None) -> None:
         _validate_lease(obj.get("spec") or {}, causes)
     elif resource == "roles":
         _validate_role(obj, causes)
+    elif resource in ("secrets", "configmaps"):
+        _validate_data(obj, old, causes, secret=resource == "secrets")
     elif resource == "rolebindings":
         _validate_rolebinding(obj, old, causes)
     if causes:

@@ -3,11 +3,13 @@
 kubectl ≥ 1.32 POSTs built-in objects as ``application/vnd.kubernetes.protobuf``: the
 ``k8s\\x00`` magic, then a ``runtime.Unknown`` envelope whose ``raw`` field holds the object.
 This module knows the field numbers (from k8s.io/api generated.proto) of the parts of
-Deployments, Pods, Services and Namespaces that kubectl's generators fill in, and turns them
+Deployments, Pods, Services and Namespaces that kubectl's generators fill in (and of the
+Secrets and ConfigMaps Helm's storage drivers write), and turns them
 into the JSON shape. Unknown fields are skipped. Responses are always JSON.
 """
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 from typing import Any
 
@@ -58,7 +60,8 @@ def _signed(v: int) -> int:
 
 
 # Schema: field number → (json name, kind, repeated). kind: "str", "int", "bool", "map",
-# "time", "ios" (IntOrString), "qty-map" (map<string, Quantity>), or a nested schema dict.
+# "time", "ios" (IntOrString), "qty-map" (map<string, Quantity>), "bytes-map" (map<string, bytes>), or a
+# nested schema dict.
 S = dict[int, tuple[str, Any, bool]]
 
 TIME: S = {}
@@ -107,7 +110,13 @@ SERVICE_SPEC: S = {1: ("ports", SERVICE_PORT, True), 2: ("selector", "map", Fals
                    4: ("type", "str", False)}
 SERVICE: S = {1: ("metadata", OBJECT_META, False), 2: ("spec", SERVICE_SPEC, False), 3: ("status", {}, False)}
 NAMESPACE: S = {1: ("metadata", OBJECT_META, False), 2: ("spec", {}, False), 3: ("status", {}, False)}
-SCHEMAS = {"Deployment": DEPLOYMENT, "ReplicaSet": REPLICASET, "Pod": POD, "Service": SERVICE, "Namespace": NAMESPACE}
+# Helm's storage drivers create their release records as protobuf Secrets (or ConfigMaps)
+SECRET: S = {1: ("metadata", OBJECT_META, False), 2: ("data", "bytes-map", False), 3: ("type", "str", False),
+             4: ("stringData", "map", False), 5: ("immutable", "bool", False)}
+CONFIGMAP: S = {1: ("metadata", OBJECT_META, False), 2: ("data", "map", False), 3: ("binaryData", "bytes-map", False),
+                4: ("immutable", "bool", False)}
+SCHEMAS = {"Deployment": DEPLOYMENT, "ReplicaSet": REPLICASET, "Pod": POD, "Service": SERVICE, "Namespace": NAMESPACE,
+           "Secret": SECRET, "ConfigMap": CONFIGMAP}
 
 
 KEEP_ZERO = {"replicas", "revisionHistoryLimit", "progressDeadlineSeconds", "terminationGracePeriodSeconds",
@@ -122,7 +131,9 @@ def _decode_map(entries: list[bytes], value_kind: str = "str") -> dict[str, Any]
             if num == 1:
                 k = val.decode()
             elif num == 2:
-                if value_kind == "qty":
+                if value_kind == "bytes":  # map<string, bytes>: JSON carries the bytes as base64
+                    v = base64.b64encode(val).decode()
+                elif value_kind == "qty":
                     v = next((x.decode() for n, _w, x in fields(val) if n == 1), "")
                 else:
                     v = val.decode()
@@ -141,6 +152,9 @@ def decode_message(buf: bytes, schema: S) -> dict[str, Any]:
         name, kind, repeated = schema[num]
         if kind == "map":
             out[name] = _decode_map(vals)
+            continue
+        if kind == "bytes-map":
+            out[name] = _decode_map(vals, "bytes")
             continue
         if kind == "qty-map":
             out[name] = _decode_map(vals, "qty")

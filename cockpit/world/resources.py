@@ -59,6 +59,9 @@ RESOURCES: dict[str, Resource] = {
         Resource("pods", "", "v1", "Pod", "pod", True, ("po",), ("all",), ("log", "status")),
         Resource("events", "", "v1", "Event", "event", True, ("ev",), (), ()),
         Resource("services", "", "v1", "Service", "service", True, ("svc",), ("all",)),
+        # Secrets and ConfigMaps: Helm's storage drivers keep its release records in them
+        Resource("secrets", "", "v1", "Secret", "secret", True, (), (), ()),
+        Resource("configmaps", "", "v1", "ConfigMap", "configmap", True, ("cm",), (), ()),
         Resource("deployments", "apps", "v1", "Deployment", "deployment", True, ("deploy",), ("all",),
                  ("scale", "status")),
         Resource("replicasets", "apps", "v1", "ReplicaSet", "replicaset", True, ("rs",), ("all",), ("scale", "status")),

@@ -149,6 +149,16 @@ def _serviceaccount(o: Obj) -> list[Any]:
     return [o["metadata"]["name"], len(o.get("secrets") or []), age(o["metadata"].get("creationTimestamp"))]
 
 
+def _secret(o: Obj) -> list[Any]:
+    return [o["metadata"]["name"], o.get("type") or "", len(o.get("data") or {}),
+            age(o["metadata"].get("creationTimestamp"))]
+
+
+def _configmap(o: Obj) -> list[Any]:
+    return [o["metadata"]["name"], len(o.get("data") or {}) + len(o.get("binaryData") or {}),
+            age(o["metadata"].get("creationTimestamp"))]
+
+
 def _role(o: Obj) -> list[Any]:
     return [o["metadata"]["name"], o["metadata"].get("creationTimestamp") or ""]
 
@@ -190,6 +200,8 @@ TABLES: dict[str, tuple[list[dict[str, Any]], Callable[[Obj], list[Any]]]] = {
                 AGE], _lease),
     "serviceaccounts": ([NAME, _col("Secrets", "integer"), AGE], _serviceaccount),
     "roles": ([NAME, _col("Created At", "date")], _role),
+    "secrets": ([NAME, _col("Type"), _col("Data", "integer"), AGE], _secret),
+    "configmaps": ([NAME, _col("Data", "integer"), AGE], _configmap),
     "rolebindings": ([NAME, _col("Role"), AGE, _col("Users", priority=1), _col("Groups", priority=1),
                       _col("ServiceAccounts", priority=1)], _rolebinding),
 }
