@@ -422,10 +422,10 @@ class MySQLBackend:
         ``confirm_database`` must be the database name and ``confirm_time`` the time as given."""
         self._refuse_if_readonly(f"point-in-time recovery of {self.database}")
         self._need_database()
-        from backends.mysql.pitr import run_pitr
+        from backends.mysql.pitr import check_pitr, run_pitr
 
-        return run_pitr(self, Path(backup), until, confirm_database=confirm_database, confirm_time=confirm_time,
-                        cancel=cancel, timeout=timeout)
+        plan = check_pitr(self, Path(backup), until, confirm_database=confirm_database, confirm_time=confirm_time)
+        return run_pitr(self, plan, cancel=cancel, timeout=timeout)
 
     # ------------------------------------------------------------------ for the tools
 

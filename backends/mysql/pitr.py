@@ -66,8 +66,8 @@ def binlog_range(backend: Any) -> dict[str, Any]:
     return {"logs": logs, "now": now.replace(tzinfo=timezone.utc)}
 
 
-def run_pitr(backend: Any, backup: Path, until: Any, *, confirm_database: str, confirm_time: str,
-             cancel: threading.Event | None, timeout: float) -> Iterator[RestoreProgress]:
+def check_pitr(backend: Any, backup: Path, until: Any, *, confirm_database: str, confirm_time: str) -> dict[str, Any]:
+    """Every check, nothing written: the plan (time, backup, binlog files and position) or a CockpitError."""
     when = parse_time(until)
     backend._confirm_database(confirm_database, "point-in-time recovery")
     try:
@@ -99,7 +99,15 @@ def run_pitr(backend: Any, backup: Path, until: Any, *, confirm_database: str, c
     if when > rng["now"]:
         raise OutOfRange(f"{fmt(when)} UTC is after the server's clock ({fmt(rng['now'])} UTC): the binary logs "
                          f"cover {fmt(lower) if lower else '?'} .. {fmt(rng['now'])} UTC")
-    files = names[names.index(file):]
+    return {"until": when, "backup": info, "binlog_file": file, "binlog_pos": int(pos),
+            "files": names[names.index(file):]}
+
+
+def run_pitr(backend: Any, plan: dict[str, Any], *, cancel: threading.Event | None,
+             timeout: float) -> Iterator[RestoreProgress]:
+    """Carry out a plan from :func:`check_pitr` (extract, restore, replay)."""
+    backup = plan["backup"].path
+    when, files, file, pos = plan["until"], plan["files"], plan["binlog_file"], plan["binlog_pos"]
     started = time.monotonic()
     private = Path(tempfile.mkdtemp(prefix="cockpit-mysql-pitr-"))
     try:
