@@ -166,6 +166,8 @@ def run_backup(backend: Any, directory: Path, *, cancel: threading.Event | None,
             out.flush()
             os.fsync(out.fileno())
         rc = run.finish(timeout=timeout)
+        if cancel is not None and cancel.is_set():  # cancelled as the dump ended: still no backup
+            raise Aborted(f"{Path(tool).name} cancelled; no backup kept")
         if rc != 0:
             raise failure(backend, Path(tool).name, run.tail, BackupError)
         digest = h.hexdigest()
