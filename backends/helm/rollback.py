@@ -1,0 +1,107 @@
+"""``cockpit helm rollback RELEASE [--to-revision N] [--yes]``: the ``helm.rollback`` step as a
+one-step runbook, journaled like every rollback (runbook recorded, revision chosen, fsynced
+intent, outcome); an interrupted one in the journal is resumed (reconciled with the release's
+records) instead of being sent again."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def runbook_text(release: str, namespace: str, to_revision: int, timeout: float, kubeconfig: str | None,
+                 context: str | None) -> str:
+    to = f"revision {to_revision}" if to_revision else "the previous revision"
+    params: dict[str, Any] = {"release": release, "namespace": namespace, "to_revision": to_revision,
+                              "timeout": timeout}
+    if kubeconfig:
+        params["kubeconfig"] = kubeconfig
+    if context:
+        params["context"] = context
+    return yaml.safe_dump({
+        "name": f"helm rollback {release} to {to}",
+        "target": {"kind": "deployment", "namespace": namespace, "name": release},
+        "steps": [{"kind": "helm.rollback", "name": f"Roll back release {release} to {to}", "budget": "5m",
+                   "params": params}],
+    }, sort_keys=False)
+
+
+def _confirm(question: str) -> None:
+    from cockpit.errors import Aborted
+
+    if not sys.stdin.isatty():
+        raise Aborted("not confirmed: no terminal to ask on", hint="pass --yes to roll back without asking")
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        raise Aborted("not confirmed; nothing was changed")
+
+
+def run_rollback_command(args: argparse.Namespace) -> int:
+    import backends.helm.steps  # noqa: F401  registers helm.rollback
+    from backends.helm.commands import releases_from
+    from backends.helm.releases import deployed
+    from backends.helm.steps import choose
+    from cockpit import events as ev
+    from cockpit.errors import ReadonlyError
+    from cockpit.executor import Executor
+    from cockpit.journal import Journal, default_journal_path, read_journal
+    from cockpit.output import emit
+    from cockpit.runbook import parse_runbook
+    from cockpit.state import replay
+    from cockpit.steps import StepContext
+    from cockpit.text import sanitize
+
+    rels = releases_from(args)
+    ns = rels.namespace
+    if args.readonly:
+        raise ReadonlyError(f"refused to roll back release {sanitize(args.release, max_len=60)}: --readonly "
+                            "(nothing was sent)")
+    path = args.journal or default_journal_path(f"helm-{ns}-{args.release}")
+    state = replay(read_journal(path)) if args.journal and Path(path).exists() else None
+    resume = state is not None and state.runbook_yaml is not None and (bool(state.pending)
+                                                                       or state.run_status == "running")
+    if resume:
+        text = state.runbook_yaml or ""
+        print(f"an interrupted helm rollback is in {path}: reconciling it with the release's records",
+              file=sys.stderr)
+    else:  # checked before the journal is written: a bad release, revision or pending state leaves nothing
+        history = rels.history(args.release)
+        _newest, target = choose(history, args.to_revision)
+        live = deployed(history)
+        if not args.yes:
+            frm = f"revision {live.revision} ({', '.join(live.images)})" if live else "no deployed revision"
+            _confirm(f"Roll back release {target.release} in {ns} from {frm} to revision {target.revision} "
+                     f"({', '.join(target.images)}) with Helm?")
+        text = runbook_text(args.release, ns, target.revision, args.timeout, args.kubeconfig, args.context)
+    journal = Journal.open(path)
+    try:
+        if not resume:
+            journal.write(ev.RunbookRecorded(yaml=text, revision=target.revision))
+
+        def log(line: str) -> None:
+            print(sanitize(line), file=sys.stderr, flush=True)
+
+        kube = rels.t
+        ctx = StepContext(backends={"kubernetes": _KubeLike(kube, ns)}, log=log, namespace=ns)
+        executor = Executor(parse_runbook(text, source="<helm rollback>"), journal, ctx)
+        result = executor.resume() if resume else executor.run()
+    finally:
+        journal.close()
+    if not result.ok:
+        raise result.error or RuntimeError("helm rollback failed")
+    data = result.steps[-1].data if result.steps else None
+    emit(args, {"journal": str(path), **(data or {})}, ("RELEASE", "NAMESPACE", "REVISION", "ROLLED BACK TO", "IMAGES"),
+         [[data.get("release"), data.get("namespace"), data.get("revision"), data.get("to_revision"),
+           ", ".join(data.get("images") or [])]] if data else [])
+    if getattr(args, "output", "text") != "json":
+        print(f"journal: {path}", file=sys.stderr)
+    return 0
+
+
+class _KubeLike:
+    """What the step needs of the ``kubernetes`` backend: its transport and namespace."""
+
+    def __init__(self, transport: Any, namespace: str) -> None:
+        self.t, self.namespace = transport, namespace

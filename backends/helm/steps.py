@@ -1,0 +1,134 @@
+"""Step kind ``helm.rollback``: roll a Helm release back with Helm's own code.
+
+.. code-block:: yaml
+
+    - kind: helm.rollback
+      params: {release: onboarding-api, namespace: business-onboarding, to_revision: 0}
+
+``prepare`` reads the release's records (:mod:`.releases`, through the ``kubernetes``
+backend's transport), refuses a release in a ``pending-*`` state with Helm's reason, resolves
+``to_revision`` (0: the revision before the newest, as Helm does) and journals
+``revision_chosen``; the intent carries the choice and the newest revision seen before. ``run``
+hands it to Helm (:mod:`.helmcode`) and reads the records back: the new revision must say
+"Rollback to N" and be deployed. ``reconcile`` (after a crash) looks for that revision.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from cockpit.errors import CockpitError, ConflictError, NotFoundError, ReadonlyError
+from cockpit.runbook import Duration
+from cockpit.steps import Step, StepContext, StepParams, step_kind
+
+from backends.helm.releases import HelmReleases, HelmRevision, deployed
+
+
+class HelmRollbackParams(StepParams):
+    release: str = Field(min_length=1, max_length=53)
+    namespace: str | None = None
+    to_revision: int = Field(default=0, ge=0)
+    timeout: Duration = 300.0
+    wait: Literal["hookOnly", "watcher", "legacy"] = "hookOnly"
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+def pending_reason(newest: HelmRevision) -> str:
+    return (f"release {newest.release} is {newest.status} (revision {newest.revision}): another operation "
+            "(install/upgrade/rollback) is in progress")
+
+
+def choose(history: list[HelmRevision], to_revision: int) -> tuple[HelmRevision, HelmRevision]:
+    """(newest, target): Helm's rule — 0 means the revision before the newest one."""
+    newest = history[-1]
+    if newest.pending:
+        raise ConflictError(pending_reason(newest), hint="wait for it to finish; if it crashed, "
+                                                          "helm history shows which revision is stuck")
+    number = to_revision or newest.revision - 1
+    target = next((r for r in history if r.revision == number), None)
+    if target is None or number < 1:
+        raise NotFoundError(f"release {newest.release} has no revision {number} "
+                            f"(revisions: {', '.join(str(r.revision) for r in history)})")
+    return newest, target
+
+
+def _releases(ctx: StepContext, params: HelmRollbackParams) -> tuple[HelmReleases, str]:
+    kube = ctx.backend("kubernetes")
+    ns = params.namespace or getattr(kube, "namespace", None) or ctx.namespace
+    return HelmReleases(kube.t, ns), ns
+
+
+def _result(rev: HelmRevision, intent: dict[str, Any]) -> dict[str, Any]:
+    return {"release": rev.release, "namespace": rev.namespace, "revision": rev.revision,
+            "to_revision": intent.get("to_revision"), "from_revision": intent.get("from_revision"),
+            "images": list(rev.images), "status": rev.status}
+
+
+def _took_effect(history: list[HelmRevision], intent: dict[str, Any]) -> HelmRevision | None:
+    newer = [r for r in history if r.revision > int(intent.get("newest_before") or 0)]
+    for r in reversed(newer):
+        if r.rollback_to == intent.get("to_revision"):
+            return r
+    return None
+
+
+@step_kind
+class HelmRollbackStep(Step):
+    kind = "helm.rollback"
+    mutating = True
+    Params = HelmRollbackParams
+
+    def describe(self, params: HelmRollbackParams) -> str:
+        to = f"revision {params.to_revision}" if params.to_revision else "the previous revision"
+        return f"helm rollback {params.release} to {to}"
+
+    def prepare(self, ctx: StepContext, params: HelmRollbackParams) -> dict[str, Any] | None:
+        from cockpit import events as ev
+
+        rels, ns = _releases(ctx, params)
+        history = rels.history(params.release, ns)
+        newest, target = choose(history, params.to_revision)
+        live = deployed(history)
+        if ctx.journal is not None:
+            ctx.journal.write(ev.RevisionChosen(
+                revision=target.revision, target=f"helm:{ns}/{params.release}", images=target.images,
+                from_revision=live.revision if live else None, from_images=live.images if live else (),
+                why=f"helm revision {target.revision} ({target.description or target.status})",
+                step=ctx.step_index))
+        return {"release": params.release, "namespace": ns, "to_revision": target.revision,
+                "from_revision": live.revision if live else None, "newest_before": newest.revision,
+                "images": list(target.images)}
+
+    def run(self, ctx: StepContext, params: HelmRollbackParams) -> dict[str, Any]:
+        from backends.helm import helmcode
+
+        if ctx.readonly:
+            raise ReadonlyError(f"readonly: not rolling back release {params.release} (nothing was run)")
+        chosen = ctx.prepared or self.prepare(ctx, params) or {}
+        runner = helmcode.find_runner()
+        ctx.log(f"helm rollback {chosen['release']} {chosen['to_revision']} -n {chosen['namespace']} "
+                f"with {runner.describe}")
+        helmcode.rollback(runner, release=chosen["release"], namespace=chosen["namespace"],
+                          revision=chosen["to_revision"], timeout=params.timeout, wait=params.wait,
+                          kubeconfig=params.kubeconfig, context=params.context)
+        rels, _ns = _releases(ctx, params)
+        history = rels.history(chosen["release"], chosen["namespace"])
+        new = _took_effect(history, chosen)
+        if new is None or new.status != "deployed":
+            seen = history[-1]
+            raise CockpitError(f"Helm returned, but release {chosen['release']}'s newest revision {seen.revision} is "
+                               f"{seen.status} ({seen.description or 'no description'})", title="Not verified")
+        ctx.log(f"release {new.release} is at revision {new.revision}: {new.description} "
+                f"({', '.join(new.images) or 'no images'})")
+        return _result(new, chosen)
+
+    def reconcile(self, ctx: StepContext, params: HelmRollbackParams, intent: dict[str, Any]) -> dict[str, Any] | None:
+        if "to_revision" not in intent or "newest_before" not in intent:
+            return None
+        rels, ns = _releases(ctx, params)
+        new = _took_effect(rels.history(params.release, intent.get("namespace") or ns), intent)
+        if new is not None and new.status == "deployed":
+            return _result(new, intent)
+        return None  # not taken (or stuck pending: running again refuses with Helm's reason)
