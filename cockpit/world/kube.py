@@ -437,7 +437,14 @@ DEFAULTERS = {
     "namespaces": default_namespace,
     "events": default_event,
     "leases": default_lease,
+    "httproutes": lambda route: _gateway().default_httproute(route),
 }
+
+
+def _gateway() -> Any:
+    from cockpit.world import gateway
+
+    return gateway
 
 
 # ---------------------------------------------------------------------------- validation
@@ -524,6 +531,8 @@ def validate(resource: str, obj: Obj, old: Obj | None = None) -> None:
         _validate_data(obj, old, causes, secret=resource == "secrets")
     elif resource == "rolebindings":
         _validate_rolebinding(obj, old, causes)
+    elif resource == "httproutes":
+        _gateway().validate_httproute(obj, causes)
     if causes:
         raise invalid(kind, name, causes, group=r.group if r is not None else "",
                       details_kind=r.kind if r is not None else None)

@@ -71,11 +71,14 @@ RESOURCES: dict[str, Resource] = {
         Resource("serviceaccounts", "", "v1", "ServiceAccount", "serviceaccount", True, ("sa",), (), ()),
         Resource("roles", "rbac.authorization.k8s.io", "v1", "Role", "role", True, (), (), ()),
         Resource("rolebindings", "rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebinding", True, (), (), ()),
+        # Gateway API routes (cockpit/world/gateway.py): the world's traffic follows their weights
+        Resource("httproutes", "gateway.networking.k8s.io", "v1", "HTTPRoute", "httproute", True, (),
+                 ("gateway-api",)),
     )
 }
 
 # The named API groups, in the order /apis lists them (apps first, as kubectl expects nothing else).
-GROUPS: tuple[str, ...] = ("apps", "coordination.k8s.io", "rbac.authorization.k8s.io")
+GROUPS: tuple[str, ...] = ("apps", "coordination.k8s.io", "rbac.authorization.k8s.io", "gateway.networking.k8s.io")
 
 
 def in_group(group: str) -> list[Resource]:

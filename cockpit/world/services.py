@@ -217,6 +217,9 @@ class Services:
         self.urls: dict[tuple[str, str], str] = {}
         self._carry: dict[tuple[str, str], float] = {}
         self._last = time.monotonic()
+        self.routes: Any = None
+        """The HTTPRoutes' traffic (:class:`cockpit.world.gateway.RouteTraffic`): a Service a
+        route names gets its traffic through the route, by weight, instead of its own."""
 
     def add(self, svc: SimService, host: str = "127.0.0.1") -> str:
         url = svc.start(host)
@@ -227,12 +230,17 @@ class Services:
     def tick(self) -> None:
         now = time.monotonic()
         dt, self._last = now - self._last, now
+        routed = self.routes.routed() if self.routes is not None else set()
         for key, svc in self.items.items():
+            if key in routed:
+                continue
             want = self.rps * dt + self._carry.get(key, 0.0)
             n = int(want)
             self._carry[key] = want - n
             if n:
                 svc.generate(n)
+        if self.routes is not None:
+            self.routes.tick(dt)
 
     def stop(self) -> None:
         # in parallel: each server's shutdown waits for its poll interval

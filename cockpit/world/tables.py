@@ -204,7 +204,14 @@ TABLES: dict[str, tuple[list[dict[str, Any]], Callable[[Obj], list[Any]]]] = {
     "configmaps": ([NAME, _col("Data", "integer"), AGE], _configmap),
     "rolebindings": ([NAME, _col("Role"), AGE, _col("Users", priority=1), _col("Groups", priority=1),
                       _col("ServiceAccounts", priority=1)], _rolebinding),
+    "httproutes": ([NAME, _col("Hostnames"), AGE], lambda o: _gateway_row(o)),
 }
+
+
+def _gateway_row(o: Obj) -> list[Any]:
+    from cockpit.world.gateway import table_row
+
+    return table_row(o)
 
 
 def partial_metadata(o: Obj) -> Obj:

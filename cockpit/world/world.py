@@ -30,6 +30,7 @@ from cockpit.world.controller import Controller, PodBehaviour
 from cockpit.world.resources import RESOURCES
 from cockpit.world.scenario import Behaviour, Scenario, load_scenario
 from cockpit.world.server import make_server
+from cockpit.world.gateway import RouteTraffic
 from cockpit.world.services import Services, SimService
 from cockpit.world.store import Obj, Store
 from cockpit.world.verbs import Api
@@ -62,6 +63,7 @@ class World:
         for resource in forbid:
             self.api.forbid(resource)
         self.services = Services(self.scenario.traffic_rps)
+        self.services.routes = RouteTraffic(self.store, self.services)
         self._server = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()

@@ -69,7 +69,7 @@ def test_discovery_legacy_and_aggregated(shop: World) -> None:
     accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
     code, agg = call(shop, "GET", "/apis", accept=accept)
     items = {i["metadata"]["name"]: i for i in agg["items"]}
-    assert set(items) == {"apps", "coordination.k8s.io", "rbac.authorization.k8s.io"}
+    assert set(items) == {"apps", "coordination.k8s.io", "rbac.authorization.k8s.io", "gateway.networking.k8s.io"}
     (entry,) = items["coordination.k8s.io"]["versions"][0]["resources"]
     assert entry["resource"] == "leases" and entry["scope"] == "Namespaced"
     assert entry["responseKind"] == {"group": "coordination.k8s.io", "version": "v1", "kind": "Lease"}
