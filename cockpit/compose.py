@@ -450,6 +450,18 @@ def lock_target(backends: dict[str, Any], target: Any, actor: str, *, readonly: 
                                warn=lambda text: print(f"warning: {text}", file=sys.stderr, flush=True))
 
 
+def fleet_source(session: Any) -> Any:
+    """The full-screen app's :class:`cockpit.fleet.FleetSource`: the session's own Kubernetes
+    backend as its one context (the target list is that context's deployments)."""
+    from backends.kubernetes.backend import KubeBackend
+    from backends.kubernetes.clusters import KubeFleet
+
+    backend = getattr(session, "backend", None)
+    if not isinstance(backend, KubeBackend):
+        raise CockpitError("a fleet rollback needs the cluster, and this session has none", title="No cluster")
+    return KubeFleet({backend.context or "default": backend})
+
+
 def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
     """The full-screen app's controllers (Textual-free, :mod:`cockpit.controllers`), wired to
     each other, to the settings and to the backends' builders; the app hosts them."""
@@ -459,6 +471,7 @@ def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
     from cockpit.controllers.comms import CommsController
     from cockpit.controllers.data_layer import DataLayer
     from cockpit.controllers.drill import DrillScorer
+    from cockpit.controllers.fleet import FleetController
     from cockpit.controllers.incident import Incident
     from cockpit.controllers.live import LiveController
     from cockpit.controllers.report import ReportWriter
@@ -482,3 +495,7 @@ def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
     app.drill = DrillScorer(app, app.data, app.incident, show=app.show_score)
     app.datalayer = DataLayer(app, app.data, app.incident, DataBackends(), live=app.live)
     app.reports = ReportWriter(app.incident)
+    app.fleet = FleetController(app, app.data, lambda: app.session, readonly=readonly, window_s=window_s,
+                                build=lambda t: build_metrics(settings, app.session.backend, app.world, t),
+                                source_factory=lambda: fleet_source(app.session), prepare=load_step_kinds,
+                                ask=app.ask_fleet, show=app.show_fleet)

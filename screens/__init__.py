@@ -6,7 +6,8 @@ from __future__ import annotations
 # imported and installed the first time they are shown.
 SCREENS = {"dashboard": ("screens.dashboard", "DashboardScreen"), "history": ("screens.history", "HistoryScreen"),
            "rollback": ("screens.rollback", "RollbackScreen"), "checklist": ("screens.checklist", "ChecklistScreen"),
-           "comms": ("screens.comms", "CommsScreen"), "data": ("screens.data_layer", "DataScreen")}
+           "comms": ("screens.comms", "CommsScreen"), "data": ("screens.data_layer", "DataScreen"),
+           "fleet": ("screens.fleet", "FleetScreen")}
 
 
 def screen_class(name: str) -> type:

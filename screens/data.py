@@ -65,6 +65,9 @@ class UIData:
     comms_channels: list[str] = field(default_factory=list)
     comms_busy: str = ""
     report_path: str | None = None
+    fleet: Any = None
+    """:class:`cockpit.controllers.fleet.FleetView`: each target's verdict, the marked targets, the
+    fleet rollback's plan and progress (None: no fleet controller)."""
     mirror_line: str = ""
     """The journal's mirror: "mirror behind since T (N records)" for the operator, or how far behind the
     operator an observer on the mirror is; empty while all is well (Incident.mirror_tick)."""

@@ -95,6 +95,13 @@ def quit_or_ask(app: Any, quit: Any) -> None:
     from screens.questions import ask
 
     st, session = app.data.state, app.session
+    fleet = getattr(getattr(app, "fleet", None), "view", None)
+    if getattr(fleet, "busy", "") == "running" and not getattr(app.screen, "quit_question", False):
+        body = (f"A fleet rollback is running. Quitting stops new targets from starting; what was sent stays "
+                f"sent.\n`cockpit rollback --journal {fleet.journal}` continues it.")
+        app.push_screen(ask("Quit during the fleet rollback?", body, "quit", "stay", quit_question=True),
+                        lambda yes: quit() if yes else None)
+        return
     if session is None or session.readonly or session.journal is None or st.resolved or getattr(app.screen, "quit_question", False):
         quit()
         return

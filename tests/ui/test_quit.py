@@ -121,3 +121,27 @@ def test_q_during_a_rollback_exits_promptly_and_the_resume_sends_nothing_twice(t
         assert rolls and all(a.outcome is not None for a in rolls)
     finally:
         world.stop()
+
+
+def test_q_during_a_fleet_rollback_asks_and_names_the_command_that_continues_it(tmp_path, isolated):
+    from screens.questions import Question
+
+    session = Session(backend=None, journal_path=tmp_path / "incident.jsonl")
+
+    async def steps(app, pilot):
+        await pilot.pause(0.2)
+        app.fleet.view.busy, app.fleet.view.journal = "running", str(tmp_path / "fleet.jsonl")  # as FleetRun sets them
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, Question))
+        body = " ".join(str(w.render()) for w in app.screen.query("Static")).replace("\n", " ")
+        assert "fleet rollback is running" in body and f"cockpit rollback --journal {tmp_path / 'fleet.jsonl'}" in body
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert app.is_running
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, Question))
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running)
+
+    run(session, steps)
+    session.close()
