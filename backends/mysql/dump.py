@@ -143,33 +143,55 @@ def run_backup(backend: Any, directory: Path, *, cancel: threading.Event | None,
     try:
         conn_args, env = backend.tool_args(private)
         cmd = [tool, *conn_args, "--single-transaction", "--quick", "--routines", "--triggers", "--hex-blob",
-               "--default-character-set=utf8mb4", *(["--master-data=2"] if binlog else []), "--", backend.database]
+               "--default-character-set=utf8mb4", *(["--master-data=2"] if binlog else []),
+               f"--result-file={partial}", "--", backend.database]
         started = time.monotonic()
         yield BackupProgress(f"{Path(tool).name} --single-transaction {backend.display_dsn} -> {final.name}", 0, 0.0)
+        # The tool writes the file itself; we hash it as it grows (page cache, the other core),
+        # so the checksum costs almost nothing on top of the dump.
         h = hashlib.sha256()
         written = 0
         head = b""
         last = started
-        run = _Proc(cmd, env, stdout=subprocess.PIPE, cancel=cancel, timeout=timeout, what=Path(tool).name)
-        assert run.proc.stdout is not None
-        with open(partial, "wb") as out:
-            while block := run.proc.stdout.read(CHUNK):
-                h.update(block)
-                out.write(block)
-                written += len(block)
-                if len(head) < 65536:
-                    head += block[:65536]
-                now = time.monotonic()
-                if now - last >= 0.5:
-                    last = now
-                    yield BackupProgress("", written, now - started)
-            out.flush()
-            os.fsync(out.fileno())
+        run = _Proc(cmd, env, cancel=cancel, timeout=timeout, what=Path(tool).name)
+        fh = None
+        try:
+            while True:
+                if fh is None:
+                    try:
+                        fh = open(partial, "rb")
+                    except FileNotFoundError:
+                        if run.proc.poll() is not None:
+                            break
+                        time.sleep(0.005)
+                        continue
+                exited = run.proc.poll() is not None
+                block = fh.read(CHUNK)
+                if block:
+                    h.update(block)
+                    written += len(block)
+                    if len(head) < 65536:
+                        head += block[:65536]
+                    now = time.monotonic()
+                    if now - last >= 0.5:
+                        last = now
+                        yield BackupProgress("", written, now - started)
+                elif exited:
+                    break  # EOF after the tool exited: nothing more will come
+                else:
+                    time.sleep(0.005)
+        finally:
+            if fh is not None:
+                fh.close()
         rc = run.finish(timeout=timeout)
         if cancel is not None and cancel.is_set():  # cancelled as the dump ended: still no backup
             raise Aborted(f"{Path(tool).name} cancelled; no backup kept")
         if rc != 0:
             raise failure(backend, Path(tool).name, run.tail, BackupError)
+        with open(partial, "rb+") as out:
+            os.fsync(out.fileno())
+            if os.fstat(out.fileno()).st_size != written:
+                raise BackupError(f"{Path(tool).name}: the file changed while it was checksummed; not kept")
         digest = h.hexdigest()
         os.replace(partial, final)
         duration = time.monotonic() - started
