@@ -197,6 +197,7 @@ class PrometheusSource:
         query it rejects); nothing is retried, and the source's reliability track is untouched
         (a history is not a check)."""
         now = time.time() if now is None else now
+        now = math.floor(now * 1000) / 1000  # Prometheus keeps milliseconds: never a point after ``now``
         step = max(1.0, step_s if step_s is not None else span_s / 240.0)
         start = now - span_s
 

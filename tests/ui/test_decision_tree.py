@@ -89,7 +89,8 @@ def test_the_tree_answered_by_keyboard_changes_the_recommendation_and_is_journal
                         what="the engine's immediate path")
             assert app.data.decision.reasons[0].text == "operator: data loss → immediate rollback"
 
-            # the form opens with the journaled answers; data loss was a false alarm
+            # the form opens with the journaled answers (once the follower has folded them); data loss was a false alarm
+            await until(pilot, lambda: app.data.state.inputs.get("users_affected") == 0.05, what="the answers folded")
             await pilot.press("i")
             await until(pilot, lambda: isinstance(app.screen, DecisionForm), what="the form again")
             form = app.screen

@@ -57,8 +57,8 @@ def test_operator_then_observer_then_report(tmp_path, monkeypatch):
                          settings=settings())
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.data.state.run_status == "ok" and app.data.decision is not None)
-            await pilot.pause(0.3)
             assert app.session.backend is None and not isinstance(app.screen, ErrorModal)
+            await until(pilot, lambda: "from the journal" in str(app.screen.query_one("#verdict").render()))
             verdict = str(app.screen.query_one("#verdict").render())
             # the operator's latest verdict (after the rollback: stabilizing), marked as theirs
             assert f"verdict: {app.data.state.verdict}" in verdict and "from the journal" in verdict

@@ -58,7 +58,8 @@ def test_an_observer_with_no_cluster_shows_the_verdict_panes_and_rollback_from_t
             assert not isinstance(app.screen, ErrorModal)
             assert app.session.backend is None and "no cluster" in app.session.cluster_note
             assert str(app.data.target) == "shop/checkout"
-            await pilot.pause(0.2)
+            # the redraw is coalesced (one per burst): wait for it, then read what it shows
+            await until(pilot, lambda: "ROLLBACK_NOW" in str(app.screen.query_one("#verdict").render()))
             verdict = str(app.screen.query_one("#verdict").render())
             assert "ROLLBACK_NOW" in verdict and "error rate 33%" in verdict
             # the four samples, then the verdict's own reading
