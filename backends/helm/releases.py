@@ -120,11 +120,19 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+_IMAGES_SEEN: dict[str, tuple[str, ...]] = {}
+
+
 def manifest_images(manifest: str) -> tuple[str, ...]:
     """The images the rendered manifest runs (containers and init containers of every pod
-    template, in order, each once)."""
+    template, in order, each once). Parsed with libyaml where present; only the documents that
+    mention ``image`` are parsed, and a manifest seen before (revisions often share one) is not
+    parsed again."""
+    if manifest in _IMAGES_SEEN:
+        return _IMAGES_SEEN[manifest]
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     seen: dict[str, None] = {}
 
     def pod_specs(doc: dict[str, Any]) -> list[Any]:
@@ -136,21 +144,27 @@ def manifest_images(manifest: str) -> tuple[str, ...]:
             return [((job.get("template") or {}).get("spec"))]
         return [((spec.get("template") or {}) if isinstance(spec.get("template"), dict) else {}).get("spec")]
 
-    try:
-        docs = list(yaml.safe_load_all(manifest or ""))
-    except yaml.YAMLError:
-        return ()
-    for doc in docs:
-        if not isinstance(doc, dict):
+    for text in re.split(r"(?m)^---[ \t]*$", manifest or ""):
+        if "image" not in text:
             continue
-        for ps in pod_specs(doc):
-            if not isinstance(ps, dict):
+        try:
+            docs = list(yaml.load_all(text, Loader=loader))
+        except yaml.YAMLError:
+            continue
+        for doc in docs:
+            if not isinstance(doc, dict):
                 continue
-            for key in ("initContainers", "containers"):
-                for c in ps.get(key) or []:
-                    if isinstance(c, dict) and isinstance(c.get("image"), str):
-                        seen.setdefault(sanitize(c["image"], max_len=300), None)
-    return tuple(seen)
+            for ps in pod_specs(doc):
+                if not isinstance(ps, dict):
+                    continue
+                for key in ("initContainers", "containers"):
+                    for c in ps.get(key) or []:
+                        if isinstance(c, dict) and isinstance(c.get("image"), str):
+                            seen.setdefault(sanitize(c["image"], max_len=300), None)
+    out = tuple(seen)
+    if len(_IMAGES_SEEN) < 256:
+        _IMAGES_SEEN[manifest] = out
+    return out
 
 
 def revision_from(rel: dict[str, Any], driver: str) -> HelmRevision:
@@ -187,7 +201,8 @@ class HelmReleases:
         self.t = transport
         self.namespace = namespace
 
-    def _records(self, namespace: str | None, selector: str) -> list[tuple[dict[str, Any], str]]:
+    def _records(self, namespace: str | None, selector: str, *, first_found: bool = False
+                 ) -> list[tuple[dict[str, Any], str]]:
         out: list[tuple[dict[str, Any], str]] = []
         for kind, driver in (("secrets", "secret"), ("configmaps", "configmap")):
             try:
@@ -200,6 +215,8 @@ class HelmReleases:
                 if driver == "secret" and item.get("type") != RECORD_TYPE:
                     continue
                 out.append((item, driver))
+            if out and first_found:
+                break  # Helm keeps a release in one driver: the Secrets answer a history
         return out
 
     @staticmethod
@@ -218,7 +235,7 @@ class HelmReleases:
         """Every revision of ``release``, oldest first; NotFoundError (exit 3) listing the
         namespace's releases when there is none."""
         ns = namespace or self.namespace
-        records = self._records(ns, f"{OWNER_LABEL},name={release}")
+        records = self._records(ns, f"{OWNER_LABEL},name={release}", first_found=True)
         revs = [self._decode(item, driver) for item, driver in records]
         if not revs:
             names = sorted({r.release for r in self.list(ns)})
