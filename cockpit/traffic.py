@@ -308,13 +308,13 @@ def run_shift(
     log: Callable[[str], None] = lambda s: None,
     wait: Callable[[threading.Event, float], bool] | None = None,
     resume: bool = False,
-    step: int | None = None,
+    own_intent: bool = True,
 ) -> ShiftResult:
     """Run (or, with ``resume``, continue) ``plan``. ``on_worse`` returns ``continue``,
     ``pause`` or ``abort`` (default ``pause``). ``wait(cancel, seconds)`` holds (default
-    ``cancel.wait``), True when cancelled. ``step`` is the runbook step index for the
-    shift's own intent (the weights intents carry none, so the executor's fold is not
-    confused)."""
+    ``cancel.wait``), True when cancelled. ``own_intent=False``: the caller journals the
+    shift's intent and outcome (the runbook step: the executor does). The weights intents
+    carry no ``step``, so the executor's fold of a step's intent is not confused."""
     cancel = cancel or threading.Event()
     hold = wait or (lambda ev, s: ev.wait(s))
     result = ShiftResult("done", plan)
@@ -323,7 +323,7 @@ def run_shift(
         records = journal.read()
         shift_rec = next((r for r in records if r.get("type") == "intent" and r.get("action") == SHIFT
                           and (r.get("shift") or r.get("id")) == plan.id), None)
-        shift_id = shift_rec["id"] if shift_rec else None
+        shift_id = shift_rec["id"] if shift_rec and own_intent else None
         last, dangling = step_states(records, plan.id)
         if dangling is not None:
             idx = int(dangling.get("index", -1))
@@ -340,13 +340,8 @@ def run_shift(
             result.steps.append(StepReport(last, plan.steps[last], plan.split(last), resumed=True))
         log(f"resuming the shift of {plan.route} after step {last + 1} of {len(plan.steps)}")
     else:
-        data = plan.intent_data()
-        if step is not None:
-            data["step"] = step
-        shift_id = journal.intent(SHIFT, **data)
-    previous: Judgement | None = None
-    if judge is not None and resume and first > 0:
-        previous = None  # the judgement of the step before the crash was not kept; judge afresh
+        shift_id = journal.intent(SHIFT, **plan.intent_data()) if own_intent else None
+    previous: Judgement | None = None  # on resume the last judgement is not kept: judge afresh
     try:
         for i in range(first, len(plan.steps)):
             if cancel.is_set():

@@ -1,0 +1,131 @@
+"""The ``traffic.shift`` step kind: move traffic onto one backend in steps, holding and
+judging after each (see :mod:`cockpit.traffic`).
+
+.. code-block:: yaml
+
+    - kind: traffic.shift
+      params: {provider: haproxy, socket: /run/haproxy/admin.sock, route: app, to: old,
+               steps: "90,70,50,25,0", hold: 60s, stop_when_healthy: true, on_worse: pause}
+    - kind: traffic.shift
+      params: {provider: gateway, namespace: shop, route: checkout, to: checkout-v1,
+               steps: [90, 70, 50, 25, 0], hold: 1m}
+
+``provider: gateway`` uses the runbook's ``kubernetes`` backend. ``prepare`` reads the route
+and plans every step's split before the intent (which carries the plan and the split it
+starts from); the weights of each step are their own intent/outcome pairs. The verdict for
+``to`` comes from the balancer's own counts (HAProxy's ``show stat``, the Services'
+``/metrics``). When it gets worse, ``on_worse``: ``pause`` fails the step with the shift left
+where it is ("Paused"), ``abort`` puts the split back, ``continue`` goes on. A paused or
+interrupted shift is continued by ``cockpit run --resume``: ``prepare`` finds this step's
+earlier shift and carries on after its last confirmed step, from the same starting split.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, field_validator, model_validator
+
+from cockpit.errors import Aborted, RolloutFailed
+from cockpit.durations import parse_duration
+from cockpit.steps import Step, StepContext, StepParams, step_kind
+from cockpit.traffic import (SHIFT, CountsJudge, HasErrorCounts, ShiftResult, fmt_split, make_plan,
+                             parse_steps, plan_from_intent, run_shift)
+
+
+Hold = Annotated[float, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
+
+
+class TrafficShiftParams(StepParams):
+    provider: Literal["haproxy", "gateway"] = "gateway"
+    socket: str | None = None
+    """HAProxy's admin socket (a path, or HOST:PORT)."""
+    namespace: str | None = None
+    """The HTTPRoute's namespace (default: the runbook target's)."""
+    route: str
+    to: str
+    steps: tuple[int, ...] = (90, 70, 50, 25, 0)
+    hold: Hold = 60.0
+    stop_when_healthy: bool = False
+    on_worse: Literal["pause", "abort", "continue"] = "pause"
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps(cls, v: Any) -> tuple[int, ...]:
+        return parse_steps(v if isinstance(v, str) else [int(x) for x in v])
+
+    @model_validator(mode="after")
+    def _socket(self) -> TrafficShiftParams:
+        if self.provider == "haproxy" and not self.socket:
+            raise ValueError("provider haproxy needs socket (HAProxy's admin socket)")
+        return self
+
+
+def traffic_port(ctx: StepContext, params: TrafficShiftParams) -> Any:
+    if params.provider == "haproxy":
+        from backends.traffic.haproxy import HAProxyTraffic
+
+        return HAProxyTraffic(params.socket or "", readonly=ctx.readonly)
+    from backends.traffic.gateway import GatewayTraffic
+
+    kube = ctx.backend("kubernetes")
+    return GatewayTraffic(kube.t, params.namespace or ctx.namespace, readonly=ctx.readonly or kube.t.readonly)
+
+
+def earlier_shift(records: list[dict], step: int | None, route: str) -> dict | None:
+    """This step's latest shift that did not finish (interrupted, superseded or paused)."""
+    outcomes = {r.get("id"): r for r in records if r.get("type") == "outcome"}
+    for r in reversed(records):
+        if r.get("type") == "intent" and r.get("action") == SHIFT and r.get("step") == step and r.get("route") == route:
+            out = outcomes.get(r.get("id"))
+            if out is None or (not out.get("ok") and (out.get("superseded") or out.get("error_title") == "Paused")):
+                return r
+            return None
+    return None
+
+
+def report(result: ShiftResult) -> dict[str, Any]:
+    return {"status": result.status, "route": result.plan.route, "to": result.plan.to, "weights": result.weights,
+            "steps": [{"index": s.index, "others_pct": s.others_pct, "weights": s.weights,
+                       "verdict": s.judgement.verdict.value if s.judgement else None,
+                       "text": s.judgement.text if s.judgement else None, "resumed": s.resumed}
+                      for s in result.steps],
+            "writes": result.writes, "reason": result.reason}
+
+
+@step_kind
+class TrafficShift(Step):
+    kind = "traffic.shift"
+    mutating = True
+    Params = TrafficShiftParams
+
+    def describe(self, params: TrafficShiftParams) -> str:
+        return (f"shift traffic of {params.route} to {params.to} in steps "
+                f"{','.join(map(str, params.steps))} holding {params.hold:g}s")
+
+    def prepare(self, ctx: StepContext, params: TrafficShiftParams) -> dict[str, Any]:
+        records = ctx.journal.read() if ctx.journal is not None else []
+        earlier = earlier_shift(records, ctx.step_index, params.route)
+        if earlier is not None:
+            data = plan_from_intent(earlier).intent_data()
+            data["continues"] = earlier["id"]
+            ctx.log(f"continuing the shift of {params.route} started from {fmt_split(data['start'])}")
+            return data
+        port = traffic_port(ctx, params)
+        return make_plan(port, params.route, params.to, params.steps, params.hold,
+                         stop_when_healthy=params.stop_when_healthy).intent_data()
+
+    def run(self, ctx: StepContext, params: TrafficShiftParams) -> dict[str, Any]:
+        port = traffic_port(ctx, params)
+        plan = plan_from_intent(ctx.prepared)
+        judge = CountsJudge(port, plan.route, plan.to) if isinstance(port, HasErrorCounts) else None
+        result = run_shift(port, plan, ctx.journal, judge=judge, on_worse=lambda *a: params.on_worse,
+                           cancel=ctx.cancel, log=ctx.log, resume="continues" in ctx.prepared, own_intent=False)
+        if result.status == "paused":
+            raise RolloutFailed(f"{result.reason}; traffic left at {fmt_split(result.weights)}",
+                                title="Paused", hint="`cockpit run --resume` continues the shift")
+        if result.status == "aborted":
+            raise Aborted(f"{result.reason}; split put back to {fmt_split(result.weights)}")
+        return report(result)
+
+    def reconcile(self, ctx: StepContext, params: TrafficShiftParams, intent: dict[str, Any]) -> dict[str, Any] | None:
+        return None  # run again: prepare finds this shift and continues after its last confirmed step

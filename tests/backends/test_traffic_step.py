@@ -1,0 +1,112 @@
+"""The ``traffic.shift`` step through the executor against a real HAProxy: the plan in the
+intent, each weight change its own intent/outcome, a pause that ``resume`` continues, a crash
+whose resume sends no step twice, readonly sends nothing."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+import backends.traffic.steps  # noqa: F401  registers traffic.shift
+from backends.traffic.haproxy import HAProxyTraffic
+from cockpit.executor import Executor
+from cockpit.journal import Journal
+from cockpit.runbook import parse_runbook
+from cockpit.steps import StepContext
+
+
+def runbook(socket, **extra):
+    params = {"provider": "haproxy", "socket": str(socket), "route": "app", "to": "old",
+              "steps": "90,50,0", "hold": "0s", **extra}
+    return parse_runbook("name: shift\ntarget: {namespace: shop, name: app}\nsteps:\n"
+                         f"  - kind: traffic.shift\n    params: {json.dumps(params)}\n")
+
+
+def weights_intents(journal):
+    return [r for r in journal.read() if r["type"] == "intent" and r["action"] == "traffic.weights"]
+
+
+def test_step_shifts_and_journals_each_weight_change(haproxy, tmp_path):
+    journal = Journal.open(tmp_path / "j.jsonl")
+    res = Executor(runbook(haproxy.socket), journal, StepContext(backends={}, log=lambda s: None)).run()
+    assert res.ok, res.error
+    assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 100, "new": 0}
+    recs = journal.read()
+    step_intent = next(r for r in recs if r["type"] == "intent" and r["action"] == "traffic.shift")
+    assert step_intent["start"] == {"old": 0, "new": 100} and step_intent["steps"] == [90, 50, 0]
+    assert [w["index"] for w in weights_intents(journal)] == [0, 1, 2]
+    assert res.steps[0].data["status"] == "done"
+    assert haproxy.hits(10)["old"] == 10
+
+
+@pytest.fixture
+def traffic(haproxy):
+    """Requests through HAProxy all along (so each hold has some to judge by)."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            haproxy.hits(5)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield
+    stop.set()
+    t.join(timeout=10)
+
+
+def test_worse_verdict_pauses_then_resume_continues(haproxy, traffic, tmp_path):
+    journal = Journal.open(tmp_path / "j.jsonl")
+
+    def log(line):  # the old release starts failing once step 2 is set: the verdict gets worse
+        if line.startswith("step 2/"):
+            haproxy.backends["old"].error_every = 1
+
+    ctx = StepContext(backends={}, log=log)
+    rb = runbook(haproxy.socket, steps="90,70,50,0", hold="0.5s")
+    res = Executor(rb, journal, ctx).run()
+    assert res.status == "failed" and res.error.title == "Paused", res.error
+    assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 30, "new": 70}
+    haproxy.backends["old"].error_every = 0
+    before = len(weights_intents(journal))
+    res = Executor(rb, journal, StepContext(backends={}, log=lambda s: None)).resume()
+    assert res.ok, res.error
+    assert [w["index"] for w in weights_intents(journal)[before:]] == [2, 3]  # steps 1 and 2 not sent again
+    assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 100, "new": 0}
+    starts = [r["start"] for r in journal.read() if r["type"] == "intent" and r["action"] == "traffic.shift"]
+    assert starts == [{"old": 0, "new": 100}] * 2  # the continued shift keeps the split it started from
+
+
+class Crash(BaseException):
+    """Stands in for the process dying between two steps of the shift (the one test double)."""
+
+
+def test_crash_between_steps_resume_sends_no_step_twice(haproxy, tmp_path, monkeypatch):
+    journal = Journal.open(tmp_path / "j.jsonl")
+
+    def log(line):  # dies once step 2 is confirmed, before step 3
+        if line.startswith("step 2/"):
+            raise Crash()
+
+    with pytest.raises(Crash):
+        Executor(runbook(haproxy.socket), journal, StepContext(backends={}, log=log)).run()
+    ctx = StepContext(backends={}, log=lambda s: None)
+    assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 50, "new": 50}
+    writes = []  # a spy on the real runtime-API writes
+    orig = HAProxyTraffic._set
+    monkeypatch.setattr(HAProxyTraffic, "_set", lambda self, *a: (writes.append(a), orig(self, *a))[1])
+    journal.close()
+    journal = Journal.open(tmp_path / "j.jsonl")
+    res = Executor(runbook(haproxy.socket), journal, ctx).resume()
+    assert res.ok, res.error
+    assert writes == [("app", "old", "weight 100"), ("app", "new", "weight 0")]  # only step 3
+    assert [w["index"] for w in weights_intents(journal)] == [0, 1, 2]
+
+
+def test_readonly_sends_nothing(haproxy, tmp_path):
+    journal = Journal.open(tmp_path / "j.jsonl")
+    res = Executor(runbook(haproxy.socket), journal, StepContext(backends={}, log=lambda s: None, readonly=True)).run()
+    assert res.status == "failed" and res.error.title == "Readonly"
+    assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 0, "new": 100}
+    assert weights_intents(journal) == []
