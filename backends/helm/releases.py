@@ -321,3 +321,18 @@ def diff(history: list[HelmRevision], number: int) -> ReleaseDiff:
     return ReleaseDiff(target.release, number, live.revision if live else None,
                        udiff(base_values, _yaml(target.values)),
                        udiff(base_manifest, target.manifest.splitlines()))
+
+
+def release_of(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """``(release, namespace)`` when a Kubernetes object belongs to a Helm release — Helm's
+    ownership metadata: label ``app.kubernetes.io/managed-by: Helm`` and annotations
+    ``meta.helm.sh/release-name`` / ``meta.helm.sh/release-namespace`` — else None. What lets
+    the TUI offer ``helm rollback`` for a deployment."""
+    md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    labels = md.get("labels") if isinstance(md.get("labels"), dict) else {}
+    notes = md.get("annotations") if isinstance(md.get("annotations"), dict) else {}
+    name = notes.get("meta.helm.sh/release-name")
+    if labels.get("app.kubernetes.io/managed-by") != "Helm" or not isinstance(name, str) or not name:
+        return None
+    ns = notes.get("meta.helm.sh/release-namespace") or md.get("namespace") or "default"
+    return sanitize(name, max_len=53), sanitize(ns, max_len=63)

@@ -63,6 +63,10 @@ def test_rollback_with_helms_code_shows_in_helms_history(released, helm_cli, tmp
     assert helm_history(w, python) == [(1, "superseded", "Install complete"), (2, "superseded", "Upgrade complete"),
                                        (3, "deployed", "Rollback to 1")]
     assert image(w) == "web:1"
+    from backends.helm.releases import release_of
+
+    assert release_of(w.store.require("deployments", NS, "hweb")) == ("hweb", NS)
+    assert release_of({"metadata": {"labels": {"app": "x"}, "annotations": {"meta.helm.sh/release-name": "x"}}}) is None
     records = list(read_journal(journal))
     types = [r["type"] for r in records]
     assert types.index("revision_chosen") < types.index("intent") < types.index("outcome")

@@ -79,3 +79,23 @@ def test_helm_sdkpy_installs_a_chart_into_the_served_world(world, tmp_path):
     secret = w.store.get("secrets", "shop", "sh.helm.release.v1.hweb.v1")
     assert secret is not None and secret["type"] == "helm.sh/release.v1"
     assert secret["metadata"]["labels"]["status"] == "deployed"
+
+
+def test_protobuf_body_of_a_kind_it_cannot_decode_keeps_the_connection_usable(world):
+    """The body is read whole before the 415, so the next request on the kept-alive connection
+    is parsed as a request (not as "400 Bad request syntax ('k8s\\x00')")."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    w = world("healthy")
+    u = urlsplit(w.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    body = protobuf.MAGIC + _field(1, _field(1, b"v1") + _field(2, b"PersistentVolumeClaim")) + _field(2, b"\x0a\x00")
+    conn.request("POST", "/api/v1/namespaces/default/secrets", body=body,
+                 headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
+    resp = conn.getresponse()
+    assert resp.status == 415 and b"PersistentVolumeClaim" in resp.read()
+    conn.request("GET", "/api/v1/namespaces/default/secrets")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read().startswith(b"{")
+    conn.close()
