@@ -264,7 +264,12 @@ class MySQLBackend:
             resolved = {t: self._resolve_table(conn, t) for t in tables}
             missing = [t for t, r in resolved.items() if r is None]
             if missing:
-                raise NotFoundError("no such table: " + ", ".join(sanitize(m) for m in missing))
+                have = [str(r[0]) for r in self._select(
+                    conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                          "ORDER BY table_name LIMIT 21", (self.database,))] if self.database else []
+                listing = ", ".join(sanitize(h) for h in have[:20]) + (", …" if len(have) > 20 else "")
+                raise NotFoundError("no such table: " + ", ".join(sanitize(m) for m in missing)
+                                    + (f" (tables in {sanitize(self.database)}: {listing or 'none'})" if self.database else ""))
             for t in tables:
                 if cancel is not None and cancel.is_set():
                     from cockpit.errors import Aborted

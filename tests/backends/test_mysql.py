@@ -75,8 +75,9 @@ def test_counts_and_integrity(mariadb_server, my_db, backend):
     mariadb_server.sql(my_db, "CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE orders (id int, user_id int) ENGINE=InnoDB",
                        "INSERT INTO users VALUES (1), (2)", "INSERT INTO orders VALUES (1, 1), (2, 3)")
     assert backend.counts(["users", f"{my_db}.orders"]) == {"users": 2, f"{my_db}.orders": 2}
-    with pytest.raises(NotFoundError, match="nosuch"):
+    with pytest.raises(NotFoundError, match="nosuch") as exc:
         backend.counts(["users", "nosuch"])
+    assert "orders, users" in str(exc.value) and exc.value.exit_code == 3  # what exists
     diffs = backend.compare_counts({"users": 3}, {"users": 2})
     assert diffs[0].delta == -1 and diffs[0].changed
     results = backend.integrity({
