@@ -91,6 +91,7 @@ COMMAND_MODULES: dict[str, str] = {
     "report": "cockpit.report_commands",
     "drill": "cockpit.drill_commands",
     "incidents": "backends.mirror.commands",
+    "memcached": "backends.memcached.commands",
 }
 # Global flags that take a value (to find the subcommand in argv without parsing it).
 _VALUED = {"--kubeconfig", "--context", "-n", "--namespace", "--journal", "-o", "--output", "--scenario", "--follow", "--theme",

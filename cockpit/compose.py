@@ -382,6 +382,7 @@ def load_step_kinds() -> None:
     import backends.docker.steps  # noqa: F401  docker.rollback
     import backends.postgres.steps  # noqa: F401  postgres.*
     import backends.redis.steps  # noqa: F401  redis.*
+    import backends.memcached.steps  # noqa: F401  memcached.flush
     # Areas added by later issues register their step kinds here (one line each).
 
 

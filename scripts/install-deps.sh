@@ -13,6 +13,7 @@ if [ "$want_servers" = 1 ]; then
   command -v tmux >/dev/null || need+=(tmux)
   command -v htop >/dev/null || need+=(htop)   # bench/idle.py compares against it
   command -v redis-server >/dev/null || need+=(redis-server)
+  command -v memcached >/dev/null || need+=(memcached)
   command -v prometheus >/dev/null || need+=(prometheus)
   command -v dockerd >/dev/null || need+=(docker.io)
   [ -x /bin/busybox ] || need+=(busybox-static)

@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.mariadb",
     "tests.fixtures.redis",
+    "tests.fixtures.memcached",
     "tests.fixtures.docker",
     "tests.fixtures.receiver",
     "tests.fixtures.haproxy",

@@ -1,0 +1,1 @@
+"""Memcached: stats and a guarded ``flush_all`` (``cockpit memcached``, step ``memcached.flush``)."""
