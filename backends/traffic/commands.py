@@ -67,11 +67,11 @@ def _port(args: argparse.Namespace) -> Any:
         from backends.traffic.haproxy import HAProxyTraffic
 
         return HAProxyTraffic(args.haproxy, readonly=readonly)
+    from backends.kubernetes.backend import connect
     from backends.traffic.gateway import GatewayTraffic
-    from cockpit.compose import kube_backend
 
-    kb = kube_backend(getattr(args, "kubeconfig", None), getattr(args, "context", None),
-                      getattr(args, "namespace", None), readonly=readonly)
+    kb = connect(getattr(args, "kubeconfig", None), getattr(args, "context", None),
+                 getattr(args, "namespace", None), readonly=readonly)
     return GatewayTraffic(kb.t, kb.namespace, readonly=readonly)
 
 
