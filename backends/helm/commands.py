@@ -34,6 +34,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="Helm's timeout (default 300)")
     p.set_defaults(handler=cmd_rollback)
 
+    p = hsub.add_parser("set-tag", parents=[common],
+                        help="set an image tag in a values file (everything else kept), then upgrade with Helm")
+    p.add_argument("file", help="the values file (rewritten in place)")
+    p.add_argument("key", help="dotted key of the tag, e.g. image.tag")
+    p.add_argument("tag")
+    p.add_argument("--release", help="upgrade this release with the file (needs --chart)")
+    p.add_argument("--chart", help="the chart to upgrade the release with (a path or reference, as helm upgrade)")
+    p.add_argument("--helmfile", help="apply with `helmfile --file HELMFILE sync` instead")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="Helm's timeout (default 300)")
+    p.set_defaults(handler=cmd_set_tag)
+
 
 def releases_from(args: argparse.Namespace) -> Any:
     from backends.helm.releases import HelmReleases
@@ -84,3 +96,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from backends.helm.rollback import run_rollback_command
 
     return run_rollback_command(args)
+
+
+def cmd_set_tag(args: argparse.Namespace) -> int:
+    from backends.helm.rollback import run_set_tag_command
+
+    return run_set_tag_command(args)

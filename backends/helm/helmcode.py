@@ -42,6 +42,24 @@ print(json.dumps({"ok": True}))
 """
 
 
+_UPGRADE_PY = r"""
+import json, sys
+try:
+    import helm_python as hp
+except ImportError as e:
+    print(json.dumps({"error": f"helm-python-sdk is not installed: {e}", "kind": "missing"})); sys.exit(3)
+req = json.loads(sys.stdin.read())
+opts = {k: v for k, v in (("kubeconfig_path", req.get("kubeconfig")), ("kube_context", req.get("context"))) if v}
+try:
+    cfg = hp.Config(namespace=req["namespace"], **opts)
+    out = cfg.upgrade(req["chart"], req["release"], req["values"], timeout=int(req["timeout"]), wait=req["wait"])
+except Exception as e:
+    kind = "notfound" if type(e).__name__ == "HelmNotFoundError" else "helm"
+    print(json.dumps({"error": str(e), "kind": kind})); sys.exit(1)
+print(json.dumps({"ok": True}))
+"""
+
+
 @dataclass(frozen=True)
 class HelmRunner:
     """Which Helm code runs the writes: ``binary`` (a path) or ``python`` (a venv's python)."""
@@ -74,6 +92,67 @@ def _fail(message: str, kind: str = "helm") -> CockpitError:
     if "connection refused" in line or "no such host" in line or "i/o timeout" in line:
         return UnreachableError(f"helm: {line}")
     return CockpitError(f"helm: {line}", title="Helm failed")
+
+
+def _python_call(runner: HelmRunner, script: str, req: dict, limit: float, what: str,
+                 stdin: str | None = None) -> None:
+    try:
+        p = subprocess.run([str(runner.python), "-c", script, *([] if stdin is not None else [json.dumps(req)])],
+                           input=stdin, capture_output=True, text=True, timeout=limit, check=False)
+    except subprocess.TimeoutExpired:
+        raise CockpitError(f"{what} did not finish within {limit:g}s", title="Helm timed out") from None
+    if p.returncode != 0:
+        try:
+            err = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise _fail(p.stderr or p.stdout or f"exit status {p.returncode}") from None
+        if err.get("kind") == "missing":
+            raise ConfigError(sanitize(err.get("error", ""), max_len=300), hint="run scripts/install-helm.sh")
+        raise _fail(str(err.get("error", "")), str(err.get("kind", "helm")))
+
+
+def upgrade(runner: HelmRunner, *, release: str, namespace: str, chart: str, values_file: Path, timeout: float,
+            wait: str = "hookOnly", kubeconfig: str | None = None, context: str | None = None) -> None:
+    """``helm upgrade RELEASE CHART -f VALUES -n NAMESPACE`` with Helm's code (its merge of the
+    chart's defaults and the file, never ours); raises on failure."""
+    limit = timeout + 30
+    if runner.binary:
+        argv = [runner.binary, "upgrade", release, chart, "-f", str(values_file), "--namespace", namespace,
+                "--timeout", f"{int(timeout)}s"]
+        if kubeconfig:
+            argv += ["--kubeconfig", kubeconfig]
+        if context:
+            argv += ["--kube-context", context]
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
+        except subprocess.TimeoutExpired:
+            raise CockpitError(f"helm upgrade of {release} did not finish within {limit:g}s",
+                               title="Helm timed out") from None
+        if p.returncode != 0:
+            raise _fail(p.stderr or p.stdout)
+        return
+    import yaml
+
+    values = yaml.safe_load(values_file.read_text(encoding="utf-8")) or {}
+    req = {"release": release, "namespace": namespace, "chart": chart, "values": values, "timeout": timeout,
+           "wait": wait, "kubeconfig": kubeconfig, "context": context}
+    _python_call(runner, _UPGRADE_PY, req, limit, f"helm upgrade of {release}", stdin=json.dumps(req, default=str))
+
+
+def helmfile_sync(helmfile: Path, *, timeout: float = 600.0, kubeconfig: str | None = None) -> None:
+    """``helmfile --file HELMFILE sync`` (helmfile runs helm itself)."""
+    binary = os.environ.get("COCKPIT_HELMFILE_BIN") or shutil.which("helmfile")
+    if not binary:
+        raise ConfigError("helmfile is not installed", hint="install helmfile, or pass --release and --chart to "
+                                                            "upgrade with Helm directly")
+    env = {**os.environ, **({"KUBECONFIG": kubeconfig} if kubeconfig else {})}
+    try:
+        p = subprocess.run([binary, "--file", str(helmfile), "sync"], capture_output=True, text=True,
+                           timeout=timeout, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        raise CockpitError(f"helmfile sync did not finish within {timeout:g}s", title="helmfile timed out") from None
+    if p.returncode != 0:
+        raise _fail(p.stderr or p.stdout)
 
 
 def rollback(runner: HelmRunner, *, release: str, namespace: str, revision: int, timeout: float,

@@ -105,3 +105,70 @@ class _KubeLike:
 
     def __init__(self, transport: Any, namespace: str) -> None:
         self.t, self.namespace = transport, namespace
+
+
+def run_set_tag_command(args: argparse.Namespace) -> int:
+    """``cockpit helm set-tag FILE KEY TAG [--release R --chart C | --helmfile F]``: the
+    ``helm.values_tag`` step as a one-step runbook, journaled; every refusal (a key that is not
+    there, a template expression, a pending release) comes before anything is written."""
+    import backends.helm.steps  # noqa: F401  registers helm.values_tag
+    from backends.helm.steps import HelmValuesTagParams, HelmValuesTagStep
+    from cockpit.errors import ConfigError, ReadonlyError
+    from cockpit.executor import Executor
+    from cockpit.journal import Journal, default_journal_path
+    from cockpit.output import emit
+    from cockpit.runbook import parse_runbook
+    from cockpit.steps import StepContext
+    from cockpit.text import sanitize
+
+    if args.readonly:
+        raise ReadonlyError(f"refused to rewrite {sanitize(args.file, max_len=200)}: --readonly (nothing was changed)")
+    if args.release and args.helmfile:
+        raise ConfigError("pass --release/--chart or --helmfile, not both")
+    rels = None
+    ns = None
+    if args.release:
+        from backends.helm.commands import releases_from
+
+        rels = releases_from(args)
+        ns = rels.namespace
+    params: dict[str, Any] = {"file": str(Path(args.file).resolve()), "key": args.key, "tag": args.tag,
+                              "timeout": args.timeout}
+    for name in ("release", "chart", "helmfile", "kubeconfig", "context"):
+        if getattr(args, name, None):
+            params[name] = getattr(args, name)
+    if ns:
+        params["namespace"] = ns
+    step_params = HelmValuesTagParams.model_validate(params)
+    ctx = StepContext(backends={"kubernetes": _KubeLike(rels.t, ns)} if rels is not None else {},
+                      log=lambda line: print(sanitize(line), file=sys.stderr, flush=True), namespace=ns or "default")
+    step = HelmValuesTagStep()
+    prepared = step.prepare(ctx, step_params) or {}  # refusals here leave no trace
+    if not args.yes:
+        then = (f" and upgrade release {args.release}" if args.release else
+                " and run helmfile sync" if args.helmfile else "")
+        _confirm(f"Set {args.key} from {prepared.get('old')} to {args.tag} in {args.file}{then}?")
+    text = yaml.safe_dump({
+        "name": f"set {args.key} to {args.tag} in {Path(args.file).name}",
+        "target": {"kind": "deployment", "namespace": ns or "default", "name": args.release or Path(args.file).stem},
+        "steps": [{"kind": "helm.values_tag", "name": step.describe(step_params), "budget": "10m",
+                   "params": step_params.model_dump(mode="json", exclude_none=True)}],
+    }, sort_keys=False)
+    from cockpit import events as ev
+
+    path = args.journal or default_journal_path(f"helm-values-{Path(args.file).stem}")
+    journal = Journal.open(path)
+    try:
+        journal.write(ev.RunbookRecorded(yaml=text))
+        result = Executor(parse_runbook(text, source="<helm set-tag>"), journal, ctx).run()
+    finally:
+        journal.close()
+    if not result.ok:
+        raise result.error or RuntimeError("helm set-tag failed")
+    data = result.steps[-1].data if result.steps else {}
+    emit(args, {"journal": str(path), **data}, ("FILE", "KEY", "OLD", "NEW", "RELEASE", "REVISION"),
+         [[data.get("file"), data.get("key"), data.get("old"), data.get("tag"), data.get("release") or "",
+           data.get("revision") or ""]])
+    if getattr(args, "output", "text") != "json":
+        print(f"journal: {path}", file=sys.stderr)
+    return 0

@@ -132,3 +132,132 @@ class HelmRollbackStep(Step):
         if new is not None and new.status == "deployed":
             return _result(new, intent)
         return None  # not taken (or stuck pending: running again refuses with Helm's reason)
+
+
+class HelmValuesTagParams(StepParams):
+    file: str = Field(min_length=1)
+    key: str = Field(default="image.tag", min_length=1, max_length=300)
+    tag: str = Field(min_length=1, max_length=128)
+    release: str | None = Field(default=None, max_length=53)
+    chart: str | None = None
+    namespace: str | None = None
+    helmfile: str | None = None
+    timeout: Duration = 300.0
+    wait: Literal["hookOnly", "watcher", "legacy"] = "hookOnly"
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+def _nested(values: dict[str, Any], key: str) -> Any:
+    node: Any = values
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+@step_kind
+class HelmValuesTagStep(Step):
+    """``helm.values_tag``: set an image tag in a values file (everything else byte for byte),
+    then apply it as an upgrade with Helm's code (``helmfile sync`` when a helmfile is given);
+    the file's original bytes are put back if the upgrade fails."""
+
+    kind = "helm.values_tag"
+    mutating = True
+    Params = HelmValuesTagParams
+
+    def describe(self, params: HelmValuesTagParams) -> str:
+        then = (f" and upgrade release {params.release}" if params.release
+                else " and helmfile sync" if params.helmfile else "")
+        return f"set {params.key} to {params.tag} in {params.file}{then}"
+
+    @staticmethod
+    def _check(params: HelmValuesTagParams) -> str:
+        from pathlib import Path
+
+        from cockpit.errors import ConfigError
+
+        from backends.helm.values import get_value, set_value
+
+        if params.release and not params.chart:
+            raise ConfigError("helm.values_tag: an upgrade of the release needs the chart (params.chart)")
+        path = Path(params.file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise NotFoundError(f"values file {path} does not exist") from None
+        set_value(text, params.key, params.tag, source=str(path))  # refuses a missing key or a template
+        return str(get_value(text, params.key, source=str(path)))
+
+    def prepare(self, ctx: StepContext, params: HelmValuesTagParams) -> dict[str, Any] | None:
+        old = self._check(params)
+        out: dict[str, Any] = {"file": params.file, "key": params.key, "tag": params.tag, "old": old}
+        if params.release:
+            rels, ns = _releases(ctx, params)  # type: ignore[arg-type]
+            history = rels.history(params.release, ns)
+            if history[-1].pending:
+                raise ConflictError(pending_reason(history[-1]))
+            out.update(release=params.release, namespace=ns, newest_before=history[-1].revision)
+        return out
+
+    def run(self, ctx: StepContext, params: HelmValuesTagParams) -> dict[str, Any]:
+        from pathlib import Path
+
+        from backends.helm import helmcode
+        from backends.helm.values import rewrite_file, write_atomic
+
+        if ctx.readonly:
+            raise ReadonlyError(f"readonly: not rewriting {params.file} (nothing was changed)")
+        chosen = ctx.prepared or self.prepare(ctx, params) or {}
+        path = Path(params.file)
+        original, old = rewrite_file(path, params.key, params.tag)
+        ctx.log(f"{path}: {params.key} {old} -> {params.tag}")
+        result: dict[str, Any] = {"file": str(path), "key": params.key, "tag": params.tag, "old": old}
+        if not params.release and not params.helmfile:
+            return result
+        try:
+            if params.helmfile:
+                ctx.log(f"helmfile --file {params.helmfile} sync")
+                helmcode.helmfile_sync(Path(params.helmfile), timeout=params.timeout, kubeconfig=params.kubeconfig)
+            else:
+                runner = helmcode.find_runner()
+                ctx.log(f"helm upgrade {params.release} {params.chart} -f {path} with {runner.describe}")
+                helmcode.upgrade(runner, release=params.release or "", namespace=chosen["namespace"],
+                                 chart=params.chart or "", values_file=path, timeout=params.timeout,
+                                 wait=params.wait, kubeconfig=params.kubeconfig, context=params.context)
+        except Exception:
+            write_atomic(path, original)
+            ctx.log(f"{path}: put back as it was (the upgrade failed)")
+            raise
+        if params.release:
+            rels, ns = _releases(ctx, params)  # type: ignore[arg-type]
+            newest = rels.history(params.release, ns)[-1]
+            result.update(release=params.release, namespace=ns, revision=newest.revision, status=newest.status,
+                          images=list(newest.images))
+            ctx.log(f"release {params.release} is at revision {newest.revision} ({newest.status}): "
+                    f"{', '.join(newest.images)}")
+        return result
+
+    def reconcile(self, ctx: StepContext, params: HelmValuesTagParams, intent: dict[str, Any]) -> dict[str, Any] | None:
+        from pathlib import Path
+
+        from backends.helm.values import get_value
+
+        try:
+            now = str(get_value(Path(params.file).read_text(encoding="utf-8"), params.key, source=params.file))
+        except (OSError, CockpitError):
+            return None
+        if now != params.tag:
+            return None
+        result: dict[str, Any] = {"file": params.file, "key": params.key, "tag": params.tag, "old": intent.get("old")}
+        if params.release:
+            rels, ns = _releases(ctx, params)  # type: ignore[arg-type]
+            history = rels.history(params.release, ns)
+            live = deployed(history)
+            if live is None or live.revision <= int(intent.get("newest_before") or 0) or \
+                    str(_nested(live.values, params.key)) != params.tag:
+                return None  # the file changed but the upgrade did not land: run it again
+            result.update(release=params.release, namespace=ns, revision=live.revision, status=live.status,
+                          images=list(live.images))
+        return result

@@ -1,0 +1,111 @@
+"""``helm.values_tag`` / ``cockpit helm set-tag``: an image tag set in a values file with
+everything else kept byte for byte, refusals naming the key, then applied as an upgrade by
+Helm's own code driving the world; the file is put back when the upgrade fails."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backends.helm.values import set_value
+from cockpit import cli
+from cockpit.errors import ConfigError, NotFoundError
+from cockpit.journal import read_journal
+from tests.fixtures.helm import helm_call, helm_py, install_chart, write_chart
+
+NS = "shop"
+VALUES = """# web values (kept as written)
+image:
+  repository: web   # the registry
+  tag: "1"
+replicas: 2
+sidecar: {image: {tag: 0.9}}
+templated:
+  tag: "{{ .Values.global.tag }}"
+"""
+
+
+def test_only_the_scalar_changes():
+    new, old = set_value(VALUES, "image.tag", "2.10")
+    assert old == "1" and new == VALUES.replace('tag: "1"', 'tag: "2.10"')
+    new, old = set_value(VALUES, "sidecar.image.tag", "1.10")
+    assert old == "0.9" and new == VALUES.replace("{tag: 0.9}", '{tag: "1.10"}')  # quoted: 1.10 is no float
+    new, _ = set_value(VALUES.replace('tag: "1"', "tag: v1  # pinned"), "image.tag", "v2")
+    assert "  tag: v2  # pinned\n" in new
+
+
+def test_refusals_name_the_key():
+    with pytest.raises(NotFoundError, match=r"key 'image.digest' not found \(no 'digest' under image\)"):
+        set_value(VALUES, "image.digest", "x")
+    with pytest.raises(ConfigError, match=r"'templated.tag' is a template expression"):
+        set_value(VALUES, "templated.tag", "2")
+    with pytest.raises(ConfigError, match=r"'image' is not a scalar"):
+        set_value(VALUES, "image", "2")
+
+
+@pytest.fixture
+def helm_cli(monkeypatch, capsys):
+    monkeypatch.setitem(cli.COMMAND_MODULES, "helm", "backends.helm.commands")
+    monkeypatch.delenv("COCKPIT_HELM_BIN", raising=False)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        rc = cli.main(list(argv))
+        out = capsys.readouterr()
+        return rc, out.out, out.err
+
+    return run
+
+
+@pytest.fixture
+def installed(world, tmp_path):
+    python = helm_py()
+    w = world("healthy")
+    chart = write_chart(tmp_path / "chart")
+    install_chart(python, w.kubeconfig_path, "hweb", chart, NS, tag="2-bad")
+    values = tmp_path / "values-prod.yaml"
+    values.write_text(VALUES.replace('tag: "1"', 'tag: "2-bad"'))
+    return w, python, chart, values
+
+
+def test_set_tag_upgrades_with_helm(installed, helm_cli, tmp_path):
+    w, python, chart, values = installed
+    before = values.read_bytes()
+    journal = tmp_path / "j.jsonl"
+    rc, out, err = helm_cli("--kubeconfig", str(w.kubeconfig_path), "-n", NS, "-o", "json", "helm", "set-tag",
+                            str(values), "image.tag", "1", "--release", "hweb", "--chart", str(chart), "--yes",
+                            "--journal", str(journal))
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["old"] == "2-bad" and data["revision"] == 2 and data["images"] == ["web:1"]
+    assert values.read_bytes() == before.replace(b'tag: "2-bad"', b'tag: "1"')
+    dep = w.store.require("deployments", NS, "hweb")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "web:1"
+    hist = helm_call(python, w.kubeconfig_path, "history", NS, "hweb")
+    assert [(r["version"], r["info"]["status"]) for r in hist] == [(1, "superseded"), (2, "deployed")]
+    types = [r["type"] for r in read_journal(journal)]
+    assert types.index("intent") < types.index("outcome")
+
+
+def test_failed_upgrade_puts_the_file_back(installed, helm_cli, tmp_path):
+    w, python, chart, values = installed
+    before = values.read_bytes()
+    rc, out, err = helm_cli("--kubeconfig", str(w.kubeconfig_path), "-n", NS, "helm", "set-tag", str(values),
+                            "image.tag", "1", "--release", "hweb", "--chart", str(tmp_path / "no-such-chart"),
+                            "--yes", "--journal", str(tmp_path / "j.jsonl"))
+    assert rc != 0 and "helm" in err.lower()
+    assert values.read_bytes() == before
+    assert "put back" in err
+
+
+def test_bad_key_refused_before_anything(installed, helm_cli, tmp_path):
+    w, python, chart, values = installed
+    before = values.read_bytes()
+    j = tmp_path / "j.jsonl"
+    rc, out, err = helm_cli("--kubeconfig", str(w.kubeconfig_path), "-n", NS, "helm", "set-tag", str(values),
+                            "templated.tag", "1", "--release", "hweb", "--chart", str(chart), "--yes",
+                            "--journal", str(j))
+    assert rc == 2 and "template expression" in err and len(err.strip().splitlines()) == 1
+    rc, out, err = helm_cli("--kubeconfig", str(w.kubeconfig_path), "-n", NS, "helm", "set-tag", str(values),
+                            "image.digest", "1", "--yes", "--journal", str(j))
+    assert rc == 3 and "'image.digest' not found" in err
+    assert values.read_bytes() == before and not j.exists()
