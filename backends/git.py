@@ -107,3 +107,158 @@ class GitTagStep(Step):
         if target is not None and existing == target:
             return {"tag": params.tag, "commit": target, "already": True, "pushed": False}
         return None
+
+
+# ----------------------------------------------------------------------------- git.revert
+
+
+class GitRevertParams(StepParams):
+    repo: Path
+    commit: str = Field(min_length=1, max_length=300)
+    """One commit (``abc1234``, ``v1.5.0``) or a range ``A..B`` (the commits after A up to B)."""
+    branch: str | None = None
+    """The branch to revert on (checked out first when it is not); default: the current one."""
+    mainline: int | None = Field(default=None, ge=1)
+    """For a merge commit: the parent to keep (``git revert -m``)."""
+    push: bool = False
+    remote: str = "origin"
+    timeout: Duration = 60.0
+
+
+def _reverts(repo: Path, commit: str, timeout: float) -> list[str]:
+    """The full ids of the commits named by the reverted commit's message (git's own wording,
+    "This reverts commit X." — one per line for a range)."""
+    body = git(repo, "log", "-1", "--format=%B", commit, timeout=timeout).stdout
+    return [line.split()[3].rstrip(".,") for line in body.splitlines()
+            if line.startswith("This reverts commit ") and len(line.split()) >= 4]
+
+
+@step_kind
+class GitRevertStep(Step):
+    """Revert a commit (or a range, as one commit) on a branch of a local clone; push when
+    asked (never forced). Refuses a dirty tree, a commit that is not on the branch, and a
+    revert that conflicts (the tree is put back, nothing committed). The outcome carries the
+    new commit id; resume finds it by its message ("This reverts commit X.")."""
+
+    kind = "git.revert"
+    mutating = True
+    Params = GitRevertParams
+
+    def describe(self, params: GitRevertParams) -> str:
+        return (f"git revert {params.commit} on {params.branch or 'the current branch'} in {params.repo}"
+                + (" and push" if params.push else ""))
+
+    def _current_branch(self, params: GitRevertParams) -> str:
+        proc = git(params.repo, "symbolic-ref", "--quiet", "--short", "HEAD", timeout=params.timeout, check=False)
+        return proc.stdout.strip()
+
+    def _commits(self, params: GitRevertParams, branch: str) -> list[str]:
+        ref = params.commit
+        if ref.startswith("-"):
+            raise ConfigError(f"git.revert: {ref!r} is not a commit or range")
+        if ".." in ref:
+            a, _, b = ref.partition("..")
+            for end in (a, b or "HEAD"):
+                if _commit(params.repo, end, params.timeout) is None:
+                    raise NotFoundError(f"git.revert: {end!r} is not a commit in {params.repo}")
+            shas = git(params.repo, "rev-list", f"{a}..{b or branch}", "--", timeout=params.timeout).stdout.split()
+            if not shas:
+                raise NotFoundError(f"git.revert: the range {ref!r} has no commits")
+        else:
+            sha = _commit(params.repo, ref, params.timeout)
+            if sha is None:
+                raise NotFoundError(f"git.revert: {ref!r} is not a commit in {params.repo}")
+            shas = [sha]
+        for sha in shas:
+            if git(params.repo, "merge-base", "--is-ancestor", sha, f"refs/heads/{branch}",
+                   timeout=params.timeout, check=False).returncode != 0:
+                raise NotFoundError(f"git.revert: {sha[:12]} is not on branch {branch}")
+        return shas  # newest first, the order git reverts them in
+
+    def _check_clean(self, params: GitRevertParams) -> None:
+        dirty = git(params.repo, "status", "--porcelain", "--untracked-files=no", timeout=params.timeout).stdout
+        if dirty.strip():
+            first = dirty.splitlines()[0].strip()
+            n = len(dirty.splitlines())
+            raise ConflictError(f"git.revert: the working tree of {params.repo} has uncommitted changes "
+                                f"({sanitize(first, max_len=200)}{f' and {n - 1} more' if n > 1 else ''})",
+                                hint="commit or stash them first; the cockpit never reverts over local changes")
+
+    def prepare(self, ctx: StepContext, params: GitRevertParams) -> dict[str, Any]:
+        if not params.repo.is_dir() or git(params.repo, "rev-parse", "--is-inside-work-tree",
+                                           timeout=params.timeout, check=False).returncode != 0:
+            raise NotFoundError(f"git repository {params.repo} does not exist")
+        branch = params.branch or self._current_branch(params)
+        if not branch:
+            raise ConfigError(f"git.revert: {params.repo} is on a detached HEAD; name the branch (branch: main)")
+        if _commit(params.repo, f"refs/heads/{branch}", params.timeout) is None:
+            raise NotFoundError(f"git.revert: no branch {branch!r} in {params.repo}")
+        shas = self._commits(params, branch)
+        head = _commit(params.repo, f"refs/heads/{branch}", params.timeout)
+        return {"branch": branch, "reverts": shas, "head": head}
+
+    def run(self, ctx: StepContext, params: GitRevertParams) -> dict[str, Any]:
+        if ctx.readonly:
+            raise ReadonlyError(f"readonly: not reverting {params.commit} in {params.repo} (nothing was run)")
+        prep = ctx.prepared or self.prepare(ctx, params)
+        branch, shas = prep["branch"], list(prep["reverts"])
+        self._check_clean(params)
+        if self._current_branch(params) != branch:
+            git(params.repo, "checkout", "--quiet", branch, "--", timeout=params.timeout)
+            ctx.log(f"checked out {branch}")
+        already = self._done(params, branch, prep)
+        if already is not None:
+            ctx.log(f"{branch} already has the revert: {already[:12]}")
+            new = already
+        else:
+            new = self._revert(ctx, params, shas)
+        if params.push:
+            git(params.repo, "push", "--", params.remote, f"refs/heads/{branch}:refs/heads/{branch}",
+                timeout=params.timeout)
+            ctx.log(f"pushed {branch} to {params.remote}")
+        return {"commit": new, "branch": branch, "reverts": shas, "already": already is not None, "pushed": params.push}
+
+    def _revert(self, ctx: StepContext, params: GitRevertParams, shas: list[str]) -> str:
+        mainline = ["-m", str(params.mainline)] if params.mainline else []
+        single = len(shas) == 1
+        args = ["revert", "--no-edit", *mainline, *shas] if single else ["revert", "--no-commit", *mainline, *shas]
+        proc = git(params.repo, *args, timeout=params.timeout, check=False)
+        if proc.returncode != 0:
+            conflicted = git(params.repo, "diff", "--name-only", "--diff-filter=U", timeout=params.timeout,
+                             check=False).stdout.split()
+            git(params.repo, "revert", "--abort", timeout=params.timeout, check=False)
+            git(params.repo, "reset", "--quiet", "--merge", timeout=params.timeout, check=False)
+            if conflicted:
+                raise ConflictError(f"git.revert: reverting {params.commit} conflicts in "
+                                    f"{', '.join(sanitize(f) for f in conflicted[:5])}; nothing was committed",
+                                    hint="resolve it by hand, or revert a different commit")
+            first = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
+            raise CockpitError(f"git revert in {params.repo}: {sanitize(first, max_len=300)}; nothing was committed",
+                               title="git failed")
+        if not single:
+            subjects = "\n".join(f"This reverts commit {s}." for s in shas)
+            git(params.repo, "commit", "--quiet", "-m", f"Revert {params.commit}", "-m", subjects,
+                timeout=params.timeout)
+        new = _commit(params.repo, "HEAD", params.timeout) or ""
+        ctx.log(f"reverted {', '.join(s[:12] for s in shas)} as {new[:12]}")
+        return new
+
+    def _done(self, params: GitRevertParams, branch: str, prep: dict[str, Any]) -> str | None:
+        """The commit on ``branch`` after the prepared head that reverts exactly these commits."""
+        head = _commit(params.repo, f"refs/heads/{branch}", params.timeout)
+        if head is None or head == prep.get("head"):
+            return None
+        for sha in git(params.repo, "rev-list", f"{prep['head']}..{head}", timeout=params.timeout,
+                       check=False).stdout.split():
+            if sorted(_reverts(params.repo, sha, params.timeout)) == sorted(prep["reverts"]):
+                return sha
+        return None
+
+    def reconcile(self, ctx: StepContext, params: GitRevertParams, intent: dict[str, Any]) -> dict[str, Any] | None:
+        if params.push or not intent.get("head"):
+            return None  # run again: it finds the revert already made, and pushing again is idempotent
+        done = self._done(params, intent["branch"], intent)
+        if done is None:
+            return None
+        return {"commit": done, "branch": intent["branch"], "reverts": intent["reverts"], "already": True,
+                "pushed": False}
