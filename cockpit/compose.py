@@ -383,6 +383,7 @@ def load_step_kinds() -> None:
     import backends.postgres.steps  # noqa: F401  postgres.*
     import backends.redis.steps  # noqa: F401  redis.*
     import backends.memcached.steps  # noqa: F401  memcached.flush
+    import backends.helm.steps  # noqa: F401  helm.rollback|values_tag
     # Areas added by later issues register their step kinds here (one line each).
 
 

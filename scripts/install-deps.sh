@@ -32,6 +32,9 @@ if [ "${#need[@]}" -gt 0 ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
+# Helm's own code for helm.rollback: a Python 3.12 venv with helm-sdkpy and helm-python-sdk
+[ "$want_servers" = 1 ] && bash "$(dirname "$0")/install-helm.sh"
+
 extras=""
 [ "$want_servers" = 1 ] && extras="[test]"
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".${extras}"
