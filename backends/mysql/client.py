@@ -134,7 +134,7 @@ class MySQLBackend:
 
         p = self._params
         kw: dict[str, Any] = dict(user=p["user"], password=p["password"], database=p["database"] or None,
-                                  connect_timeout=self.connect_timeout, read_timeout=self.statement_timeout + 5,
+                                  connect_timeout=self.connect_timeout, read_timeout=self.connect_timeout,
                                   write_timeout=self.statement_timeout + 5, autocommit=True, charset="utf8mb4",
                                   program_name="cockpit")
         if p["socket"]:
@@ -147,6 +147,9 @@ class MySQLBackend:
             raise self._connect_error(exc) from None
         except (OSError, ValueError) as exc:
             raise UnreachableError(f"cannot reach MySQL at {self.target}: {self.scrub(str(exc))}") from None
+        # The handshake was bounded by the connect timeout (a server that accepts and never
+        # answers); statements by the statement timeout (PyMySQL re-reads this before each read).
+        conn._read_timeout = self.statement_timeout + 5
         try:
             self._session_setup(conn)
             yield conn

@@ -262,3 +262,18 @@ def test_point_in_time_recovery(mariadb_server, my_db, backend, tmp_path):
     assert rows(mariadb_server, my_db, "SELECT id, v FROM orders ORDER BY id") == ((1, "A"), (2, "b"), (3, "c"))
     assert not [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("cockpit-mysql-*") if p.is_dir()
                 and (p / "client.cnf").exists()]
+
+
+def test_a_server_that_does_not_answer_times_out_with_one_line():
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # accepts the TCP connection, never says a word
+        port = listener.getsockname()[1]
+        b = MySQLBackend(f"mysql://u:{PASSWORD}@127.0.0.1:{port}/db", connect_timeout=1)
+        started = time.monotonic()
+        with pytest.raises(UnreachableError) as exc:
+            b.ping()
+        assert time.monotonic() - started < 10
+        assert PASSWORD not in str(exc.value) and "\n" not in str(exc.value) and exc.value.exit_code == 4
