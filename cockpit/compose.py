@@ -384,6 +384,7 @@ def load_step_kinds() -> None:
     import backends.redis.steps  # noqa: F401  redis.*
     import backends.memcached.steps  # noqa: F401  memcached.flush
     import backends.helm.steps  # noqa: F401  helm.rollback|values_tag
+    import backends.mysql.steps  # noqa: F401  mysql.*
     # Areas added by later issues register their step kinds here (one line each).
 
 
@@ -404,6 +405,8 @@ def make_backends(args: argparse.Namespace, kinds: set[str], target: Any = None)
         backends["postgres"] = os.environ["DATABASE_URL"]
     if any(k.startswith("redis.") for k in kinds) and os.environ.get("REDIS_URL"):
         backends["redis"] = os.environ["REDIS_URL"]
+    if any(k.startswith("mysql.") for k in kinds) and os.environ.get("MYSQL_URL"):
+        backends["mysql"] = os.environ["MYSQL_URL"]
     return backends
 
 

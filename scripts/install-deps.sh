@@ -14,6 +14,7 @@ if [ "$want_servers" = 1 ]; then
   command -v htop >/dev/null || need+=(htop)   # bench/idle.py compares against it
   command -v redis-server >/dev/null || need+=(redis-server)
   command -v memcached >/dev/null || need+=(memcached)
+  command -v mariadbd >/dev/null || need+=(mariadb-server mariadb-client)
   command -v prometheus >/dev/null || need+=(prometheus)
   command -v dockerd >/dev/null || need+=(docker.io)
   [ -x /bin/busybox ] || need+=(busybox-static)
