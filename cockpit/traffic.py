@@ -19,7 +19,8 @@ Abort puts the split back where the shift started (its own intent/outcome pair).
 itself is an intent ``traffic.shift`` (its plan) whose outcome closes it; resume
 (:func:`pending_shift` + :func:`run_shift` with ``resume=True``) continues after the last
 step whose outcome is ok, reconciling a step whose intent has no outcome against the weights
-the route has now — so no step's write is ever sent twice.
+the route has now — so no step's write is ever sent twice. Since that step's hold may have
+been cut short, resume holds and judges it once more (no write) before the next step.
 
 Weights are written as percentages (0–100, summing to 100), which fit both HAProxy's 0–256
 and the Gateway API's weights. Imports nothing of a client library.
@@ -341,8 +342,19 @@ def run_shift(
         log(f"resuming the shift of {plan.route} after step {last + 1} of {len(plan.steps)}")
     else:
         shift_id = journal.intent(SHIFT, **plan.intent_data()) if own_intent else None
-    previous: Judgement | None = None  # on resume the last judgement is not kept: judge afresh
+    previous: Judgement | None = None
     try:
+        if resume and first > 0 and first < len(plan.steps):
+            # the last confirmed step's hold may have been cut short: hold and judge it again
+            # (no write) before moving more traffic, and judge the next step against it
+            log(f"holding step {first} again before step {first + 1}")
+            if hold(cancel, plan.hold_s):
+                raise Aborted(f"shift of {plan.route} cancelled during the hold of step {first}")
+            if judge is not None:
+                previous = judge()
+                journal.append("log", source=SHIFT, line=f"step {first} (resumed): {previous.verdict.value} — "
+                                                         f"{previous.text}")
+                log(f"  verdict for {plan.to}: {previous.verdict.value} — {previous.text}")
         for i in range(first, len(plan.steps)):
             if cancel.is_set():
                 raise Aborted(f"shift of {plan.route} cancelled before step {i + 1}")
