@@ -94,3 +94,21 @@ def test_bad_input(canary):
     with pytest.raises(ReadonlyError):
         port_for(canary, readonly=True).set_weights("checkout", {"checkout-v1": 100, "checkout-v2": 0})
     assert patches(canary) == 0
+
+
+def test_a_route_changed_meanwhile_is_a_conflict_and_nothing_is_half_applied(canary):
+    from cockpit.errors import ConflictError
+
+    class Racing(GatewayTraffic):
+        def route(self, route):  # someone edits the route right after the cockpit read it
+            obj = super().route(route)
+            canary.api.patch(HTTPROUTES, "shop", "checkout", None, {"spec": {"hostnames": ["other.example"]}},
+                             "application/merge-patch+json", False)
+            return obj
+
+    kb = kube_backend(str(canary.kubeconfig_path), None, "shop", readonly=False)
+    with pytest.raises(ConflictError):
+        Racing(kb.t, "shop").set_weights("checkout", {"checkout-v1": 50, "checkout-v2": 50})
+    stored = canary.store.require("httproutes", "shop", "checkout")
+    assert [r["weight"] for r in stored["spec"]["rules"][0]["backendRefs"]] == [0, 100]
+    assert stored["spec"]["hostnames"] == ["other.example"]  # the other writer's change stands
