@@ -129,3 +129,41 @@ class TrafficShift(Step):
 
     def reconcile(self, ctx: StepContext, params: TrafficShiftParams, intent: dict[str, Any]) -> dict[str, Any] | None:
         return None  # run again: prepare finds this shift and continues after its last confirmed step
+
+
+class TrafficDrainParams(StepParams):
+    socket: str
+    """HAProxy's admin socket (a path, or HOST:PORT)."""
+    route: str
+    """The HAProxy backend."""
+    server: str
+    state: Literal["drain", "maint", "ready"] = "drain"
+
+
+@step_kind
+class TrafficDrain(Step):
+    """Take a bad instance out of the load balancer (``drain``: no new traffic, ``maint``: none)
+    or put it back (``ready``) through HAProxy's runtime API. Resume reads the server's state."""
+
+    kind = "traffic.drain"
+    mutating = True
+    Params = TrafficDrainParams
+
+    def describe(self, params: TrafficDrainParams) -> str:
+        return f"set HAProxy server {params.route}/{params.server} to {params.state}"
+
+    def _port(self, ctx: StepContext, params: TrafficDrainParams) -> Any:
+        from backends.traffic.haproxy import HAProxyTraffic
+
+        return HAProxyTraffic(params.socket, readonly=ctx.readonly)
+
+    def run(self, ctx: StepContext, params: TrafficDrainParams) -> dict[str, Any]:
+        port = self._port(ctx, params)
+        port.set_state(params.route, params.server, params.state)
+        ctx.log(f"{params.route}/{params.server} is now {port.states(params.route)[params.server]}")
+        return {"route": params.route, "server": params.server, "state": params.state}
+
+    def reconcile(self, ctx: StepContext, params: TrafficDrainParams, intent: dict[str, Any]) -> dict[str, Any] | None:
+        if self._port(ctx, params).states(params.route).get(params.server) == params.state:
+            return {"route": params.route, "server": params.server, "state": params.state, "already": True}
+        return None

@@ -110,3 +110,18 @@ def test_readonly_sends_nothing(haproxy, tmp_path):
     assert res.status == "failed" and res.error.title == "Readonly"
     assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 0, "new": 100}
     assert weights_intents(journal) == []
+
+
+def test_drain_step_takes_an_instance_out_and_resume_reads_its_state(haproxy, tmp_path):
+    HAProxyTraffic(haproxy.socket).set_weights("app", {"old": 50, "new": 50})
+    params = {"socket": str(haproxy.socket), "route": "app", "server": "new", "state": "maint"}
+    rb = parse_runbook("name: drain\ntarget: {namespace: shop, name: app}\nsteps:\n"
+                       f"  - kind: traffic.drain\n    params: {json.dumps(params)}\n")
+    journal = Journal.open(tmp_path / "j.jsonl")
+    journal.intent("traffic.drain", step=0, **params)  # a crash after the intent; the write never went
+    res = Executor(rb, journal, StepContext(backends={}, log=lambda s: None)).resume()
+    assert res.ok, res.error
+    assert HAProxyTraffic(haproxy.socket).states("app")["new"] == "maint"
+    assert haproxy.hits(10)["old"] == 10
+    res = Executor(rb, journal, StepContext(backends={}, log=lambda s: None)).resume()
+    assert res.ok and res.steps[0].status == "skipped"
