@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.docker",
     "tests.fixtures.receiver",
     "tests.fixtures.haproxy",
+    "tests.fixtures.moto",
 ]
 
 

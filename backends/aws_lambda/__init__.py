@@ -1,0 +1,1 @@
+"""AWS Lambda aliases: versions, rollback and gradual shifts of an alias (boto3)."""
