@@ -94,6 +94,7 @@ COMMAND_MODULES: dict[str, str] = {
     "memcached": "backends.memcached.commands",
     "helm": "backends.helm.commands",
     "mysql": "backends.mysql.commands",
+    "traffic": "backends.traffic.commands",
 }
 # Global flags that take a value (to find the subcommand in argv without parsing it).
 _VALUED = {"--kubeconfig", "--context", "-n", "--namespace", "--journal", "-o", "--output", "--scenario", "--follow", "--theme",

@@ -377,7 +377,7 @@ def load_step_kinds() -> None:
     import backends.exec  # noqa: F401  exec
     import backends.http  # noqa: F401  http
     import backends.kubernetes.steps  # noqa: F401  kubernetes.*
-    import backends.git  # noqa: F401  git.tag
+    import backends.git  # noqa: F401  git.tag|revert
     import backends.notify.steps  # noqa: F401  notify.slack|statuspage|webhook
     import backends.docker.steps  # noqa: F401  docker.rollback
     import backends.postgres.steps  # noqa: F401  postgres.*
@@ -385,6 +385,7 @@ def load_step_kinds() -> None:
     import backends.memcached.steps  # noqa: F401  memcached.flush
     import backends.helm.steps  # noqa: F401  helm.rollback|values_tag
     import backends.mysql.steps  # noqa: F401  mysql.*
+    import backends.traffic.steps  # noqa: F401  traffic.shift|drain
     # Areas added by later issues register their step kinds here (one line each).
 
 
@@ -392,7 +393,8 @@ def make_backends(args: argparse.Namespace, kinds: set[str], target: Any = None)
     """The backends a set of step kinds needs, built from the global flags."""
     backends: dict[str, Any] = {}
     readonly = bool(getattr(args, "readonly", False))
-    if any(k.startswith("kubernetes.") for k in kinds) or (target is not None and target.kind == "deployment"):
+    if any(k.startswith("kubernetes.") for k in kinds) or "traffic.shift" in kinds or \
+            (target is not None and target.kind == "deployment"):
         ns = getattr(args, "namespace", None) or (target.namespace if target is not None else None)
         backends["kubernetes"] = kube_backend(getattr(args, "kubeconfig", None), getattr(args, "context", None), ns,
                                               readonly=readonly)

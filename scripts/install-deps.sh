@@ -15,6 +15,7 @@ if [ "$want_servers" = 1 ]; then
   command -v redis-server >/dev/null || need+=(redis-server)
   command -v memcached >/dev/null || need+=(memcached)
   command -v mariadbd >/dev/null || need+=(mariadb-server mariadb-client)
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
   command -v prometheus >/dev/null || need+=(prometheus)
   command -v dockerd >/dev/null || need+=(docker.io)
   [ -x /bin/busybox ] || need+=(busybox-static)
