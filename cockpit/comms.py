@@ -113,6 +113,22 @@ class NotifySettings(BaseModel):
         return out
 
 
+class PagerDutySettings(BaseModel):
+    """PagerDuty as a comms channel (Events API v2): trigger on declare, acknowledge when the
+    rollback starts, resolve when the incident resolves, one ``dedup_key`` per incident.
+
+    Meant to become ``NotifySettings.pagerduty`` (``COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY``);
+    until then the notifier takes it as an argument.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    routing_key: SecretStr | None = Field(None, description="Events API v2 integration key of the service to page (a secret)")
+    url: str = Field("https://events.pagerduty.com", description="Events API base URL (events go to <url>/v2/enqueue)")
+    severity: Literal["critical", "error", "warning", "info"] = Field("critical", description="payload.severity of the page")
+    source: str = Field("", description="payload.source (default: the incident's target)")
+
+
 def load_notify_settings(env: dict[str, str] | None = None) -> NotifySettings:
     """The ``notify`` section of the settings (defaults ← config file ← ``COCKPIT_NOTIFY__*``).
 
@@ -236,6 +252,8 @@ def plan(records: list[dict], policy: CommsPolicy | None = None) -> CommsPlan:
             if not r.get("ok"):
                 failed += 1
                 continue
+            if r.get("channel") == PAGERDUTY and r.get("purpose") != "escalation":
+                continue  # a page's trigger / acknowledge / resolve is not a team update
             last_sent = at
             if r.get("purpose") == "started" and started_done is None:
                 started_done = ("sent", at)
@@ -320,6 +338,69 @@ def communication_tick(items: Iterable[Any], state: Any) -> dict | None:
     if sent.channel == OUTBOX:
         return {"id": item.id, "ok": True, "who": "cockpit", "evidence": f"drill outbox: {what} posted{when}"}
     return {"id": item.id, "ok": True, "who": "cockpit", "evidence": f"Slack {what} delivered{when}"}
+
+
+# --------------------------------------------------------------------------- PagerDuty
+
+PAGERDUTY = "pagerduty"
+PAGE_ACTIONS = ("trigger", "acknowledge", "resolve")
+
+
+def current_incident(records: list[dict]) -> list[dict]:
+    """The records of the journal's current incident: from its latest ``incident_opened``."""
+    start = max((i for i, r in enumerate(records) if r.get("type") == "incident_opened"), default=None)
+    return [] if start is None else records[start:]
+
+
+def incident_dedup_key(records: list[dict]) -> str | None:
+    """The PagerDuty ``dedup_key`` of the journal's current incident, derived from its
+    ``incident_opened`` record (who, when, seq, target): the same for every send and resend
+    about this incident, from any process reading the journal, so PagerDuty never opens a
+    second alert for it. None when no incident is open in ``records``."""
+    inc = current_incident(records)
+    if not inc:
+        return None
+    o = inc[0]
+    import hashlib
+
+    ident = "\x1f".join(str(o.get(k, "")) for k in ("actor", "ts", "seq", "target"))
+    return "cockpit-" + hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def pagerduty_owed(records: list[dict]) -> list[str]:
+    """The PagerDuty event actions the current incident owes, in order (pure).
+
+    ``trigger`` once the incident is declared (a drill pages no one); ``acknowledge`` once the
+    rollback starts (the first ``phase`` ``execute``) while unresolved; ``resolve`` once the
+    incident is resolved or closed, if a page went out. Each is done once a delivered
+    ``notification`` on channel ``pagerduty`` with that ``purpose`` is journaled (a delivered
+    escalation page counts as the trigger); a failed delivery leaves it owed, and resending
+    carries the same :func:`incident_dedup_key`. Resolved before any page went out: nothing.
+    """
+    inc = current_incident(records)
+    if not inc or inc[0].get("drill"):
+        return []
+    done: set[str] = set()
+    started = resolved = False
+    for r in inc:
+        t = r.get("type")
+        if t == "phase" and r.get("phase") == "execute":
+            started = True
+        elif t in ("incident_resolved", "incident_closed"):
+            resolved = True
+        elif t == "notification" and r.get("channel") == PAGERDUTY and r.get("ok"):
+            purpose = r.get("purpose")
+            done.add("trigger" if purpose == "escalation" else str(purpose))
+    owed = []
+    if resolved:
+        if "trigger" in done and "resolve" not in done:
+            owed.append("resolve")
+        return owed
+    if "trigger" not in done:
+        owed.append("trigger")
+    if started and "acknowledge" not in done:
+        owed.append("acknowledge")
+    return owed
 
 
 def skip_event(due: Due, *, note: str = "") -> dict:

@@ -6,6 +6,8 @@
 - ``cockpit notify due [--journal J]``              next periodic update / escalations
 - ``cockpit notify skip ITEM [--journal J]``        journal a skip (``update``, ``started``, ``escalation:1``)
 - ``cockpit notify preview TEMPLATE [--journal J]`` render without sending
+- ``cockpit notify page [--action A] [--journal J]``  PagerDuty: what the incident owes (trigger on
+  declare, acknowledge once the rollback started, resolve once resolved), one dedup_key per incident
 """
 from __future__ import annotations
 
@@ -38,6 +40,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     v.add_argument("template")
     v.add_argument("--channel", default="slack", choices=("slack", "statuspage", "webhook"))
     v.set_defaults(handler=_preview)
+    g = ns.add_parser("page", parents=[common], help="PagerDuty: send what the incident in --journal owes")
+    g.add_argument("--action", choices=("auto", "trigger", "acknowledge", "resolve"), default="auto",
+                   help="auto (default): what is owed; else this event (same dedup_key)")
+    g.set_defaults(handler=_page)
 
 
 def _journal_path(args: argparse.Namespace) -> Path:
@@ -50,7 +56,10 @@ def _notifier(args: argparse.Namespace, journal: Any = None) -> Any:
     from backends.notify.notifier import Notifier
     from cockpit.comms import load_notify_settings
 
-    return Notifier(load_notify_settings(), readonly=bool(getattr(args, "readonly", False)), journal=journal)
+    from backends.notify.pagerduty import settings_for
+
+    ns = load_notify_settings()
+    return Notifier(ns, readonly=bool(getattr(args, "readonly", False)), journal=journal, pagerduty=settings_for(ns))
 
 
 def _emit_delivery(args: argparse.Namespace, d: Any) -> int:
@@ -154,3 +163,30 @@ def _preview(args: argparse.Namespace) -> int:
     print(msg.title)
     print(msg.body)
     return 0
+
+
+def _page(args: argparse.Namespace) -> int:
+    from cockpit.errors import ConfigError, ReadonlyError
+    from cockpit.journal import Journal
+    from cockpit.output import emit
+
+    if args.readonly:
+        raise ReadonlyError("readonly: not paging (nothing was sent)")
+    journal = Journal.open(_journal_path(args))
+    try:
+        n = _notifier(args, journal)
+        if "pagerduty" not in n.channels:
+            raise ConfigError("PagerDuty is not configured (no routing key)",
+                              hint="set COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY (or $PAGERDUTY_ROUTING_KEY)")
+        if args.action == "auto":
+            deliveries = n.page(journal.read())
+        else:
+            deliveries = [n.send("pagerduty", None, journal.read(), purpose=args.action)]
+    finally:
+        journal.close()
+    if not deliveries:
+        emit(args, [], ["CHANNEL", "OK", "ATTEMPTS", "DETAIL"], [["pagerduty", "-", 0, "nothing owed"]])
+        return 0
+    for d in deliveries[:-1]:
+        _emit_delivery(args, d)
+    return _emit_delivery(args, deliveries[-1])

@@ -24,13 +24,13 @@ from typing import Any
 
 import httpx
 
-from backends.notify import slack, statuspage, webhook
+from backends.notify import pagerduty, slack, statuspage, webhook
 from backends.notify.base import Delivery, HttpSender, require, scrub
-from cockpit.comms import Due, NotifySettings
+from cockpit.comms import PAGE_ACTIONS, PAGERDUTY, Due, NotifySettings, PagerDutySettings, incident_dedup_key, pagerduty_owed
 from cockpit.errors import ConfigError, ReadonlyError
 from cockpit.templates import Message, context, render, statuspage_status
 
-CHANNELS = ("slack", "statuspage", "webhook")
+CHANNELS = ("slack", "statuspage", "webhook", "pagerduty")
 
 
 def statuspage_incident_id(records: list[dict]) -> str | None:
@@ -46,8 +46,13 @@ class Notifier:
     def __init__(
         self, settings: NotifySettings, *, readonly: bool = False, journal: Any = None,
         transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+        pagerduty: PagerDutySettings | None = None,
     ) -> None:
         self.settings = settings
+        self.pagerduty: PagerDutySettings = (pagerduty if pagerduty is not None
+                                             else getattr(settings, "pagerduty", None) or PagerDutySettings())
+        """PagerDuty's settings: the argument, else ``settings.pagerduty`` once the notify
+        settings carry it."""
         self.readonly = readonly
         self.journal = journal
         self.sender = HttpSender(timeout=settings.timeout_s, attempts=settings.attempts, backoff=settings.backoff_s,
@@ -57,12 +62,16 @@ class Notifier:
 
     @property
     def channels(self) -> list[str]:
-        """Configured channels (``slack``, ``statuspage``, ``webhook``)."""
-        return self.settings.configured_channels()
+        """Configured channels (``slack``, ``statuspage``, ``webhook``, ``pagerduty``)."""
+        chans = self.settings.configured_channels()
+        if self.pagerduty.routing_key is not None and PAGERDUTY not in chans:
+            chans.append(PAGERDUTY)
+        return chans
 
     def _secrets(self) -> list:
         s = self.settings
-        return [s.slack_webhook_url, s.webhook_url, s.statuspage_api_key, *s.webhook_headers.values()]
+        return [s.slack_webhook_url, s.webhook_url, s.statuspage_api_key, *s.webhook_headers.values(),
+                self.pagerduty.routing_key]
 
     def default_template(self, channel: str, records: list[dict], status: str | None = None) -> str:
         if channel == "statuspage":
@@ -104,6 +113,15 @@ class Notifier:
         msg = render(name, ctx, directory=s.templates_dir, escape=slack.escape if channel == "slack" else None, text=text)
         purpose = purpose or ("statuspage" if name.startswith("statuspage_") else name)
         where = f"journal {self.journal.path.name}" if self.journal is not None else ""
+        extra_data: dict[str, Any] = {}
+        if channel == PAGERDUTY:
+            action = purpose if purpose in PAGE_ACTIONS else "trigger"  # an escalation pages (a trigger)
+            purpose = purpose if purpose in (*PAGE_ACTIONS, "escalation", "test") else action
+            d = self._page(action, records, msg if purpose == "escalation" or text is not None else None, ctx)
+            d.detail = scrub(d.detail, self._secrets())
+            self._journal(d, purpose=purpose, level=level, title=msg.title if action == "trigger" else "",
+                          edited=text is not None, item=item, dedup_key=d.data.get("dedup_key"))
+            return d
         if channel == "slack":
             url = require(s.slack_webhook_url, "the Slack webhook URL", "COCKPIT_NOTIFY__SLACK_WEBHOOK_URL")
             d = slack.send(self.sender, url, msg, context=f"Rollback Cockpit · {ctx['service']} · {where}".rstrip(" ·"))
@@ -119,6 +137,43 @@ class Notifier:
         d.detail = scrub(d.detail, self._secrets())
         self._journal(d, purpose=purpose, level=level, title=msg.title, edited=text is not None, item=item)
         return d
+
+    def _page(self, action: str, records: list[dict], msg: Message | None, ctx: Mapping[str, str]) -> Delivery:
+        pd = self.pagerduty
+        key = require(pd.routing_key, "the PagerDuty routing key", "COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY")
+        dedup = incident_dedup_key(records)
+        if dedup is None:
+            raise ConfigError("no incident in the journal to page about", hint="declare the incident first")
+        details = {k: ctx[k] for k in ("target", "reason", "from_version", "to_version", "phase", "who", "opened_utc")
+                   if ctx.get(k) not in (None, "", "—", "?")}
+        if self.journal is not None:
+            details["journal"] = self.journal.path.name
+        reason = ctx.get("reason") if ctx.get("reason") not in (None, "", "—") else ""
+        summary = (msg.title if msg is not None and msg.title else
+                   f"Rollback incident declared on {ctx.get('service') or 'the service'}" + (f": {reason}" if reason else ""))
+        return pagerduty.send(self.sender, url=pd.url, action=action, routing_key=key, dedup_key=dedup,
+                              summary=summary, source=pd.source or ctx.get("target") or "cockpit",
+                              severity=pd.severity, details=details)
+
+    def page(self, records: list[dict] | None = None, *, now: datetime | None = None) -> list[Delivery]:
+        """Send what PagerDuty is owed for the current incident (:func:`cockpit.comms.pagerduty_owed`):
+        the trigger on declare, the acknowledge once the rollback started, the resolve once
+        resolved — each journaled, stopping at the first that is not delivered (it stays owed,
+        and a resend carries the same ``dedup_key``). Nothing owed or no routing key: []."""
+        if self.readonly:
+            raise ReadonlyError("readonly: not paging (nothing was sent)")
+        if self.pagerduty.routing_key is None:
+            return []
+        records = records if records is not None else (self.journal.read() if self.journal is not None else [])
+        out: list[Delivery] = []
+        for action in pagerduty_owed(records):
+            d = self.send(PAGERDUTY, "progress", records, purpose=action, now=now)
+            out.append(d)
+            if not d.ok:
+                break
+            if self.journal is not None:
+                records = self.journal.read()
+        return out
 
     def send_due(self, due: Due, records: list[dict] | None = None, *, text: str | None = None,
                  now: datetime | None = None) -> list[Delivery]:
@@ -157,7 +212,7 @@ class Notifier:
         extra = {k: v for k, v in data.items() if v not in (None, "", False)}
         if d.data.get("incident_id"):
             extra["incident_id"] = d.data["incident_id"]
-        if d.data.get("status"):
+        if d.data.get("status") and d.channel == "statuspage":
             extra["statuspage_status"] = d.data["status"]
         self.journal.append("notification", channel=d.channel, ok=d.ok, detail=d.detail, attempts=d.attempts,
                             status_code=d.status, **extra)

@@ -71,6 +71,12 @@ class DrillOutbox(Notifier):
         return [self.send(OUTBOX, due.template, records, text=text, purpose=due.template, level=due.level, now=now,
                           extra=extra, item=due.key)]
 
+    def page(self, records: list[dict] | None = None, *, now: datetime | None = None) -> list[Delivery]:
+        """A rehearsal pages no one: nothing is sent or journaled."""
+        if self.readonly:
+            raise ReadonlyError("readonly: not paging (nothing was sent)")
+        return []
+
     def test(self, channel: str = OUTBOX) -> Delivery:
         text = "Rollback Cockpit: test notification\nThis is a test of the drill outbox. No action needed."
         return self.send(OUTBOX, None, [], text=text, purpose="test")
@@ -79,8 +85,11 @@ class DrillOutbox(Notifier):
 def make_notifier(settings: NotifySettings, *, journal: Any = None, readonly: bool = False,
                   drill: bool = False) -> Notifier:
     """The notifier of a session: the drill's outbox in a drill, else the team's channels."""
-    cls = DrillOutbox if drill else Notifier
-    return cls(settings, journal=journal, readonly=readonly)
+    if drill:
+        return DrillOutbox(settings, journal=journal, readonly=readonly)
+    from backends.notify.pagerduty import settings_for
+
+    return Notifier(settings, journal=journal, readonly=readonly, pagerduty=settings_for(settings))
 
 
 def outbox_messages(records: list[dict]) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Step kinds ``notify.slack``, ``notify.statuspage``, ``notify.webhook``.
+"""Step kinds ``notify.slack``, ``notify.statuspage``, ``notify.webhook``, ``notify.pagerduty``.
 
 .. code-block:: yaml
 
@@ -8,6 +8,8 @@
       params: {status: identified}           # default: from the incident's progress
     - kind: notify.webhook
       params: {template: completed}
+    - kind: notify.pagerduty
+      params: {action: auto}                 # what the incident owes: trigger / acknowledge / resolve
 
 Channels come from the ``notify`` settings (``ctx.backends["notify"]`` when the composition
 root built a :class:`~backends.notify.notifier.Notifier`, else one built from
@@ -34,7 +36,10 @@ def notifier_for(ctx: StepContext) -> Any:
     if n is None:
         from backends.notify.notifier import Notifier
 
-        n = Notifier(load_notify_settings(), readonly=ctx.readonly, journal=ctx.journal)
+        from backends.notify.pagerduty import settings_for
+
+        ns = load_notify_settings()
+        n = Notifier(ns, readonly=ctx.readonly, journal=ctx.journal, pagerduty=settings_for(ns))
         ctx.backends["notify"] = n
     elif ctx.journal is not None and getattr(n, "journal", None) is None:
         n.journal = ctx.journal
@@ -109,3 +114,37 @@ class StatuspageStep(_NotifyStep):
     kind = "notify.statuspage"
     channel = "statuspage"
     Params = StatuspageParams
+
+
+class PagerDutyParams(StepParams):
+    action: Literal["auto", "trigger", "acknowledge", "resolve"] = "auto"
+
+
+@step_kind
+class PagerDutyStep(_NotifyStep):
+    """``auto`` sends what the incident owes PagerDuty (:func:`cockpit.comms.pagerduty_owed`);
+    an explicit action sends that event. Every event carries the incident's ``dedup_key``."""
+
+    kind = "notify.pagerduty"
+    channel = "pagerduty"
+    Params = PagerDutyParams
+
+    def describe(self, params: Any) -> str:
+        return f"page PagerDuty: {params.action}"
+
+    def _deliver(self, ctx: StepContext, params: Any) -> dict[str, Any]:
+        n = notifier_for(ctx)
+        records = ctx.journal.read() if ctx.journal is not None else []
+        if "pagerduty" not in n.channels:
+            raise CockpitError("PagerDuty is not configured (no routing key)", title="Not configured",
+                               hint="set COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY")
+        if params.action == "auto":
+            deliveries = n.page(records)
+        else:
+            deliveries = [n.send("pagerduty", None, records, purpose=params.action, item=f"step:{ctx.step_index}")]
+        for d in deliveries:
+            ctx.log(f"pagerduty: {d.detail}")
+            if not d.ok:
+                raise CockpitError(d.detail, title="Notification failed")
+        return {"channel": "pagerduty", "sent": len(deliveries),
+                "detail": "; ".join(d.detail for d in deliveries) or "nothing owed"}
