@@ -386,6 +386,7 @@ def load_step_kinds() -> None:
     import backends.helm.steps  # noqa: F401  helm.rollback|values_tag
     import backends.mysql.steps  # noqa: F401  mysql.*
     import backends.traffic.steps  # noqa: F401  traffic.shift|drain
+    import backends.aws_lambda.steps  # noqa: F401  lambda.rollback|lambda.shift
     # Areas added by later issues register their step kinds here (one line each).
 
 
