@@ -32,6 +32,28 @@ class Delivery:
     response: Any = None
 
 
+RETRY_AFTER_MAX_S = 60.0
+
+
+def retry_after_s(response: httpx.Response | None) -> float | None:
+    """A 429/503's ``Retry-After`` in seconds (a delay or an HTTP date), capped at
+    :data:`RETRY_AFTER_MAX_S`; None when absent or unreadable."""
+    raw = response.headers.get("retry-after") if response is not None else None
+    if not raw:
+        return None
+    try:
+        return max(0.0, min(float(raw), RETRY_AFTER_MAX_S))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), RETRY_AFTER_MAX_S))
+
+
 class _Retry(Exception):
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"HTTP {response.status_code}")
@@ -75,9 +97,16 @@ class HttpSender:
         secrets = [*secrets, url]
         hdrs = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **(headers or {})}
         attempts = 0
+        backoff = wait_exponential(multiplier=self.backoff, max=30)
+
+        def wait(state: Any) -> float:  # what Retry-After asks, else the exponential back-off
+            exc = state.outcome.exception() if state.outcome is not None else None
+            after = retry_after_s(exc.response) if isinstance(exc, _Retry) else None
+            return backoff(state) if after is None else after
+
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.backoff, max=30),
+            wait=wait,
             retry=retry_if_exception_type((_Retry, httpx.TransportError)),
             reraise=True, sleep=self.sleep,
         )

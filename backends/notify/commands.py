@@ -78,9 +78,12 @@ def _channels(args: argparse.Namespace) -> int:
     from cockpit.comms import load_notify_settings
     from cockpit.output import emit
 
+    from backends.notify.pagerduty import settings_for
+
     s = load_notify_settings()
-    rows = [[c, "configured" if c in s.configured_channels() else "not configured"] for c in ("slack", "statuspage", "webhook")]
-    emit(args, {"channels": s.configured_channels(), "update_every_min": s.update_every_min,
+    chans = s.configured_channels() + (["pagerduty"] if settings_for(s).routing_key is not None else [])
+    rows = [[c, "configured" if c in chans else "not configured"] for c in ("slack", "statuspage", "webhook", "pagerduty")]
+    emit(args, {"channels": chans, "update_every_min": s.update_every_min,
                 "escalation": [e.model_dump() for e in s.escalation]}, ["CHANNEL", "STATE"], rows)
     return 0
 

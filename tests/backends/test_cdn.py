@@ -282,3 +282,19 @@ steps:
     assert intent["action"] == "cdn.purge" and outcome["ok"] is True
     assert outcome["result"]["requests"] == 1 and receiver.requests[0].json == {"files": ["https://shop.example/a.js"]}
     assert CF_TOKEN not in j.read_text()
+
+
+def test_server_that_does_not_answer(capsys, tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    j = tmp_path / "j.jsonl"
+    code, out, err = run(capsys, "cdn", "purge", "--provider", "cloudflare", "--zone", ZONE, "--everything",
+                         "--base-url", f"http://127.0.0.1:{port}", "--yes", "--journal", str(j))
+    assert code == 4 and "cannot reach Cloudflare" in err and "(3 attempts)" in err
+    assert len(err.strip().splitlines()) == 1, err
+    outcome = next(r for r in read_journal(j) if r["type"] == "outcome")
+    assert outcome["ok"] is False and CF_TOKEN not in j.read_text() + out + err

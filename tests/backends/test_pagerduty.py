@@ -193,3 +193,44 @@ def test_command_page_not_configured(journal, capsys, monkeypatch):
     code = cli.main(["notify", "page", "--journal", str(journal.path)])
     _out, err = capsys.readouterr()
     assert code == 2 and "PagerDuty is not configured" in err and len(err.strip().splitlines()) == 1
+
+
+def test_retry_after_is_honoured_for_pages(journal):
+    """A loopback server that answers 429 with ``Retry-After: 3`` once (the receiver cannot set
+    response headers), then 202 as PagerDuty does."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[dict] = []
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802
+            hits.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+            first = len(hits) == 1
+            body = json.dumps({"status": "throttled"} if first else
+                              {"status": "success", "message": "Event processed", "dedup_key": hits[-1]["dedup_key"]}).encode()
+            self.send_response(429 if first else 202)
+            if first:
+                self.send_header("Retry-After", "3")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        sleeps: list[float] = []
+        settings = PagerDutySettings(routing_key=SecretStr(ROUTING_KEY), url=f"http://127.0.0.1:{srv.server_address[1]}")
+        [d] = Notifier(NotifySettings(attempts=3, backoff_s=0.01), journal=journal, pagerduty=settings,
+                       sleep=sleeps.append).page()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert d.ok and d.status == 202 and d.attempts == 2 and sleeps == [3.0]
+    assert hits[0]["dedup_key"] == hits[1]["dedup_key"]
