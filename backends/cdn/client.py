@@ -307,16 +307,35 @@ class Fastly(CdnPurger):
         return [("POST", f"/service/{svc}/purge/{quote(k, safe='')}", None, soft) for k in request.values]
 
 
+def cdn_settings() -> Any:
+    """The settings' ``cdn`` section (config file ← ``COCKPIT_CDN__*``) once the settings have
+    one, else None (then :func:`make_purger` reads the environment alone)."""
+    from cockpit.config import load_settings
+
+    return getattr(load_settings(), "cdn", None)
+
+
 def make_purger(provider: str, target: str, *, token: SecretStr | str | None = None, base_url: str | None = None,
-                env: Mapping[str, str] | None = None, **kw: Any) -> CdnPurger:
-    """A purger for ``provider`` (``cloudflare`` | ``fastly``): the token from ``token`` or the
-    environment, the base URL from ``base_url`` or ``COCKPIT_CDN__<PROVIDER>_URL``; tries,
+                env: Mapping[str, str] | None = None, settings: Any = None, **kw: Any) -> CdnPurger:
+    """A purger for ``provider`` (``cloudflare`` | ``fastly``): the token from ``token``, the
+    ``settings`` (the ``cdn`` section: ``<provider>_api_token``, ``<provider>_url``, ``attempts``,
+    ``backoff_s``, ``timeout_s``) or the environment, the base URL from ``base_url`` or ``COCKPIT_CDN__<PROVIDER>_URL``; tries,
     first back-off and timeout from ``COCKPIT_CDN__ATTEMPTS`` / ``__BACKOFF_S`` / ``__TIMEOUT_S``
     (defaults 4, 1 s, 10 s)."""
     if provider not in PROVIDERS:
         raise ConfigError(f"unknown CDN provider {sanitize(provider, max_len=40)!r}; expected cloudflare or fastly")
     env = os.environ if env is None else env
+    from_settings = token is None and settings is not None and getattr(settings, f"{provider}_api_token", None) is not None
+    if from_settings:
+        token = getattr(settings, f"{provider}_api_token")
     secret, source = resolve_token(provider, token, env)
+    if from_settings:
+        source = f"the cdn settings (cdn.{provider}_api_token or ${TOKEN_ENV[provider][0]})"
+    if settings is not None:
+        base_url = base_url or env.get(URL_ENV[provider]) or getattr(settings, f"{provider}_url", None)
+        for key, name in (("attempts", "attempts"), ("backoff", "backoff_s"), ("timeout", "timeout_s")):
+            if key not in kw and getattr(settings, name, None) is not None:
+                kw[key] = getattr(settings, name)
     cls = Cloudflare if provider == "cloudflare" else Fastly
     for key, name, conv in (("attempts", "COCKPIT_CDN__ATTEMPTS", int), ("backoff", "COCKPIT_CDN__BACKOFF_S", float),
                             ("timeout", "COCKPIT_CDN__TIMEOUT_S", float)):

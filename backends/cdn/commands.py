@@ -47,7 +47,7 @@ def _ask(prompt: str) -> str:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from backends.cdn.client import PurgeRequest, make_purger
+    from backends.cdn.client import PurgeRequest, cdn_settings, make_purger
     from cockpit.errors import Aborted, ConfigError, ReadonlyError
     from cockpit.output import emit
 
@@ -59,7 +59,7 @@ def _purge(args: argparse.Namespace) -> int:
     request = PurgeRequest(what, () if what == "everything" else tuple(getattr(args, what)))
     if getattr(args, "readonly", False):
         raise ReadonlyError(f"readonly: not purging {provider} {target} (nothing was sent)")
-    purger = make_purger(provider, target, base_url=args.base_url, soft=args.soft)
+    purger = make_purger(provider, target, base_url=args.base_url, soft=args.soft, settings=cdn_settings())
     if not purger.supports(what):
         purger.purge(request)  # raises the one-line refusal before anything is sent
     if not args.yes:

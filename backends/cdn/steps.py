@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from backends.cdn.client import PurgeRequest, make_purger
+from backends.cdn.client import PurgeRequest, cdn_settings, make_purger
 from cockpit.steps import Step, StepContext, StepParams, step_kind
 
 
@@ -71,7 +71,7 @@ class CdnPurge(Step):
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         purger = make_purger(params.provider, params.target, base_url=params.base_url, readonly=ctx.readonly,
-                             soft=params.soft)
+                             soft=params.soft, settings=cdn_settings())
         r = purger.purge(params.request())
         ctx.log(f"{r.provider} {r.target}: purged {params.request().describe()} "
                 f"({r.requests} request{'s' if r.requests != 1 else ''}, {r.attempts} attempt{'s' if r.attempts != 1 else ''})")

@@ -298,3 +298,25 @@ def test_server_that_does_not_answer(capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1, err
     outcome = next(r for r in read_journal(j) if r["type"] == "outcome")
     assert outcome["ok"] is False and CF_TOKEN not in j.read_text() + out + err
+
+
+def test_settings_section_gives_token_url_and_retries(receiver, monkeypatch):
+    """The ``cdn`` settings section (duck-typed here until cockpit/config.py carries it)."""
+    from types import SimpleNamespace
+
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    monkeypatch.delenv("COCKPIT_CDN__ATTEMPTS")
+    settings = SimpleNamespace(cloudflare_api_token=SecretStr("from-settings-S3CRET"), fastly_api_token=None,
+                               cloudflare_url=receiver.url("/client/v4"), fastly_url="https://api.fastly.com",
+                               attempts=2, backoff_s=0.0, timeout_s=5.0)
+    p = make_purger("cloudflare", ZONE, settings=settings, sleep=Sleeps())
+    p.purge(PurgeRequest("everything"))
+    assert receiver.requests[0].headers["authorization"] == "Bearer from-settings-S3CRET"
+    receiver.respond("POST", "/client/v4/zones/", 401, {"success": False, "errors": [{"message": "Invalid token"}]})
+    with pytest.raises(ConfigError) as e:
+        p.purge(PurgeRequest("everything"))
+    assert "cdn.cloudflare_api_token or $COCKPIT_CDN__CLOUDFLARE_API_TOKEN" in str(e.value)
+    assert "from-settings-S3CRET" not in str(e.value)
+    receiver.fail(2, status=500)
+    with pytest.raises(UnreachableError, match="after 2 attempts"):
+        p.purge(PurgeRequest("everything"))
