@@ -68,6 +68,22 @@ def _default_escalations() -> list[EscalationLevel]:
     return [EscalationLevel(after_min=5), EscalationLevel(after_min=15)]
 
 
+class PagerDutySettings(BaseModel):
+    """PagerDuty as a comms channel (Events API v2): trigger on declare, acknowledge when the
+    rollback starts, resolve when the incident resolves, one ``dedup_key`` per incident.
+
+    Meant to become ``NotifySettings.pagerduty`` (``COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY``);
+    until then the notifier takes it as an argument.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    routing_key: SecretStr | None = Field(None, description="Events API v2 integration key of the service to page (a secret)")
+    url: str = Field("https://events.pagerduty.com", description="Events API base URL (events go to <url>/v2/enqueue)")
+    severity: Literal["critical", "error", "warning", "info"] = Field("critical", description="payload.severity of the page")
+    source: str = Field("", description="payload.source (default: the incident's target)")
+
+
 class NotifySettings(BaseModel):
     """The ``notify`` section: channels (secrets as ``SecretStr``), cadence, escalation.
 
@@ -111,22 +127,6 @@ class NotifySettings(BaseModel):
         if self.webhook_url is not None:
             out.append("webhook")
         return out
-
-
-class PagerDutySettings(BaseModel):
-    """PagerDuty as a comms channel (Events API v2): trigger on declare, acknowledge when the
-    rollback starts, resolve when the incident resolves, one ``dedup_key`` per incident.
-
-    Meant to become ``NotifySettings.pagerduty`` (``COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY``);
-    until then the notifier takes it as an argument.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    routing_key: SecretStr | None = Field(None, description="Events API v2 integration key of the service to page (a secret)")
-    url: str = Field("https://events.pagerduty.com", description="Events API base URL (events go to <url>/v2/enqueue)")
-    severity: Literal["critical", "error", "warning", "info"] = Field("critical", description="payload.severity of the page")
-    source: str = Field("", description="payload.source (default: the incident's target)")
 
 
 def load_notify_settings(env: dict[str, str] | None = None) -> NotifySettings:
