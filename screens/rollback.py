@@ -1,5 +1,8 @@
-"""Rollback: the runbook's steps, replica progress, elapsed against budget, the streaming log
-(plain ``Text`` lines from the journal, never markup) and failures with the next action."""
+"""Rollback: the runbook's steps, replica progress, elapsed against budget, a traffic shift's
+split as it moves with each version's error rate beside it (folded from the journal's
+``traffic.weights`` intents/outcomes: :mod:`cockpit.traffic_view`, drawn by
+:mod:`screens.render_traffic`), the streaming log (plain ``Text`` lines from the journal, never
+markup) and failures with the next action."""
 from __future__ import annotations
 
 import time
@@ -11,7 +14,8 @@ from textual.containers import Vertical
 from textual.widgets import RichLog
 
 from cockpit.text import sanitize
-from screens import render
+from cockpit.traffic_view import shift_view
+from screens import render, render_traffic
 from screens.base import CockpitScreen
 from screens.keys import bindings
 from screens.messages import CancelRun
@@ -29,6 +33,7 @@ class RollbackScreen(CockpitScreen):
         with Vertical(id="run"):
             yield Line(id="steps", markup=False)
             yield Line(id="progress", markup=False)
+            yield Line(id="traffic", markup=False)
             yield Line(id="failure", markup=False)
             yield RichLog(id="log", markup=False, highlight=False, wrap=True, max_lines=2000, auto_scroll=True)
         yield from self.compose_footer()
@@ -55,6 +60,7 @@ class RollbackScreen(CockpitScreen):
         st = self.data.state
         self.query_one("#steps", Line).set(render.step_lines(st, datetime.fromtimestamp(self.data.now, timezone.utc) if self.data.now else datetime.now(timezone.utc), self.data.ascii))
         self.query_one("#failure", Line).set(render.failure_text(st))
+        self.show_traffic()
         self.show_progress()
         self.show("bar")
 
@@ -66,6 +72,13 @@ class RollbackScreen(CockpitScreen):
         self.query_one("#progress", Line).set(render.progress_text(d.progress, starting))
 
     show_snapshot = show_progress
+
+    def show_traffic(self) -> None:
+        """The split of the incident's newest traffic shift (hidden when there is none)."""
+        view = shift_view(self.data.state)
+        line = self.query_one("#traffic", Line)
+        line.display = view is not None
+        line.set(render_traffic.split_lines(view, self.data.ascii))
 
     def show_log(self) -> None:
         """Append the journal's log lines not shown yet (the state keeps a bounded tail)."""
