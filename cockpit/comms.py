@@ -61,7 +61,7 @@ class EscalationLevel(BaseModel):
 
     after_min: float = Field(gt=0, description="minutes after the incident was declared")
     targets: list[str] = Field(default_factory=list, description="who to page, e.g. '@platform-lead' or '<!subteam^S0123>'")
-    channels: list[Literal["slack", "webhook"]] = Field(default_factory=lambda: ["slack"])
+    channels: list[Literal["slack", "webhook", "pagerduty"]] = Field(default_factory=lambda: ["slack"])
 
 
 def _default_escalations() -> list[EscalationLevel]:
@@ -72,8 +72,8 @@ class PagerDutySettings(BaseModel):
     """PagerDuty as a comms channel (Events API v2): trigger on declare, acknowledge when the
     rollback starts, resolve when the incident resolves, one ``dedup_key`` per incident.
 
-    Meant to become ``NotifySettings.pagerduty`` (``COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY``);
-    until then the notifier takes it as an argument.
+    ``NotifySettings.pagerduty`` (``COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY``); the full-screen
+    cockpit's comms controller sends what is owed on its 5 s tick.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -104,6 +104,9 @@ class NotifySettings(BaseModel):
     statuspage_component_status: Literal["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"] = "partial_outage"
     update_every_min: float = Field(5.0, gt=0, description="periodic update cadence while open (runbook: 5)")
     escalation: list[EscalationLevel] = Field(default_factory=_default_escalations)
+    pagerduty: PagerDutySettings = Field(default_factory=lambda: PagerDutySettings(),
+                                         description="PagerDuty Events API v2: trigger on declare, acknowledge when the "
+                                                     "rollback starts, resolve when resolved")
     templates_dir: Path | None = Field(None, description="directory of template overrides (default: $XDG_CONFIG_HOME/cockpit/templates)")
     timeout_s: float = Field(10.0, gt=0, description="per-request timeout")
     attempts: int = Field(4, ge=1, le=10, description="tries per send (retries on 5xx / network errors)")

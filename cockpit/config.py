@@ -289,6 +289,18 @@ class UiConfig(_Section):
 # --------------------------------------------------------------------------- the root
 
 
+class CdnSettings(_Section):
+    """The ``cdn`` section: API tokens (secrets) and endpoints for ``cockpit cdn purge`` / ``cdn.purge``."""
+
+    cloudflare_api_token: SecretStr | None = Field(None, description="Cloudflare API token with Cache Purge permission (a secret)")
+    fastly_api_token: SecretStr | None = Field(None, description="Fastly API token with purge_select/purge_all scope (a secret)")
+    cloudflare_url: str = Field("https://api.cloudflare.com/client/v4", description="Cloudflare API base URL")
+    fastly_url: str = Field("https://api.fastly.com", description="Fastly API base URL")
+    attempts: int = Field(4, ge=1, le=10, description="tries per request (429 and 5xx retried)")
+    backoff_s: float = Field(1.0, ge=0, description="first back-off (doubles, capped at 30 s; Retry-After wins)")
+    timeout_s: float = Field(10.0, gt=0, description="per-request timeout")
+
+
 class Settings(BaseSettings):
     """All of the cockpit's settings. Add a section: one field with a ``default_factory``."""
 
@@ -305,6 +317,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     data: DataConfig = Field(default_factory=DataConfig)
     journal: JournalConfig = Field(default_factory=JournalConfig)
+    cdn: CdnSettings = Field(default_factory=CdnSettings)
     ui: UiConfig = Field(default_factory=UiConfig)
 
     @classmethod

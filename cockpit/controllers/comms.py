@@ -22,6 +22,8 @@ class CommsController:
                  notifier_factory: Callable[[Any], Any]) -> None:
         """``load_settings() → NotifySettings``; ``notifier_factory(journal) → Notifier`` (both
         the composition root's)."""
+        self.paging = False
+        self.page_failed_at: float | None = None
         self.host, self.data, self.incident = host, data, incident
         self.load_settings, self.notifier_factory = load_settings, notifier_factory
         self.announced: set[tuple[str, str]] = set()
@@ -71,7 +73,42 @@ class CommsController:
                 toasts.append(f"comms: the {due.label} {'message ' if due.kind == 'started' else ''}is due"
                               " — t opens the comms panel")
                 self.host.notify(toasts[-1], severity="warning", timeout=8)
+        self.page_owed()
         return toasts
+
+    def page_owed(self) -> None:
+        """PagerDuty: send what the incident owes (trigger on declare, acknowledge when the rollback
+        starts, resolve when resolved) in a thread, one batch at a time; a minute after a failure
+        before retrying (the delivery is journaled either way)."""
+        import time
+
+        from cockpit.comms import PAGERDUTY, pagerduty_owed
+
+        if (self.paging or self.data.readonly or self.incident.session is None
+                or PAGERDUTY not in (self.data.comms_channels or ())
+                or (self.page_failed_at is not None and time.monotonic() - self.page_failed_at < 60.0)
+                or not pagerduty_owed(self.data.records)):
+            return
+        self.paging = True
+
+        def job() -> None:
+            deliveries = None
+            try:
+                deliveries = self.notifier().page()
+            finally:
+                self.host.call_from_thread(self._paged, deliveries)
+
+        self.host.run_in_thread(job)
+
+    def _paged(self, deliveries: list | None) -> None:
+        import time
+
+        self.paging = False
+        failed = [d for d in deliveries or () if not d.ok]
+        if deliveries is None or failed:
+            self.page_failed_at = time.monotonic()
+        for d in failed:
+            self.host.notify(f"pagerduty: not delivered ({d.detail})", severity="error", timeout=10)
 
     def want(self, action: str, item: str | None, edit: Callable[[str, str], Any]) -> None:
         """The operator asked to ``send``, ``edit`` (``edit(item, text)`` shows the editor on the

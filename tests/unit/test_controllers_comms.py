@@ -124,3 +124,48 @@ def test_the_followed_records_show_what_was_sent(tmp_path, receiver):
     finally:
         c.incident.stop()
         session.close()
+
+
+def test_the_cockpit_pages_what_the_incident_owes_once_over_pagerduty(tmp_path, receiver):
+    """With a routing key in the settings, the comms controller's tick sends PagerDuty's trigger
+    once the incident is open and the acknowledge once the rollback starts — each once, with one
+    dedup_key; the routing key never reaches the journal. (Readonly: tests/backends/test_pagerduty.py.)"""
+    key = "R0UTINGKEYsecret0123456789abcdef"
+    env = {"COCKPIT_NOTIFY__PAGERDUTY__ROUTING_KEY": key, "COCKPIT_NOTIFY__PAGERDUTY__URL": receiver.url(""),
+           "COCKPIT_NOTIFY__ATTEMPTS": "1"}
+    settings = types.SimpleNamespace(notify=load_notify_settings(env))
+    host, data = InlineHost(), UIData()
+    data.target = TARGET
+    session = Session(backend=None, journal_path=tmp_path / "incident.jsonl")
+    incident = Incident(host, data, session)
+    c = CommsController(host, data, incident, load_settings=lambda: compose.notify_settings(settings),
+                        notifier_factory=compose.notifier_factory(settings, False))
+    try:
+        c.start()
+        assert "pagerduty" in data.comms_channels
+        c.tick()
+        assert receiver.requests == []  # no incident yet: nothing owed
+        incident.open_for(TARGET, "rollback to revision 2")
+        wait_for(lambda: incident.follower.waiting >= 2, "the incident's first records")
+        incident.drain()
+        c.tick()
+        wait_for(lambda: len(receiver.requests) == 1, "the trigger")
+        session.record("phase", phase="execute")
+        wait_for(lambda: incident.follower.waiting >= 1 or any(r.get("type") == "notification" for r in data.records),
+                 "the journal's next records")
+        wait_for(lambda: (incident.drain() or True) and any(r.get("phase") == "execute" for r in data.records), "execute")
+        c.tick()
+        wait_for(lambda: len(receiver.requests) == 2, "the acknowledge")
+        actions = [r.json["event_action"] for r in receiver.requests]
+        assert actions == ["trigger", "acknowledge"]
+        assert len({r.json["dedup_key"] for r in receiver.requests}) == 1
+        incident.drain()
+        c.tick()  # nothing more is owed until the incident resolves
+        import time
+
+        time.sleep(0.3)
+        assert len(receiver.requests) == 2
+        assert key not in session.journal_path.read_text()
+    finally:
+        incident.stop()
+        session.close()

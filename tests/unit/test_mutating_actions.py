@@ -27,7 +27,8 @@ from cockpit.steps import REGISTRY, StepContext
 
 load_step_kinds()
 
-EXTRA: dict[str, dict[str, Any]] = {"docker.rollback": {"to_tag": "1.0"}}
+EXTRA: dict[str, dict[str, Any]] = {"docker.rollback": {"to_tag": "1.0"},
+                                    "cdn.purge": {"provider": "cloudflare", "zone": "z", "everything": True}}
 SAMPLES: dict[str, Any] = {"argv": ["true"], "url": "http://127.0.0.1:9/", "selector": {"app": "x"},
                            "replicas": 2, "confirm": "x", "pattern": "session:*", "file": "/nonexistent.dump"}
 
@@ -35,7 +36,7 @@ SAMPLES: dict[str, Any] = {"argv": ["true"], "url": "http://127.0.0.1:9/", "sele
 def minimal_params(model: type[BaseModel], kind: str = "") -> BaseModel:
     data = dict(EXTRA.get(kind, {}))
     for name, field in model.model_fields.items():
-        if field.is_required():
+        if field.is_required() and name not in data:  # EXTRA's values for a kind win
             data[name] = SAMPLES.get(name, "x")
     return model.model_validate(data)
 
