@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fixtures.receiver",
     "tests.fixtures.haproxy",
     "tests.fixtures.moto",
+    "tests.fixtures.unleash",
 ]
 
 
