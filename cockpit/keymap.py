@@ -29,7 +29,8 @@ class KeySpec:
     scope: str = "app"
     """``app``, ``dashboard``, ``history``, ``confirm`` (a rollback's, one target's or a
     fleet's), ``rollback``, ``fleet`` (the fleet rollback's screen), ``checklist``, ``comms``,
-    ``edit`` (the message editor), ``data``, ``invalidate`` (its confirmation), ``answers`` (the
+    ``edit`` (the message editor), ``data``, ``invalidate`` (its confirmation), ``typed_confirm``
+    (the data panel's typed confirmations), ``answers`` (the
     decision tree's form), ``answer`` (a yes/no question in it)."""
     show: bool = True
     mutating: bool = False
@@ -73,6 +74,12 @@ DEFAULTS: tuple[KeySpec, ...] = (
     KeySpec("data_pattern", "slash", "pattern", "Pattern", "data"),
     KeySpec("invalidate", "i", "invalidate", "Invalidate…", "data", mutating=True),
     KeySpec("cancel_invalidate", "ctrl+x", "cancel_invalidate", "Cancel", "data", mutating=True),
+    KeySpec("tx_cancel", "k", "cancel_tx", "Cancel query…", "data", mutating=True),
+    KeySpec("tx_terminate", "T", "terminate_tx", "Terminate…", "data", mutating=True),
+    KeySpec("backup_now", "b", "backup", "Backup now", "data", mutating=True),
+    KeySpec("restore", "R", "restore", "Restore…", "data", mutating=True),
+    KeySpec("redis_flush", "F", "flush", "Flush Redis…", "data", mutating=True),
+    KeySpec("typed_cancel", "escape", "cancel", "Cancel", "typed_confirm"),
     KeySpec("invalidate_yes", "y", "confirm", "Yes, delete", "invalidate", mutating=True),
     KeySpec("invalidate_no", "n,escape", "cancel", "No", "invalidate"),
     KeySpec("answers_save", "enter", "save_answers", "Save", "answers", mutating=True),

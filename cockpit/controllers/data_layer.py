@@ -6,6 +6,13 @@ The invalidation is destructive, so it is journaled like every other mutation: a
 deleted, and an ``outcome`` after (deleted, remaining, or the error and how far it got). It
 is the operator acting: it opens the incident for the target on screen when none is open.
 Readonly refuses it before anything is journaled or sent (and the backend refuses anyway).
+
+The panel's other actions (:meth:`DataLayer.act`) go the same way, one at a time in a thread:
+``postgres.cancel_backend`` / ``postgres.terminate_backend`` (a long transaction's pid),
+``postgres.backup`` (backup now into the backups directory), ``postgres.restore`` (the typed
+database name checked before the intent, and again by the backend) and ``redis.flush``
+(FLUSHDB, the typed ``host:port/db`` checked likewise): readonly refused, the incident opened
+for the target on screen, an fsynced intent, the write, the outcome.
 """
 from __future__ import annotations
 
@@ -42,6 +49,7 @@ class DataLayer:
         self.host, self.data, self.incident, self.stores, self.live = host, data, incident, stores, live
         self._redis_lock = threading.Lock()  # one Redis call at a time: the backend is not shared mid-call
         self.cancel_event = threading.Event()
+        self.acting: str | None = None  # the panel action running (one at a time)
 
     @property
     def postgres(self) -> Any:
@@ -199,3 +207,108 @@ class DataLayer:
     def _log(self, line: str) -> None:
         self.data.redis_log.append(f"{time.strftime('%H:%M:%S')} {line}")
         self.host.mark("redis")
+
+    # ---- the panel's other actions (event loop → thread, write-ahead)
+
+    ACTIONS = ("cancel_tx", "terminate_tx", "backup", "restore", "flush")
+
+    def act(self, action: str, **params: Any) -> None:
+        """The operator asked (and confirmed where it is destructive): run ``action`` in a
+        thread; the result is logged on the panel and toasted, an error as one line."""
+        if self.data.readonly:
+            self.host.notify("readonly: observers change nothing", severity="warning")
+            return
+        if self.acting is not None:
+            self.host.notify(f"{self.acting} is running; wait for it to finish", severity="warning")
+            return
+        self.acting = action
+        target = self.data.target
+        self._log(f"{action} {' '.join(f'{k}={v}' for k, v in params.items() if k != 'confirm')}".rstrip())
+
+        def job() -> None:
+            try:
+                line = self.act_now(action, target=target,
+                                    progress=lambda m: self.host.call_from_thread(self._log, m), **params)
+                self.host.call_from_thread(self._acted, line, None)
+            except CockpitError as exc:
+                self.host.call_from_thread(self._acted, None, f"{exc.title}: {exc.message}")
+            except Exception as exc:  # noqa: BLE001 — one line, never a traceback on screen
+                self.host.call_from_thread(self._acted, None, f"{type(exc).__name__}: {exc}")
+
+        self.host.run_in_thread(job)
+
+    def _acted(self, line: str | None, error: str | None) -> None:
+        self.acting = None
+        if error is not None:
+            self._log(f"failed: {error}")
+            self.host.notify(error, severity="error")
+        else:
+            self._log(line or "done")
+            self.host.notify(line or "done")
+        self.host.mark("data")
+
+    def act_now(self, action: str, *, target: Any = None, progress: Callable[[str], None] = lambda m: None,
+                **params: Any) -> str:
+        """*Thread.* Refuse readonly; check the backend and the typed confirmation; open the
+        incident for ``target``; the fsynced intent; the write; the outcome. Returns the line
+        the panel logs."""
+        from cockpit.errors import ConfigError, ConflictError
+
+        s = self.incident.session
+        if s is None or s.readonly:
+            raise ReadonlyError(f"readonly: {action} refused (observers change nothing)")
+        if action not in self.ACTIONS:
+            raise ConfigError(f"unknown data action {action!r}; expected one of {', '.join(self.ACTIONS)}")
+        if action == "flush":
+            r = self.redis
+            if r is None:
+                raise _no_redis()
+            if (params.get("confirm") or "").strip() != r.target:
+                raise ConflictError(f"flush refused: you typed {params.get('confirm')!r}, the database is {r.target!r}",
+                                    hint=f"type {r.target} to confirm")
+            journal = self.incident.open_for(target, f"redis: flush {r.target}")
+            with journal.action("redis.flush", target=r.display_url, server=r.server, db=r.db, scope="db") as a:
+                with self._redis_lock:
+                    res = r.flush(confirm=params["confirm"], scope="db")
+                a.result = {"dbsize_before": res.dbsize_before, "dbsize_after": res.dbsize_after}
+            return f"flushed {res.target}: {res.dbsize_before} keys before, {res.dbsize_after} after"
+        pg = self.postgres
+        if pg is None:
+            raise CockpitError("PostgreSQL is not configured", title="No PostgreSQL", hint="set COCKPIT_DATA__POSTGRES_DSN")
+        if action in ("cancel_tx", "terminate_tx"):
+            pid = int(params["pid"])
+            verb = "cancel" if action == "cancel_tx" else "terminate"
+            journal = self.incident.open_for(target, f"postgres: {verb} pid {pid}")
+            with journal.action(f"postgres.{verb}_backend", dsn=pg.display_dsn, pid=pid) as a:
+                done = pg.cancel_backend(pid) if verb == "cancel" else pg.terminate_backend(pid)
+                a.result = {"signalled": done}
+            return f"{verb} pid {pid}: " + ("signalled" if done else "not signalled (already gone?)")
+        if self.stores.backups_dir is None:
+            raise ConfigError("no backups directory", hint="set COCKPIT_DATA__BACKUPS_DIR")
+        if action == "backup":
+            journal = self.incident.open_for(target, f"postgres: backup {pg.target}")
+            with journal.action("postgres.backup", dsn=pg.display_dsn, dir=str(self.stores.backups_dir)) as a:
+                info = None
+                for p in pg.backup(self.stores.backups_dir):
+                    if p.message:
+                        progress(p.message)
+                    if p.done:
+                        info = p.backup
+                if info is None:
+                    raise CockpitError("pg_dump ended without a backup", title="Backup failed")
+                a.result = {"path": str(info.path), "size": info.size, "sha256": info.sha256, "seconds": info.duration}
+            return f"backup {info.path.name}: {info.size} bytes, sha256 {info.sha256[:12]}"
+        # restore: the backend checks readonly and the typed name before anything is sent
+        path = str(params["path"])
+        confirm = (params.get("confirm") or "").strip()
+        if confirm != pg.database:
+            raise ConflictError(f"restore refused: you typed {confirm!r}, the database is {pg.database!r}",
+                                hint="type the database name exactly to confirm")
+        steps = pg.restore(path, confirm=confirm)
+        journal = self.incident.open_for(target, f"postgres: restore {pg.target}")
+        with journal.action("postgres.restore", dsn=pg.display_dsn, file=path) as a:
+            for p in steps:
+                if getattr(p, "message", None):
+                    progress(p.message)
+            a.result = {"database": pg.database}
+        return f"restored {path.rsplit('/', 1)[-1]} into {pg.database}"
