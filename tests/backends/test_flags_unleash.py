@@ -219,3 +219,14 @@ def test_an_unknown_flag_fails_the_step_before_any_intent(unleash, tmp_path):
     j.close()
     assert not result.ok
     assert not [r for r in records(tmp_path / "j.jsonl") if r["type"] == "intent"]
+
+
+def test_an_unknown_project_is_exit_3(unleash, capsys):
+    rc, out, err = cockpit(capsys, "flag", "off", "x", "--project", "no-such-project", "--env", "production")
+    assert rc == 3 and "no-such-project" in err and "Traceback" not in err
+
+
+def test_a_hostile_flag_name_is_shown_inert(unleash, capsys):
+    rc, out, err = cockpit(capsys, "flag", "off", "evil\x1b]52;c;aGk=\x07\u202ename", "--env", "production")
+    assert rc == 3
+    assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err and "\\e]52" in err
