@@ -25,13 +25,14 @@ from screens import SCREENS, command_provider, flows, screen_class
 from screens import messages as msg
 from screens.data import UIData
 from screens.fleet_host import FleetHost
+from screens.helm_host import HelmHost
 from screens.keys import bindings
 from screens.poll import Poll
 from screens.scorecard import DrillScoreHost
 from themes import ASCII_CSS_PATH, CSS_PATH, choose, load_themes
 
 
-class CockpitApp(DrillScoreHost, FleetHost, App):  # mixins: a drill's keys and score card; the fleet's routes
+class CockpitApp(DrillScoreHost, FleetHost, HelmHost, App):  # mixins: a drill's keys and score card; the fleet's routes
     TITLE = "Rollback Cockpit"
     CSS_PATH = [CSS_PATH]
     BINDINGS = [*bindings("app"), Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c")]

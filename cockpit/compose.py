@@ -223,6 +223,7 @@ def build_session(args: argparse.Namespace, world_factory: Any = None) -> tuple[
     session = Session(backend=backend, readonly=readonly, journal_path=getattr(args, "journal", None), drill=drill,
                       state_root=state_root, drill_goal=goal, locker=None if readonly else target_locker(backend))
     session.cluster_note = "" if backend is not None else cluster_note
+    session.kubeconfig = kubeconfig  # Helm's own code reaches the cluster (or the drill's world) through it
     return session, world
 
 
@@ -471,6 +472,22 @@ def fleet_source(session: Any) -> Any:
     return KubeFleet({backend.context or "default": backend})
 
 
+def helm_release_of(session: Any, target: Any) -> Any:
+    """*Thread.* ``(release, namespace)`` when ``target``'s deployment belongs to a Helm release."""
+    if session is None or session.backend is None:
+        return None
+    from backends.helm.releases import release_of
+
+    return release_of(session.backend.get_deployment(target))
+
+
+def helm_history(session: Any, release: str, namespace: str) -> Any:
+    """*Thread.* The release's revisions, read from the cluster (no helm binary)."""
+    from backends.helm.releases import HelmReleases
+
+    return HelmReleases(session.backend.t, namespace).history(release, namespace)
+
+
 def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
     """The full-screen app's controllers (Textual-free, :mod:`cockpit.controllers`), wired to
     each other, to the settings and to the backends' builders; the app hosts them."""
@@ -508,3 +525,11 @@ def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
                                 build=lambda t: build_metrics(settings, app.session.backend, app.world, t),
                                 source_factory=lambda: fleet_source(app.session), prepare=load_step_kinds,
                                 ask=app.ask_fleet, show=app.show_fleet)
+    from cockpit.controllers.helm import HelmController
+
+    app.helm = HelmController(app, app.data, app.incident, release_of=lambda t: helm_release_of(app.session, t),
+                              history=lambda rel, ns: helm_history(app.session, rel, ns),
+                              access=lambda: {"kubeconfig": getattr(app.session, "kubeconfig", None)
+                                              or getattr(app.args, "kubeconfig", None),
+                                              "context": getattr(app.args, "context", None)},
+                              prepare=load_step_kinds, readonly=readonly)

@@ -60,6 +60,8 @@ class Session:
     warn: Callable[[str], None] = lambda text: None
     """Where lock warnings go (may be called from the lock's renew thread)."""
     cluster_note: str = ""
+    kubeconfig: str | None = None
+    """The kubeconfig the backend was built from (a drill's temporary one): for tools that run Helm's own code."""
     """Why there is no cluster (``backend`` None): an observer following a journal without one."""
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
