@@ -19,7 +19,7 @@ from cockpit.journal import Journal, read_journal
 def fill(server, n: int = 50) -> Client:
     c = Client(("127.0.0.1", server.port))
     for i in range(n):
-        c.set(f"sess:{i}", b"x" * 10)
+        c.set(f"sess:{i}", b"x" * 10, noreply=False)  # stored before the test looks
     return c
 
 

@@ -58,7 +58,7 @@ def test_operator_then_observer_then_report(tmp_path, monkeypatch):
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.data.state.run_status == "ok" and app.data.decision is not None)
             assert app.session.backend is None and not isinstance(app.screen, ErrorModal)
-            await until(pilot, lambda: "from the journal" in str(app.screen.query_one("#verdict").render()))
+            await until(pilot, lambda: "the operator's, from the journal" in str(app.screen.query_one("#verdict").render()))
             verdict = str(app.screen.query_one("#verdict").render())
             # the operator's latest verdict (after the rollback: stabilizing), marked as theirs
             assert f"verdict: {app.data.state.verdict}" in verdict and "from the journal" in verdict
