@@ -246,6 +246,8 @@ class DataLayer:
             self._log(line or "done")
             self.host.notify(line or "done")
         self.host.mark("data")
+        if self.postgres is not None:  # show what changed now, not at the next poll
+            self.host.run_in_thread(lambda: self.host.call_from_thread(self.got_snapshot, self.snapshot()))
 
     def act_now(self, action: str, *, target: Any = None, progress: Callable[[str], None] = lambda m: None,
                 **params: Any) -> str:
@@ -278,6 +280,9 @@ class DataLayer:
         if action in ("cancel_tx", "terminate_tx"):
             pid = int(params["pid"])
             verb = "cancel" if action == "cancel_tx" else "terminate"
+            if "confirm" in params and str(params["confirm"]).strip() != str(pid):
+                raise ConflictError(f"{verb} refused: you typed {params['confirm']!r}, the pid is {pid}",
+                                    hint="type the pid exactly to confirm")
             journal = self.incident.open_for(target, f"postgres: {verb} pid {pid}")
             with journal.action(f"postgres.{verb}_backend", dsn=pg.display_dsn, pid=pid) as a:
                 done = pg.cancel_backend(pid) if verb == "cancel" else pg.terminate_backend(pid)

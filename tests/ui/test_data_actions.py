@@ -135,7 +135,9 @@ def test_cancel_and_terminate_long_transaction(world, state_home, pg_db, tmp_pat
             await pilot.press("T")
             await type_confirm(app, pilot, "12345")  # not its pid: refused in the modal
             assert "does not match" in screen_text(app)
-            await type_confirm(app, pilot, str(holder.info.backend_pid))
+            with pytest.raises(ConflictError):  # below the UI as well: refused before the intent
+                app.datalayer.act_now("terminate_tx", target=TARGET, pid=holder_pid, confirm="12345")
+            await type_confirm(app, pilot, str(holder_pid))
             await until(pilot, lambda: app.datalayer.acting is None and any("terminate pid" in x for x in app.data.redis_log),
                         timeout=20)
             path = app.session.journal_path
@@ -145,6 +147,7 @@ def test_cancel_and_terminate_long_transaction(world, state_home, pg_db, tmp_pat
         ci, co = pair(recs, "postgres.cancel_backend")
         assert ci["pid"] == sleeper.info.backend_pid and co["ok"] is True and co["result"] == {"signalled": True}
         ti, to = pair(recs, "postgres.terminate_backend")
+        assert sum(r["type"] == "intent" and r["action"] == "postgres.terminate_backend" for r in recs) == 1
         assert ti["pid"] == holder_pid and to["ok"] is True and co["seq"] < ti["seq"]
 
     try:
