@@ -97,6 +97,7 @@ COMMAND_MODULES: dict[str, str] = {
     "traffic": "backends.traffic.commands",
     "lambda": "backends.aws_lambda.commands",
     "cdn": "backends.cdn.commands",
+    "flag": "backends.flags.commands",
 }
 # Global flags that take a value (to find the subcommand in argv without parsing it).
 _VALUED = {"--kubeconfig", "--context", "-n", "--namespace", "--journal", "-o", "--output", "--scenario", "--follow", "--theme",

@@ -389,6 +389,7 @@ def load_step_kinds() -> None:
     import backends.traffic.steps  # noqa: F401  traffic.shift|drain
     import backends.aws_lambda.steps  # noqa: F401  lambda.rollback|lambda.shift
     import backends.cdn.steps  # noqa: F401  cdn.purge
+    import backends.flags.steps  # noqa: F401  flag.disable|flag.enable
     # Areas added by later issues register their step kinds here (one line each).
 
 

@@ -36,6 +36,8 @@ fi
 
 # Helm's own code for helm.rollback: a Python 3.12 venv with helm-sdkpy and helm-python-sdk
 [ "$want_servers" = 1 ] && bash "$(dirname "$0")/install-helm.sh"
+# Unleash (unleash-server 7.5.1 on Node) for the flag backend's tests
+[ "$want_servers" = 1 ] && bash "$(dirname "$0")/install-unleash.sh"
 
 extras=""
 [ "$want_servers" = 1 ] && extras="[test]"
