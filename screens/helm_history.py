@@ -5,6 +5,11 @@ namespace, the revisions and their images) and ``y`` rolls the release back with
 code (:class:`HelmRollbackConfirmed` → :class:`cockpit.controllers.helm.HelmController`).
 A pending release is refused here with Helm's reason (the step refuses it again).
 
+Under the table, the highlighted revision's diff against the deployed one: Helm's user values
+and the rendered manifest, as unified diffs (what rolling back to it would change), read in a
+thread through the controller (``data.helm.want_diff``), capped at :data:`DIFF_MAX_LINES`
+lines per section, ``+``/``-`` coloured with the theme's variables.
+
 Everything shown came from Helm's release records, sanitised where it entered the model, and
 is rendered as plain ``Content``. Readonly: ``enter`` does not exist (a mutating action)."""
 from __future__ import annotations
@@ -31,6 +36,36 @@ from screens.widgets import KeyedTable, Line
 COLUMNS = [("REV", "rev", 5), ("STATUS", "status", 16), ("CHART", "chart", 24), ("APP VERSION", "app", 12),
            ("UPDATED", "updated", 8), ("IMAGES", "images", render.IMAGE_WIDTH), ("DESCRIPTION", "desc", 60)]
 STATUS_STYLE = {"deployed": "$success bold", "failed": "$error", "superseded": "$text-muted"}
+DIFF_MAX_LINES = 300
+"""Lines shown of each section (values, manifest) of a revision's diff; the rest is counted."""
+DIFF_LINE_WIDTH = 500
+
+
+def diff_line(line: str) -> Content:
+    """One line of a unified diff, made inert and coloured by its sign."""
+    style = ("$success" if line.startswith("+") and not line.startswith("+++") else
+             "$error" if line.startswith("-") and not line.startswith("---") else
+             "$accent" if line.startswith("@@") else "$text-muted" if line.startswith(("+++", "---")) else "")
+    return render.text(line, DIFF_LINE_WIDTH, style)
+
+
+def diff_text(d: Any, max_lines: int = DIFF_MAX_LINES) -> Content:
+    """A revision's values and manifest diff against the deployed one (pure): a heading per
+    section, its lines (at most ``max_lines``, the rest counted), "no difference" when empty."""
+    against = f"deployed revision {d.against}" if d.against is not None else "nothing deployed"
+    out: list[Content] = [Content.assemble((f"revision {d.revision} against {against}", "bold"),
+                                           ("   (what rolling back to it would change)", "$text-muted"))]
+    for name, lines in (("values", d.values), ("manifest", d.manifest)):
+        out.append(Content(""))
+        if not lines:
+            out.append(Content.assemble((name, "bold"), (": no difference", "$text-muted")))
+            continue
+        out.append(Content(name).stylize("bold"))
+        out.extend(diff_line(line) for line in lines[:max_lines])
+        if len(lines) > max_lines:
+            out.append(Content(f"… {len(lines) - max_lines} more lines of the {name} diff not shown")
+                       .stylize("$warning"))
+    return Content("\n").join(out)
 
 
 @dataclass
@@ -93,6 +128,7 @@ class HelmHistoryScreen(CockpitScreen):
                         "to the highlighted revision (changes the world)"),
                 Binding("escape,m", "close", "Back", id="helm_close")]
     parts = ("helm",)
+    DEFAULT_CSS = "HelmHistoryScreen #helm-revisions { max-height: 50%; }"  # the diff pane keeps room
 
     def __init__(self, data: Any, target: Target, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
@@ -104,6 +140,8 @@ class HelmHistoryScreen(CockpitScreen):
         with Vertical(id="hist"):
             yield Line(id="helm-title", markup=False)
             yield KeyedTable(COLUMNS, id="helm-revisions")
+            with Vertical(id="diffbox"):
+                yield Static(id="helm-diff", markup=False)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -147,6 +185,35 @@ class HelmHistoryScreen(CockpitScreen):
             # offer the revision before the deployed one (Helm's "previous"), else the newest other
             first = next((r for r in revs if live is not None and r.revision < live.revision), None) or revs[0]
             table.move_cursor(row=table.get_row_index(str(first.revision)))
+        self.show_diff()
+
+    def show_diff(self) -> None:
+        """The highlighted revision's diff against the deployed one (asked for when missing)."""
+        box = self.query_one("#helm-diff", Static)
+        rev, release, view = self.selected(), self.release, self.view
+        if rev is None or release is None or view is None:
+            box.update(Content(""))
+            return
+        live = next((r for r in self.revisions() if r.status == "deployed"), None)
+        if live is not None and rev.revision == live.revision:
+            box.update(Content(f"revision {rev.revision} is the deployed one: nothing to diff").stylize("$text-muted"))
+            return
+        key = (release[0], release[1], rev.revision)
+        if key in view.diff_errors:
+            box.update(Content.assemble(f"could not read the diff of revision {rev.revision}: ",
+                                        render.text(view.diff_errors[key], 300)).stylize("$error"))
+            return
+        d = view.diffs.get(key)
+        if d is not None:
+            box.update(diff_text(d))
+            return
+        asked = view.want_diff(release, rev.revision)
+        box.update(Content(f"reading the diff of revision {rev.revision}…" if asked else
+                           "no diff available here").stylize("$text-muted"))
+
+    @on(DataTable.RowHighlighted, "#helm-revisions")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_diff()
 
     def selected(self) -> Any:
         table = self.query_one("#helm-revisions", KeyedTable)

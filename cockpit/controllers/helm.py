@@ -16,6 +16,10 @@ What it reads of the cluster comes in as two callables from the composition root
 - ``release_of(target) -> (release, namespace) | None`` — *thread*;
 - ``history(release, namespace) -> list`` of revisions oldest first (``revision``, ``status``,
   ``chart``, ``app_version``, ``description``, ``updated``, ``images``) — *thread*;
+- ``diff(release, namespace, revision) -> ReleaseDiff`` (``values``/``manifest``: unified diff
+  lines from the deployed revision to ``revision``, sanitised; ``against``: the deployed
+  revision) — *thread*; the picker asks for it (:meth:`HelmView.want_diff`) when the cursor
+  lands on a revision, once per (release, revision) until the history is read again;
 - ``access() -> {"kubeconfig": …, "context": …}``: what Helm's code connects with (the
   session's kubeconfig — the drill's too — and context), recorded in the runbook's params.
 """
@@ -45,6 +49,18 @@ class HelmView:
     history: list[Any] = field(default_factory=list)
     loading: tuple[str, str] | None = None
     history_error: str = ""
+    diffs: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    """``(release, namespace, revision)`` → its diff against the deployed revision."""
+    diff_errors: dict[tuple[str, str, int], str] = field(default_factory=dict)
+    request_diff: Callable[[tuple[str, str], int], None] | None = field(default=None, repr=False)
+    """Set by the controller: ask for a revision's diff (in a thread); None when not wired."""
+
+    def want_diff(self, release: tuple[str, str], revision: int) -> bool:
+        """Ask for ``revision``'s diff against the deployed one; False when nothing can read it."""
+        if self.request_diff is None:
+            return False
+        self.request_diff(release, revision)
+        return True
 
     def release(self, target: Target | None) -> tuple[str, str] | None:
         return self.releases.get(str(target)) if target is not None else None
@@ -73,13 +89,17 @@ class HelmController:
     def __init__(self, host: Any, data: Any, incident: Any, *,
                  release_of: Callable[[Target], tuple[str, str] | None],
                  history: Callable[[str, str], list[Any]],
+                 diff: Callable[[str, str, int], Any] | None = None,
                  access: Callable[[], dict[str, str | None]] = dict,
                  prepare: Callable[[], Any] = lambda: None, readonly: bool = False) -> None:
         self.host, self.data, self.incident, self.access = host, data, incident, access
         self.release_of, self.history, self.prepare, self.readonly = release_of, history, prepare, readonly
-        self.view = HelmView()
+        self.diff = diff
+        self.view = HelmView(request_diff=self.want_diff if diff is not None else None)
         data.helm = self.view
         self._checking: set[str] = set()
+        self._diffing: tuple[str, str, int] | None = None
+        self._generation = 0  # bumped by each history read: a diff read before it is dropped
 
     # ---- reads
 
@@ -119,7 +139,7 @@ class HelmController:
         def deliver(history: list[Any]) -> None:
             if self.view.loading == release:
                 self.view.loading = None
-            self.view.history_for, self.view.history = release, list(history)
+            self._history(release, history)
             self.host.mark("helm")
 
         def failed(exc: BaseException) -> None:
@@ -186,6 +206,40 @@ class HelmController:
     def _reloaded(self, release: tuple[str, str]) -> Callable[[list[Any]], None]:
         def deliver(history: list[Any]) -> None:
             self.view.loading = None
-            self.view.history_for, self.view.history = release, list(history)
+            self._history(release, history)
             self.host.mark("helm", "history")
         return deliver
+
+    def _history(self, release: tuple[str, str], history: list[Any]) -> None:
+        """A fresh history: the diffs were against the deployed revision of the old one."""
+        self.view.history_for, self.view.history = release, list(history)
+        self.view.diffs.clear()
+        self.view.diff_errors.clear()
+        self._diffing = None
+        self._generation += 1
+
+    def want_diff(self, release: tuple[str, str], revision: int) -> None:
+        """Read ``revision``'s values and manifest diff against the deployed revision (in a
+        thread, one at a time: the cursor moving on supersedes the diff still being read)."""
+        key = (release[0], release[1], int(revision))
+        if self.diff is None or key in self.view.diffs or key in self.view.diff_errors or self._diffing == key:
+            return
+        self._diffing, generation, diff = key, self._generation, self.diff
+
+        def deliver(d: Any) -> None:
+            if self._diffing == key:
+                self._diffing = None
+            if generation != self._generation:
+                return
+            self.view.diffs[key] = d
+            self.host.mark("helm")
+
+        def failed(exc: BaseException) -> None:  # browsing: a line in the pane, no modal
+            if self._diffing == key:
+                self._diffing = None
+            if generation != self._generation:
+                return
+            self.view.diff_errors[key] = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            self.host.mark("helm")
+
+        self.host.fetch("helm-diff", lambda: diff(*key), deliver, failed)

@@ -4,7 +4,9 @@ upgraded to a bad image; the history of ``shop/hweb`` names release ``hweb``; ``
 release's revisions (status, chart, app version, images); ``enter`` + ``y`` roll the release
 back through the executor (``helm.rollback``, Helm's code) in the incident, journaled like the
 Kubernetes rollback. Helm's own History then shows "Rollback to 1" and the Deployment runs the
-good image. A readonly observer sees the release and its revisions and can change nothing; a
+good image. Before that, the diff pane under the revisions shows what rolling back to revision 1
+would change against the deployed bad revision: the image tag in the values and the image in
+the manifest, ``-``/``+`` coloured. A readonly observer sees the release and its revisions and can change nothing; a
 deployment outside any release is not offered Helm. Also: a Pilot check of the rollback
 screen's traffic line over a journal with a shift in it."""
 from __future__ import annotations
@@ -64,6 +66,16 @@ def helm_app(w, *, readonly: bool = False):
             history=lambda rel, ns: HelmReleases(app.session.backend.t, ns).history(rel, ns),
             access=lambda: {"kubeconfig": str(w.kubeconfig_path), "context": None},
             prepare=compose.load_step_kinds, readonly=readonly)
+    if app.helm.diff is None:  # until compose.wire_controllers passes ``diff`` (compose.helm_diff)
+        from backends.helm.releases import HelmReleases, diff
+
+        def helm_diff(rel, ns, rev):
+            if hasattr(compose, "helm_diff"):
+                return compose.helm_diff(app.session, rel, ns, rev)
+            return diff(HelmReleases(app.session.backend.t, ns).history(rel, ns), rev)
+
+        app.helm.diff = helm_diff
+        app.helm.view.request_diff = app.helm.want_diff
     return app
 
 
@@ -105,6 +117,28 @@ def test_history_offers_the_release_and_rolls_it_back_with_helm(released, state_
             assert rows["1"][1] == "superseded" and rows["1"][5] == "web:1"
             assert rows["1"][6] == "Install complete" and rows["2"][6] == "Upgrade complete"
             assert app.screen.selected().revision == 1  # Helm's "previous" offered first
+
+            # the diff pane: revision 1 against the deployed revision 2 (the bad image)
+            box = app.screen.query_one("#helm-diff")
+            await until(pilot, lambda: "manifest" in box.render().plain, timeout=30)
+            shown = box.render()
+            lines = shown.plain.splitlines()
+            assert lines[0].startswith("revision 1 against deployed revision 2")
+            values = lines[lines.index("values") + 1:lines.index("manifest")]
+            assert any(ln.startswith("-") and "2-bad" in ln for ln in values)
+            assert any(ln.startswith("+") and "tag:" in ln and "1" in ln for ln in values)
+            manifest = lines[lines.index("manifest") + 1:]
+            removed = [ln for ln in manifest if ln.startswith("-") and not ln.startswith("---")]
+            added = [ln for ln in manifest if ln.startswith("+") and not ln.startswith("+++")]
+            assert any("image:" in ln and "web:2-bad" in ln for ln in removed)
+            assert any("image:" in ln and "web:1" in ln and "2-bad" not in ln for ln in added)
+            styles = {shown.plain[sp.start:sp.end]: str(sp.style) for sp in shown.spans}
+            assert "$error" in styles[next(ln for ln in removed if "web:2-bad" in ln)]
+            assert "$success" in styles[next(ln for ln in added if "web:1" in ln)]
+            await pilot.press("up")  # the deployed revision: nothing to diff
+            await until(pilot, lambda: "is the deployed one: nothing to diff" in box.render().plain)
+            await pilot.press("down")
+            await until(pilot, lambda: app.screen.selected().revision == 1 and "manifest" in box.render().plain)
 
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, HelmConfirm))
@@ -180,3 +214,24 @@ def test_a_deployment_outside_any_release_is_not_offered_helm(world, state_home)
             assert "Helm release" not in screen_text(app)
 
     asyncio.run(go())
+
+
+def test_the_diff_pane_is_capped_plain_and_coloured():
+    """Pure: each section capped (the rest counted), markup inert, +/- styled by theme variables."""
+    from types import SimpleNamespace
+
+    from screens.helm_history import diff_text
+
+    d = SimpleNamespace(revision=1, against=2, values=(),
+                        manifest=("--- revision 2 (deployed)", "+++ revision 1", "@@ -1 +1 @@",
+                                  "-image: [bold]web:2-bad[/]", "+image: web:1")
+                        + tuple(f"+line {i}" for i in range(20)))
+    c = diff_text(d, max_lines=5)
+    lines = c.plain.splitlines()
+    assert lines[0].startswith("revision 1 against deployed revision 2")
+    assert "values: no difference" in lines
+    assert "-image: [bold]web:2-bad[/]" in lines  # shown as text, not parsed as markup
+    assert "+line 0" not in lines and lines[-1] == "… 20 more lines of the manifest diff not shown"
+    styles = {c.plain[s.start:s.end]: str(s.style) for s in c.spans}
+    assert "$error" in styles["-image: [bold]web:2-bad[/]"] and "$success" in styles["+image: web:1"]
+    assert "$accent" in styles["@@ -1 +1 @@"]
