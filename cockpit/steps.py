@@ -49,6 +49,11 @@ class StepContext:
     """Index of the running step in its runbook (set by the executor)."""
     prepared: dict[str, Any] = field(default_factory=dict)
     """What :meth:`Step.prepare` returned (set by the executor before ``run``)."""
+    ask: Callable[[str], str] | None = None
+    """Ask the operator a question mid-step and wait for the answer (the full-screen cockpit
+    shows a modal; called from the step's worker thread, blocking it). A step names the
+    answers it accepts in the question (``traffic.shift``: ``continue`` or ``abort``) and
+    treats any other answer as its safe default. None where nobody can answer (CLI, tests)."""
 
     def backend(self, name: str) -> Any:
         from cockpit.errors import ConfigError

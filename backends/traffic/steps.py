@@ -14,13 +14,17 @@ judging after each (see :mod:`cockpit.traffic`).
 and plans every step's split before the intent (which carries the plan and the split it
 starts from); the weights of each step are their own intent/outcome pairs. The verdict for
 ``to`` comes from the balancer's own counts (HAProxy's ``show stat``, the Services'
-``/metrics``). When it gets worse, ``on_worse``: ``pause`` fails the step with the shift left
-where it is ("Paused"), ``abort`` puts the split back, ``continue`` goes on. A paused or
+``/metrics``); after each hold every backend's error rate is journaled too. When the verdict
+gets worse, ``on_worse``: ``pause`` fails the step with the shift left where it is
+("Paused"), ``abort`` puts the split back, ``continue`` goes on, ``ask`` waits at the split
+and asks the operator through ``ctx.ask`` (the TUI's modal: continue or abort; ``pause``
+where there is no one to ask). A paused or
 interrupted shift is continued by ``cockpit run --resume``: ``prepare`` finds this step's
 earlier shift and carries on after its last confirmed step, from the same starting split.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, field_validator, model_validator
@@ -28,8 +32,8 @@ from pydantic import BeforeValidator, field_validator, model_validator
 from cockpit.errors import Aborted, RolloutFailed
 from cockpit.durations import parse_duration
 from cockpit.steps import Step, StepContext, StepParams, step_kind
-from cockpit.traffic import (SHIFT, CountsJudge, HasErrorCounts, ShiftResult, fmt_split, make_plan,
-                             parse_steps, plan_from_intent, run_shift)
+from cockpit.traffic import (SHIFT, CountsJudge, HasErrorCounts, Judgement, ShiftPlan, ShiftResult, StepReport,
+                             fmt_split, make_plan, parse_steps, plan_from_intent, run_shift)
 
 
 Hold = Annotated[float, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
@@ -46,7 +50,8 @@ class TrafficShiftParams(StepParams):
     steps: tuple[int, ...] = (90, 70, 50, 25, 0)
     hold: Hold = 60.0
     stop_when_healthy: bool = False
-    on_worse: Literal["pause", "abort", "continue"] = "pause"
+    on_worse: Literal["ask", "pause", "abort", "continue"] = "pause"
+    """``ask``: the operator answers in the TUI (``ctx.ask``), ``pause`` where nobody can."""
 
     @field_validator("steps", mode="before")
     @classmethod
@@ -81,6 +86,38 @@ def earlier_shift(records: list[dict], step: int | None, route: str) -> dict | N
                 return r
             return None
     return None
+
+
+ANSWERS = ("continue", "abort")
+
+
+def worse_question(plan: ShiftPlan, step: StepReport, now: Judgement, before: Judgement) -> str:
+    """What the operator is asked when the verdict gets worse (answers: ``continue``/``abort``)."""
+    return (f"The verdict for {plan.to} got worse after step {step.index + 1} of {len(plan.steps)} "
+            f"({fmt_split(step.weights)}): {before.verdict.value} → {now.verdict.value} ({now.text}).\n"
+            f"The shift of {plan.route} is paused at this split.\n\n"
+            f"continue: go on to the next step · abort: put the split back to {fmt_split(plan.start)}")
+
+
+def on_worse(ctx: StepContext, params: TrafficShiftParams, plan: ShiftPlan) -> Callable[..., str]:
+    """``on_worse`` for :func:`run_shift`: the param, or with ``ask`` the operator's answer
+    through ``ctx.ask`` (the shift waits at its split meanwhile); ``pause`` when there is no
+    one to ask, the question fails, or the answer is neither ``continue`` nor ``abort``."""
+    def decide(step: StepReport, now: Judgement, before: Judgement) -> str:
+        if params.on_worse != "ask":
+            return params.on_worse
+        if ctx.ask is None:
+            ctx.log("verdict got worse and no one can be asked here: pausing the shift")
+            return "pause"
+        try:
+            answer = str(ctx.ask(worse_question(plan, step, now, before)) or "").strip().lower()
+        except Exception as exc:  # noqa: BLE001 — a failed question pauses; it never fails the shift's safety
+            ctx.log(f"could not ask the operator ({exc}): pausing the shift")
+            return "pause"
+        choice = answer if answer in ANSWERS else "pause"
+        ctx.log(f"operator answered {answer or 'nothing'!r}: {choice}")
+        return choice
+    return decide
 
 
 def report(result: ShiftResult) -> dict[str, Any]:
@@ -118,7 +155,7 @@ class TrafficShift(Step):
         port = traffic_port(ctx, params)
         plan = plan_from_intent(ctx.prepared)
         judge = CountsJudge(port, plan.route, plan.to) if isinstance(port, HasErrorCounts) else None
-        result = run_shift(port, plan, ctx.journal, judge=judge, on_worse=lambda *a: params.on_worse,
+        result = run_shift(port, plan, ctx.journal, judge=judge, on_worse=on_worse(ctx, params, plan),
                            cancel=ctx.cancel, log=ctx.log, resume="continues" in ctx.prepared, own_intent=False)
         if result.status == "paused":
             raise RolloutFailed(f"{result.reason}; traffic left at {fmt_split(result.weights)}",

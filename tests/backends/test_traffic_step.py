@@ -125,3 +125,77 @@ def test_drain_step_takes_an_instance_out_and_resume_reads_its_state(haproxy, tm
     assert haproxy.hits(10)["old"] == 10
     res = Executor(rb, journal, StepContext(backends={}, log=lambda s: None)).resume()
     assert res.ok and res.steps[0].status == "skipped"
+
+
+def rate_lines(journal):
+    return [r["line"] for r in journal.read() if r["type"] == "log" and r.get("source") == "traffic.shift"
+            and " error rates — " in r.get("line", "")]
+
+
+def test_every_versions_rate_is_journaled_after_each_hold(haproxy, traffic, tmp_path):
+    from cockpit.state import replay
+    from cockpit.traffic_view import shift_view
+
+    journal = Journal.open(tmp_path / "j.jsonl")  # new answers 500 to every request, old never fails
+    res = Executor(runbook(haproxy.socket, hold="0.4s"), journal, StepContext(backends={}, log=lambda s: None)).run()
+    assert res.ok, res.error
+    lines = rate_lines(journal)
+    assert [ln.split(" ")[1] for ln in lines] == ["1", "2", "3"]  # one line after each of the 3 holds
+    for ln in lines:
+        assert "old: " in ln and "new: " in ln, ln  # every version, not only the one keeping traffic
+    assert "old: 0.0% errors over" in lines[0] and "new: 100.0% errors over" in lines[0]
+    view = shift_view(replay(journal.read()))
+    assert set(view.rates) == {"old", "new"}
+    assert view.rates["old"].rate == 0.0 and view.rates["new"].rate == 1.0
+    assert view.rates["old"].requests > 0 and view.rates["new"].requests > 0
+
+
+def asked_shift(haproxy, tmp_path, answer):
+    journal = Journal.open(tmp_path / "j.jsonl")
+    questions = []
+
+    def log(line):  # the old release starts failing once step 2 is set: the verdict gets worse
+        if line.startswith("step 2/"):
+            haproxy.backends["old"].error_every = 1
+
+    def ask(question):  # what the TUI's modal would answer; the shift waits at its split meanwhile
+        questions.append((question, HAProxyTraffic(haproxy.socket).get_weights("app")))
+        haproxy.backends["old"].error_every = 0
+        return answer
+
+    ctx = StepContext(backends={}, log=log, ask=ask)
+    rb = runbook(haproxy.socket, steps="90,70,50,0", hold="0.5s", on_worse="ask")
+    return Executor(rb, journal, ctx).run(), questions, journal
+
+
+def test_ask_continue_goes_on_to_the_end(haproxy, traffic, tmp_path):
+    res, questions, journal = asked_shift(haproxy, tmp_path, "continue")
+    assert res.ok, res.error
+    assert len(questions) == 1
+    text, split_when_asked = questions[0]
+    assert "got worse after step 2 of 4" in text and "continue" in text and "abort" in text
+    assert split_when_asked == {"old": 30, "new": 70}  # paused at step 2's split while asked
+    assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 100, "new": 0}
+    assert [w["index"] for w in weights_intents(journal)] == [0, 1, 2, 3]
+
+
+def test_ask_abort_puts_the_split_back(haproxy, traffic, tmp_path):
+    res, questions, journal = asked_shift(haproxy, tmp_path, "abort")
+    assert res.status == "cancelled" and res.error.title == "Aborted", res.error
+    assert len(questions) == 1
+    assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 0, "new": 100}
+    intents = weights_intents(journal)
+    assert [w["index"] for w in intents] == [0, 1, -1] and intents[-1]["restore"] is True
+
+
+def test_ask_with_no_one_to_ask_pauses(haproxy, traffic, tmp_path):
+    journal = Journal.open(tmp_path / "j.jsonl")
+
+    def log(line):
+        if line.startswith("step 2/"):
+            haproxy.backends["old"].error_every = 1
+
+    rb = runbook(haproxy.socket, steps="90,70,50,0", hold="0.5s", on_worse="ask")
+    res = Executor(rb, journal, StepContext(backends={}, log=log)).run()
+    assert res.status == "failed" and res.error.title == "Paused", res.error
+    assert HAProxyTraffic(haproxy.socket).get_weights("app") == {"old": 30, "new": 70}

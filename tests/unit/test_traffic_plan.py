@@ -57,3 +57,19 @@ def test_judge_counts():
     assert judge_counts({"o": (0, 0)}, {"o": (100, 6)}, "o").verdict is Verdict.ROLLBACK_NOW
     assert judge_counts({"o": (100, 6)}, {"o": (200, 9)}, "o").verdict is Verdict.CONSIDER
     assert judge_counts({}, {}, "o").verdict is Verdict.INCONCLUSIVE
+
+
+def test_every_backends_rate_in_the_shape_the_view_folds():
+    from cockpit.traffic import judge_all, rates_text
+    from cockpit.traffic_view import rates_from_lines
+
+    every = judge_all({"old": (10, 0), "new": (5, 1)}, {"old": (1010, 4), "new": (405, 25), "idle": (0, 0)})
+    assert list(every) == ["old", "new", "idle"]
+    assert every["new"].verdict is Verdict.ROLLBACK_NOW and every["idle"].verdict is Verdict.INCONCLUSIVE
+    line = f"step 2 error rates — {rates_text(every)}"
+    assert line == ("step 2 error rates — old: 0.4% errors over 1000 requests — new: 6.0% errors over 400 requests"
+                    " — idle: no requests during the hold")
+    rates = rates_from_lines([line])
+    assert set(rates) == {"old", "new"}  # no requests: no rate shown rather than a made-up 0%
+    assert (rates["old"].rate, rates["old"].requests, rates["old"].step) == (0.004, 1000, 2)
+    assert (rates["new"].rate, rates["new"].requests) == (0.06, 400)
