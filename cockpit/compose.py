@@ -489,6 +489,13 @@ def helm_history(session: Any, release: str, namespace: str) -> Any:
     return HelmReleases(session.backend.t, namespace).history(release, namespace)
 
 
+def helm_diff(session: Any, release: str, namespace: str, revision: int) -> Any:
+    """*Thread.* ``revision``'s values and manifest diff against the deployed revision."""
+    from backends.helm.releases import HelmReleases, diff
+
+    return diff(HelmReleases(session.backend.t, namespace).history(release, namespace), revision)
+
+
 def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
     """The full-screen app's controllers (Textual-free, :mod:`cockpit.controllers`), wired to
     each other, to the settings and to the backends' builders; the app hosts them."""
@@ -530,6 +537,7 @@ def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
 
     app.helm = HelmController(app, app.data, app.incident, release_of=lambda t: helm_release_of(app.session, t),
                               history=lambda rel, ns: helm_history(app.session, rel, ns),
+                              diff=lambda rel, ns, rev: helm_diff(app.session, rel, ns, rev),
                               access=lambda: {"kubeconfig": getattr(app.session, "kubeconfig", None)
                                               or getattr(app.args, "kubeconfig", None),
                                               "context": getattr(app.args, "context", None)},
