@@ -114,6 +114,7 @@ class CockpitApp(DrillScoreHost, FleetHost, HelmHost, App):  # mixins: a drill's
     def _connected(self, session: Any, world: Any, stores: Any) -> None:
         self.session, self.world, self.incident.session, self.datalayer.stores = session, world, session, stores
         self.data.readonly = session.readonly
+        session.ask = flows.ask_from_worker(self, session.cancel)  # a step's question (a traffic shift that got worse)
         self.data.context = getattr(session.backend, "context", "")
         for part, text in self.datalayer.show_stores().items():
             self.notify(f"{part}: {text}", severity="error", timeout=10)

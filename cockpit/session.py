@@ -61,6 +61,9 @@ class Session:
     """Where lock warnings go (may be called from the lock's renew thread)."""
     cluster_note: str = ""
     kubeconfig: str | None = None
+    ask: Callable[[str], str] | None = field(default=None, repr=False)
+    """A step's question to the operator (the TUI's modal, from the worker thread): a traffic
+    shift whose verdict got worse asks continue or abort."""
     """The kubeconfig the backend was built from (a drill's temporary one): for tools that run Helm's own code."""
     """Why there is no cluster (``backend`` None): an observer following a journal without one."""
     _mutex: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -187,7 +190,7 @@ class Session:
             raise CockpitError("the journal records no rollback to resume", title="Cannot resume")
         self.cancel.clear()
         ctx = StepContext(backends={"kubernetes": self.backend, **self.backends}, log=log, cancel=self.cancel,
-                          readonly=self.readonly, namespace=target.namespace, target=target)
+                          readonly=self.readonly, namespace=target.namespace, target=target, ask=self.ask)
         req = RollbackRequest(target, to_revision=revision, why=why, source="tui", drill=self.drill,
                               reason=reason or f"rollback of {target} to {what}", timeout=300.0)
         return RollbackRun(req, journal, ctx, log_rate=50.0).run()

@@ -133,3 +133,38 @@ def choose_incident(app: Any, incidents: list[tuple[str, str]], then: Any) -> No
     from screens.incident_picker import IncidentPicker
 
     app.push_screen(IncidentPicker(incidents), then)
+
+
+def ask_from_worker(app: Any, cancel: Any) -> Any:
+    """A ``StepContext.ask`` for the full-screen cockpit: called from a step's worker thread, it
+    shows the question as a modal on the event loop and blocks the worker (never the loop)
+    until answered: y → "continue", n/esc → "abort". A cancelled run answers "abort" (and
+    closes the modal); an app that is closing answers "pause"."""
+    import threading
+
+    from screens.questions import ask
+
+    def ask_operator(question: str) -> str:
+        answered, box, shown = threading.Event(), [], []
+
+        def answer(yes: bool | None) -> None:
+            box.append("continue" if yes else "abort")
+            answered.set()
+
+        def show() -> None:
+            q = ask("The verdict got worse: continue the shift?", question, "continue the shift",
+                    "abort: put the split back")
+            shown.append(q)
+            app.push_screen(q, answer)
+
+        try:
+            app.call_from_thread(show)
+            while not answered.wait(0.25):
+                if cancel.is_set():
+                    app.call_from_thread(lambda: shown[0].dismiss(False) if shown[0].is_current else None)
+                    return "abort"
+        except RuntimeError:  # the app is closing: nobody to answer
+            return "pause"
+        return box[0]
+
+    return ask_operator
