@@ -24,6 +24,14 @@ if [ "$want_servers" = 1 ]; then
   # with it, so only install that where there is no kubectl at all.
   command -v kubectl >/dev/null || need+=(kubernetes-client)
 fi
+# Helm's own code (a Python 3.12 venv with helm-sdkpy and helm-python-sdk, for helm.rollback)
+# and Unleash (unleash-server on Node, for the flag backend's tests) need nothing from apt:
+# they install alongside the Debian packages.
+side=()
+if [ "$want_servers" = 1 ]; then
+  bash "$(dirname "$0")/install-helm.sh" & side+=($!)
+  bash "$(dirname "$0")/install-unleash.sh" & side+=($!)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -34,10 +42,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
-# Helm's own code for helm.rollback: a Python 3.12 venv with helm-sdkpy and helm-python-sdk
-[ "$want_servers" = 1 ] && bash "$(dirname "$0")/install-helm.sh"
-# Unleash (unleash-server 7.5.1 on Node) for the flag backend's tests
-[ "$want_servers" = 1 ] && bash "$(dirname "$0")/install-unleash.sh"
+for pid in "${side[@]}"; do wait "$pid"; done   # a failed side install fails the script
 
 extras=""
 [ "$want_servers" = 1 ] && extras="[test]"
