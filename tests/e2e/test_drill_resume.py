@@ -17,23 +17,9 @@ from pathlib import Path
 import pytest
 
 from cockpit.journal import read_journal
+from tests.e2e.test_tui_drill import _cap, _wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tui")]
-
-
-def _cap(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True).stdout
-
-
-def _wait(session: str, needle: str, timeout: float) -> str:
-    end = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < end:
-        screen = _cap(session)
-        if needle in screen:
-            return screen
-        time.sleep(0.3)
-    raise AssertionError(f"{needle!r} not on screen after {timeout}s:\n{screen}")
 
 
 def _keys(session: str, *keys: str) -> None:

@@ -6,45 +6,21 @@ cannot answer."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from cockpit.config import load_settings
 from cockpit.journal import read_journal
 from cockpit.model import Target
-from cockpit.world.world import World
 from tests.ui.fakes import args
+from tests.ui.test_flows import settings as flow_settings
+from tests.ui.test_flows import state_home, until, world  # noqa: F401 — fixtures
 
 pytestmark = pytest.mark.slow
 TARGET = Target("checkout", "shop")
 
 
-@pytest.fixture
-def state_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def world():
-    w = World("bad-image", speed=20).start()
-    yield w
-    w.stop()
-
-
 def settings():
-    return load_settings(use_file=False, env={"COCKPIT_WATCH__WINDOW_S": "3", "COCKPIT_WATCH__STABILIZATION_S": "1",
-                                              "COCKPIT_WATCH__INTERVAL_S": "1"})
-
-
-async def until(pilot, cond, timeout=20.0, step=0.1, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        await pilot.pause(step)
-    raise AssertionError(f"{what} not met within {timeout}s")
+    return flow_settings(COCKPIT_WATCH__INTERVAL_S="1")
 
 
 def verdict_text(app) -> str:

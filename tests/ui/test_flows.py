@@ -39,13 +39,13 @@ def settings(**env):
     return load_settings(use_file=False, env=base)
 
 
-async def until(pilot, cond, timeout=20.0, step=0.1):
+async def until(pilot, cond, timeout=20.0, step=0.1, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if cond():
             return True
         await pilot.pause(step)
-    raise AssertionError(f"condition not met within {timeout}s")
+    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 def live_revision(world) -> int:
