@@ -20,31 +20,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from backends.yamlrt import plain, round_trip
 from cockpit.errors import ConfigError, NotFoundError
 from cockpit.text import sanitize
 
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
 
 
-def _yaml():  # noqa: ANN202
-    from ruamel.yaml import YAML
-
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
-    return y
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node if node is None or isinstance(node, (bool, int, float)) else str(node)
 
 
 def service_image(text: str, service: str, *, source: str = "compose file") -> str | None:
     """The ``image`` of ``service`` in a compose document, or None when not set there."""
-    data = _yaml().load(text) or {}
+    data = round_trip().load(text) or {}
     svc = ((data.get("services") or {}) if isinstance(data, dict) else {}).get(service)
     if not isinstance(svc, dict):
         return None
@@ -53,7 +40,7 @@ def service_image(text: str, service: str, *, source: str = "compose file") -> s
 
 def set_service_image(text: str, service: str, image: str, *, source: str = "compose file") -> tuple[str, str]:
     """Return (new text, old image) with ``services.SERVICE.image`` set to ``image``."""
-    y = _yaml()
+    y = round_trip()
     data = y.load(text)
     services = data.get("services") if isinstance(data, dict) else None
     svc = services.get(service) if isinstance(services, dict) else None
@@ -99,9 +86,9 @@ def set_service_image(text: str, service: str, image: str, *, source: str = "com
     lines[line] = row[:col] + new_scalar + rest[end:]
     new_text = "".join(lines)
     # The only change must be that one value.
-    expect = _plain(data)
+    expect = plain(data)
     expect["services"][service]["image"] = image
-    if _plain(y.load(new_text)) != expect:
+    if plain(y.load(new_text)) != expect:
         raise ConfigError(f"{source}: could not rewrite the image of {sanitize(service)!r} safely (unusual YAML); edit it by hand")
     return new_text, old
 

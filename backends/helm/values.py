@@ -15,26 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from backends.yamlrt import plain, round_trip
 from cockpit.errors import ConfigError, NotFoundError
 from cockpit.text import sanitize
 
 _TEMPLATE = re.compile(r"\{\{|\$\{|\{%")
 
 
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
-    return y
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node if node is None or isinstance(node, (bool, int, float)) else str(node)
 
 
 def _walk(data: Any, key: str, source: str) -> tuple[Any, str]:
@@ -54,7 +41,7 @@ def _walk(data: Any, key: str, source: str) -> tuple[Any, str]:
 
 
 def get_value(text: str, key: str, *, source: str = "values file") -> Any:
-    holder, last = _walk(_yaml().load(text) or {}, key, source)
+    holder, last = _walk(round_trip().load(text) or {}, key, source)
     return holder[last]
 
 
@@ -73,7 +60,7 @@ def _scalar(value: str) -> str:
 
 def set_value(text: str, key: str, value: str, *, source: str = "values file") -> tuple[str, str]:
     """(new text, old value) with the scalar at ``key`` set to the string ``value``."""
-    y = _yaml()
+    y = round_trip()
     data = y.load(text)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: not a YAML mapping")
@@ -119,12 +106,12 @@ def set_value(text: str, key: str, value: str, *, source: str = "values file") -
         new_scalar = _scalar(value)
     lines[line] = row[:col] + new_scalar + rest[end:]
     new_text = "".join(lines)
-    expect = _plain(data)
+    expect = plain(data)
     target = expect
     for part in key.split(".")[:-1]:
         target = target[part]
     target[last] = value
-    if _plain(y.load(new_text)) != expect:
+    if plain(y.load(new_text)) != expect:
         raise ConfigError(f"{source}: could not rewrite {sanitize(key, max_len=100)!r} safely (unusual YAML); "
                           "edit it by hand")
     return new_text, str(old)
