@@ -101,7 +101,7 @@ def test_readonly_without_follow_lists_the_open_incidents_drills_included_and_fo
 
         app = CockpitApp(args(readonly=True, kubeconfig=str(tmp_path / "no-such-kubeconfig")), settings=settings())
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, IncidentPicker))
+            await until(pilot, lambda: isinstance(app.screen, IncidentPicker) and app.screen.query("#incidents"))  # composed, not only pushed
             ids = [app.screen.query_one("#incidents").get_option_at_index(i).id for i in range(2)]
             assert [p.rsplit("/", 1)[-1] for p in ids] == ["20261202T110000Z-shop-cart.jsonl",
                                                           "20261202T100000Z-shop-checkout.jsonl"]  # newest first

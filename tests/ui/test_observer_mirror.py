@@ -44,7 +44,7 @@ def test_an_observer_on_another_host_follows_the_incident_from_the_mirror(tmp_pa
         app = CockpitApp(args(readonly=True, follow=url, kubeconfig=str(tmp_path / "no-such-kubeconfig")),
                          settings=settings())
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, IncidentPicker))
+            await until(pilot, lambda: isinstance(app.screen, IncidentPicker) and app.screen.query("#incidents"))  # composed, not only pushed
             ids = [app.screen.query_one("#incidents").get_option_at_index(i).id for i in range(2)]
             assert ids == [incident_id(j.path), incident_id(older.path)]  # newest first
             await pilot.press("enter")

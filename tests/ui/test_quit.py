@@ -44,14 +44,14 @@ def test_q_with_an_open_incident_asks_and_names_what_stays(tmp_path, isolated):
         await asyncio.get_running_loop().run_in_executor(None, lambda: app.incident.open_for(TARGET, "test"))
         await until(pilot, lambda: app.data.state.target == "shop/checkout")
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, Question))
+        await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
         body = " ".join(str(w.render()) for w in app.screen.query("Static")).replace("\n", " ")
         assert "shop/checkout" in body and "stays" in body and "resume" in body and str(tmp_path / "incident.jsonl") in body
         await pilot.press("n")  # stay
         await pilot.pause(0.2)
         assert app.is_running and not isinstance(app.screen, Question)
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, Question))
+        await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running)
 
@@ -97,7 +97,7 @@ def test_q_during_a_rollback_exits_promptly_and_the_resume_sends_nothing_twice(t
         await until(pilot, lambda: any("rolled back" in line.line for line in app.data.state.log), timeout=30)
         assert app.data.state.run_status == "running"  # patched, waiting for the rollout
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, Question))
+        await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
         assert "stops waiting" in " ".join(str(w.render()) for w in app.screen.query("Static"))
         asked.append(time.monotonic())
         await pilot.press("y")
@@ -132,14 +132,14 @@ def test_q_during_a_fleet_rollback_asks_and_names_the_command_that_continues_it(
         await pilot.pause(0.2)
         app.fleet.view.busy, app.fleet.view.journal = "running", str(tmp_path / "fleet.jsonl")  # as FleetRun sets them
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, Question))
+        await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
         body = " ".join(str(w.render()) for w in app.screen.query("Static")).replace("\n", " ")
         assert "fleet rollback is running" in body and f"cockpit rollback --journal {tmp_path / 'fleet.jsonl'}" in body
         await pilot.press("n")
         await pilot.pause(0.2)
         assert app.is_running
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, Question))
+        await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running)
 

@@ -30,14 +30,14 @@ def test_a_step_asks_from_its_thread_and_the_keyboard_answers(tmp_path, monkeypa
             for key, expected in (("y", "continue"), ("n", "abort")):
                 t = threading.Thread(target=lambda: answers.append(session.ask("step 2: error rate 6% > 5% (was OK)")))
                 t.start()
-                await until(pilot, lambda: isinstance(app.screen, Question))
+                await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
                 assert "error rate 6%" in " ".join(str(w.render()) for w in app.screen.query("Static"))
                 await pilot.press(key)
                 await until(pilot, lambda: not t.is_alive())
                 assert answers[-1] == expected
             t = threading.Thread(target=lambda: answers.append(session.ask("step 3 got worse")))
             t.start()
-            await until(pilot, lambda: isinstance(app.screen, Question))
+            await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
             session.cancel.set()  # ctrl+x: the run is cancelled while the question is open
             await until(pilot, lambda: not t.is_alive() and not isinstance(app.screen, Question))
             assert answers[-1] == "abort"
