@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,41 @@ class Connection:
     kubeconfig: str | None = None
 
     def bearer(self) -> str | None:
-        if self.token_file:
-            try:
-                return Path(self.token_file).read_text().strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read token file {self.token_file}: {exc.strerror}") from None
-        return self.token
+        return TokenFile(self.token_file).read() if self.token_file else self.token
+
+
+class TokenFile:
+    """A bearer token kept in a file that is replaced while we run: a pod's service-account
+    token, which the kubelet rotates (an atomic swap of the projected volume's ``..data``
+    link) and which expires within the hour. The file is read again whenever its identity
+    (inode, size, mtime) changes — one ``stat`` per request, no timer; client-go reads it
+    again every minute. A file that cannot be read mid-swap keeps the last token."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._token = ""
+        self._lock = threading.Lock()
+
+    def read(self) -> str:
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            if self._token:
+                return self._token
+            raise ConfigError(f"cannot read token file {self.path}: {exc.strerror}") from None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    with open(self.path, encoding="utf-8") as fh:
+                        token = fh.read().strip()
+                except OSError as exc:
+                    if not self._token:
+                        raise ConfigError(f"cannot read token file {self.path}: {exc.strerror}") from None
+                    return self._token
+                self._stamp, self._token = stamp, token
+            return self._token
 
 
 def _default_paths(explicit: str | None) -> list[Path]:

@@ -40,7 +40,7 @@ from cockpit.errors import (CockpitError, ConfigError, ConflictError, NotFoundEr
                             UnreachableError)
 from cockpit.text import sanitize
 
-from backends.kubernetes.kubeconfig import Connection
+from backends.kubernetes.kubeconfig import Connection, TokenFile
 from backends.kubernetes.retries import IDEMPOTENT, RETRY_STATUS, read_with_retries
 
 USER_AGENT = f"cockpit/{__version__}"
@@ -175,7 +175,8 @@ class HttpTransport:
         self._local = threading.local()
         self._ssl = self._ssl_context() if self._scheme == "https" else None
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        token = conn.bearer()
+        self._token_file = TokenFile(conn.token_file) if conn.token_file else None
+        token = self._token_file.read() if self._token_file else conn.token
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         elif conn.username and conn.password is not None:
@@ -183,6 +184,14 @@ class HttpTransport:
 
             cred = base64.b64encode(f"{conn.username}:{conn.password}".encode()).decode()
             self._headers["Authorization"] = f"Basic {cred}"
+
+    def _auth(self) -> dict[str, str]:
+        """The headers to send, with the token file's current token (a rotated one at once)."""
+        if self._token_file is not None:
+            token = self._token_file.read()
+            if token and self._headers.get("Authorization") != f"Bearer {token}":
+                self._headers = {**self._headers, "Authorization": f"Bearer {token}"}
+        return self._headers
 
     def _ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context()
@@ -234,7 +243,7 @@ class HttpTransport:
         method = method.upper()
         _guard(self.readonly, method, path)
         url = self._url(path, _with_manager(method, query))
-        headers = {**self._headers, "Accept": accept}
+        headers = {**self._auth(), "Accept": accept}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -301,7 +310,7 @@ class HttpTransport:
         carries something that is not JSON raises UnreachableError (the caller re-lists)."""
         conn = self._new_connection(timeout + WATCH_GRACE)
         try:
-            conn.request("GET", self._url(path, query), headers=self._headers)
+            conn.request("GET", self._url(path, query), headers=self._auth())
             resp = conn.getresponse()
             if resp.status >= 400:
                 raise _error(resp.status, resp.read(), "GET", path, resp.getheader("Retry-After"))

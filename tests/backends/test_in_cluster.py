@@ -109,3 +109,23 @@ def test_an_ipv6_service_host_is_bracketed(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     conn = kubeconfig.load()
     assert conn.server == "https://[fd00:10:96::1]:443" and conn.namespace == "default"
+
+
+def test_a_rotated_service_account_token_is_sent_from_the_next_request_on(pod) -> None:
+    """The kubelet swaps the projected token (atomically) while the watcher runs; a transport
+    made before the swap sends the new token from its next request, without reconnecting."""
+    import os
+
+    w, sa = pod
+    kube = connect()
+    kube.list_deployments("shop")
+    assert w.api.credentials == {f"Bearer {TOKEN[-8:]}"}
+    rotated = TOKEN[:-8] + "R0tAtEd1"
+    (sa / "token.new").write_text(rotated + "\n")
+    os.replace(sa / "token.new", sa / "token")
+    kube.list_deployments("shop")
+    assert f"Bearer {rotated[-8:]}" in w.api.credentials
+    w.api.credentials.clear()
+    (sa / "token").unlink()  # mid-swap: the file is briefly missing → the last token is kept
+    kube.list_deployments("shop")
+    assert w.api.credentials == {f"Bearer {rotated[-8:]}"}
