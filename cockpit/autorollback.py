@@ -9,6 +9,12 @@
 - **The same check interval, stabilization window and countdown** for both, from the one
   policy (:class:`cockpit.decision.Policy`, ``watch.*``); the countdown is a
   :class:`Countdown` the operator can abort.
+- **Never undoing the cockpit's own rollback**: when the live template is the one the cockpit
+  rolled back *to* (its note on the deployment, ``cockpit.io/last-rollback``, read by every
+  replica and bastion) and the revision chosen is the one it rolled back *from*, the plan is
+  refused (:func:`undoes`) — a watcher restarted without its journal, or a new leader, would
+  otherwise bring the bad release back when the rolled-back-to revision is bad too. A
+  person decides.
 - **Never on missing data**: triggers come from the decision engine, which never fires on
   inconclusive readings (the Kubernetes API and the metrics both unreachable is
   INCONCLUSIVE). A manual rollback stays possible.
@@ -17,11 +23,12 @@ The rollback itself is :class:`cockpit.rollback.RollbackRun` — the same path a
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cockpit import events as ev
-from cockpit.errors import RolloutFailed
+from cockpit.errors import ConflictError, RolloutFailed
 from cockpit.model import Revision, Target
 from cockpit.state import IncidentState
 
@@ -77,12 +84,31 @@ def already_used(state: IncidentState | None, target: Target | str) -> bool:
     return fired > 0
 
 
+def undoes(note: Mapping[str, Any] | None, live_hash: str, to_hash: str) -> bool:
+    """Would going from the live template ``live_hash`` to ``to_hash`` undo the cockpit's last
+    rollback (``note``: its note on the deployment)? True when the live template is the one it
+    rolled back to and ``to_hash`` the one it rolled back from."""
+    return bool(note and note.get("from_template_hash") and note.get("from_template_hash") == to_hash
+                and note.get("to_template_hash") == live_hash)
+
+
 def plan(history: Sequence[Revision], seen_healthy: set[str], state: IncidentState | None,
-         target: Target | str) -> AutoPlan:
-    """Which revision an automatic rollback of ``target`` goes to, and why."""
+         target: Target | str, note: Mapping[str, Any] | None = None) -> AutoPlan:
+    """Which revision an automatic rollback of ``target`` goes to, and why. ``note``: the
+    cockpit's note of its last rollback on the deployment; ConflictError ("Already rolled
+    back") when the plan would undo that rollback (see :func:`undoes`)."""
     number, why = choose_revision(history, set(seen_healthy) | healthy_in_journal(state, target))
     chosen = next((r for r in history if r.number == number), None)
     live = next((r for r in history if r.live), None)
+    if note and live is not None and chosen is not None and undoes(note, live.template_hash, chosen.template_hash):
+        where = f"{target.name} -n {target.namespace}" if isinstance(target, Target) else str(target)
+        raise ConflictError(
+            f"the live revision {live.number} is what {note.get('by') or 'the cockpit'} rolled back to at "
+            f"{note.get('at') or '?'} (from revision {note.get('from_revision', '?')}); an automatic rollback to "
+            f"revision {number} would bring back the release rolled back from",
+            title="Already rolled back",
+            hint=f"a person decides: `cockpit history {where}` shows the revisions; "
+                 f"`cockpit rollback {where} --to-revision N` goes to one on purpose")
     return AutoPlan(number, why, tuple(chosen.images) if chosen else (), live.number if live else None)
 
 

@@ -520,7 +520,8 @@ def wire_controllers(app: Any, settings: Any, readonly: bool) -> None:
                                countdown_s=getattr(watch, "countdown_s", 10.0), roll_back=app.start_rollback,
                                record_if_open=app.incident.record_if_open,
                                incident=lambda t: app.incident.open_for(t, "automatic rollback"), history=lambda t: app.session.history(t),
-                               journal_samples_s=getattr(watch, "journal_samples_s", 10.0))
+                               journal_samples_s=getattr(watch, "journal_samples_s", 10.0),
+                               note=lambda t: getattr(app.session.backend, "rollback_note", lambda _t: None)(t))
     app.answers = AnswersController(app, app.data, app.incident, app.live)
     app.checklist = ChecklistRunner(app, app.data, app.incident, app.live, window_s=window_s)
     app.cluster = ClusterView(app, app.data, app.live, app.checklist)

@@ -62,7 +62,7 @@ from cockpit.decision import (
 from cockpit import autorollback
 from cockpit import events as ev
 from cockpit.autorollback import choose_revision
-from cockpit.errors import Aborted, CockpitError, ConfigError, LockedError, NotFoundError, RolloutFailed
+from cockpit.errors import Aborted, CockpitError, ConfigError, ConflictError, LockedError, NotFoundError, RolloutFailed
 from cockpit.model import Revision, Target
 from cockpit.ports import MetricsSource
 from cockpit.sampling import SampleThinner
@@ -326,6 +326,7 @@ class Watcher:
             return True
         try:
             history = self.backend.history(self.target)
+            note = self._rollback_note()
         except ConfigError:
             raise
         except CockpitError as exc:
@@ -333,6 +334,16 @@ class Watcher:
                            "trying again at the next check")
             return False
         bad = next((r for r in history if r.live), self.live)
+        try:
+            auto = autorollback.plan(history, self.healthy, state, self.target, note=note)
+        except ConflictError as exc:  # it would undo the cockpit's own rollback: a person decides
+            self.triggered = True
+            j = self.open_journal(force=True)
+            if j is not None:
+                j.write(ev.Trigger(target=str(self.target), name=trig.name, reason=trig.reason.text, count=trig.count,
+                                   auto=False, why=f"not sent: {exc.message}", readonly=self.readonly))
+            self._say(f"TRIGGER {trig.reason.text} — auto-rollback NOT sent: {exc.message}; {exc.hint}")
+            return True
         incident = incident_id(self.target, bad)
         if self.leadership is not None and not self._leader_may_act(trig, incident, bad):
             return True
@@ -345,7 +356,7 @@ class Watcher:
                                "acts only once the lock is free and the trigger still stands")
                 return False
         try:
-            return self._act(trig, history, bad, incident, countdown, lock)
+            return self._act(trig, auto, bad, incident, countdown, lock)
         finally:
             if lock is not None:
                 lock.release()
@@ -374,14 +385,17 @@ class Watcher:
                   f"{bad.number if bad else '?'} is still live, so this leader takes it over")
         return True
 
-    def _act(self, trig: Any, history: list[Revision], bad: Revision | None, incident: str, countdown: float,
+    def _rollback_note(self) -> dict | None:
+        """The cockpit's note of its last rollback on the deployment, where the backend keeps one."""
+        read = getattr(self.backend, "rollback_note", None)
+        return read(self.target) if callable(read) else None
+
+    def _act(self, trig: Any, auto: autorollback.AutoPlan, bad: Revision | None, incident: str, countdown: float,
              lock: Any) -> bool:
         self.triggered = True
         if bad is not None and bad.created is not None:
             self.bad_release_at = bad.created.timestamp()
         j = self.open_journal(force=True)
-        state = self._state()
-        auto = autorollback.plan(history, self.healthy, state, self.target)
         images = ", ".join(auto.images)
         what = "the runbook" if self.runbook_runner else f"rollback of {self.target} to revision {auto.to_revision} ({images})"
         if j is not None:

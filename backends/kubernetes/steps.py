@@ -56,11 +56,11 @@ def refuse_bringing_back(target: Target, plan: Any) -> None:
     without the journal, from any bastion)."""
     from cockpit.errors import ConflictError
 
+    from cockpit.autorollback import undoes
+
     note = plan.last_rollback
     live = plan.live
-    if not note or live is None or not note.get("from_template_hash"):
-        return
-    if note["from_template_hash"] != plan.template_hash or note.get("to_template_hash") != live.template_hash:
+    if live is None or not undoes(note, live.template_hash, plan.template_hash):
         return
     images = ", ".join(note.get("from_images") or plan.images)
     from cockpit.locks import format_since, parse_time

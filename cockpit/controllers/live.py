@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cockpit.errors import CockpitError
+from cockpit.errors import CockpitError, ConflictError
 from cockpit.model import Target
 
 
@@ -30,7 +30,8 @@ class LiveController:
                  roll_back: Callable[[Target, int, tuple[str, ...]], None] | None = None,
                  record_if_open: Callable[..., None] | None = None,
                  incident: Callable[[Target], Any] | None = None,
-                 history: Callable[[Target], list] | None = None, journal_samples_s: float = 10.0) -> None:
+                 history: Callable[[Target], list] | None = None, journal_samples_s: float = 10.0,
+                 note: Callable[[Target], dict | None] | None = None) -> None:
         """``build(target) → (engine, sources, note)`` (the composition root's); ``roll_back``
         starts a rollback (``revision`` 0: the previous one); ``record_if_open(type, **data)``
         journals into an incident that is already open; ``incident(target)`` (thread) opens the
@@ -49,6 +50,8 @@ class LiveController:
         self.auto = Countdown(countdown_s=countdown_s)
         self.incident = incident
         self.history = history or (lambda target: [])
+        self.note = note or (lambda target: None)
+        """*Thread.* The cockpit's note of its last rollback on the deployment (None: none)."""
         self.cluster_ok: bool | None = None
         """Did this session's last call to the Kubernetes API answer (the snapshot poll)?"""
         self.healthy_revisions: set[int] = set()
@@ -241,6 +244,7 @@ class LiveController:
     def _decide(self, target: Target, trigger: Any) -> None:
         """*Thread.* The shared policy: once per incident, which revision and why; journaled."""
         from cockpit import autorollback
+        from cockpit import events as ev
         from cockpit.state import replay
 
         try:
@@ -255,7 +259,17 @@ class LiveController:
                 return
             history = self.history(target)
             seen = {r.template_hash for r in history if r.number in self.healthy_revisions and r.template_hash}
-            plan = autorollback.plan(history, seen, state, target)
+            try:
+                plan = autorollback.plan(history, seen, state, target, note=self.note(target))
+            except ConflictError as exc:  # it would undo the cockpit's own rollback: a person decides
+                journal.write(ev.Trigger(target=str(target), name=str(getattr(trigger, "name", "")),
+                                         reason=str(getattr(getattr(trigger, "reason", None), "text", "")),
+                                         count=getattr(trigger, "count", None), auto=False, why=f"not sent: {exc.message}"))
+                self.auto.done = True
+                self.plan = None
+                self.host.call_from_thread(lambda: self.host.notify(
+                    f"automatic rollback NOT sent: {exc.message}", severity="warning"))
+                return
             journal.write(autorollback.trigger_event(target, trigger, plan, armed=True, readonly=False,
                                                      countdown_s=self.auto.countdown_s))
         except BaseException:

@@ -46,7 +46,7 @@ HISTORY = [Revision(1, ("registry.example/shop/checkout:1.4.1",), template_hash=
            Revision(3, ("registry.example/shop/checkout:1.5.0",), template_hash="h3", live=True)]
 
 
-def controller(countdown_s: float = 30.0, sources=None, journal_path=None):
+def controller(countdown_s: float = 30.0, sources=None, journal_path=None, note=None):
     """A live controller with fake metrics sources; the incident is a real journal (opened when
     an armed trigger fires, as the app's Incident.open_for does) and the history fixed data."""
     host, data = InlineHost(), UIData()
@@ -73,7 +73,8 @@ def controller(countdown_s: float = 30.0, sources=None, journal_path=None):
 
     live = LiveController(host, data, build=build, window_s=60.0, countdown_s=countdown_s,
                           roll_back=lambda t, rev, images, **why: rolled.append((t, rev, images, why)),
-                          record_if_open=record_if_open, incident=incident, history=lambda target: HISTORY)
+                          record_if_open=record_if_open, incident=incident, history=lambda target: HISTORY,
+                          note=lambda target: note)
     data.target = TARGET
     return live, host, data, built, rolled, journaled
 
@@ -167,6 +168,30 @@ def test_the_revision_last_seen_healthy_wins(tmp_path):
     live.toggle_arm()
     live.deliver(triggered(live))
     assert rolled[0][1] == 1 and rolled[0][3]["why"] == "revision 1 was last seen healthy"
+
+
+def test_an_armed_cockpit_never_undoes_the_cockpits_own_rollback(tmp_path):
+    """The live revision 3 is what an earlier rollback (another session: no journal here) went
+    to, away from revision 2's template: "the previous revision" would bring it back."""
+    path = tmp_path / "j.jsonl"
+    note = {"by": "ana@bastion-2", "at": "2026-12-02T06:41:00Z", "from_revision": 2, "to_revision": 3,
+            "from_template_hash": "h2", "to_template_hash": "h3"}
+    live, host, data, _, rolled, _ = controller(countdown_s=0.0, journal_path=path, note=note)
+    live.toggle_arm()
+    live.deliver(triggered(live))
+    assert rolled == [] and data.auto_remaining is None and host.errors == []
+    assert host.toasts[-1][0] == "warning"
+    assert "automatic rollback NOT sent: the live revision 3 is what ana@bastion-2 rolled back to" in host.toasts[-1][1]
+    trig = next(r for r in read_journal(path) if r["type"] == "trigger")
+    assert trig["auto"] is False and "would bring back the release rolled back from" in trig["why"]
+    live.deliver(triggered(live))
+    assert rolled == []
+    # a note about another rollback (the live template is not the one it went to) changes nothing
+    other = dict(note, to_template_hash="h9")
+    live2, _, _, _, rolled2, _ = controller(countdown_s=0.0, journal_path=tmp_path / "k.jsonl", note=other)
+    live2.toggle_arm()
+    live2.deliver(triggered(live2))
+    assert [r[1] for r in rolled2] == [2]
 
 
 def test_the_operator_aborts_the_countdown_and_nothing_is_rolled_back(tmp_path):

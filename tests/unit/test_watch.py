@@ -260,6 +260,35 @@ def test_never_triggers_twice_for_one_incident_nor_after_a_restart(world, tmp_pa
     assert [r["type"] for r in j.read()].count("intent") == 1
 
 
+def test_a_watch_without_the_journal_never_undoes_the_cockpits_rollback(world, tmp_path):
+    """A restarted pod or a new leader has neither the journal nor the first watch's memory:
+    when the rolled-back-to revision is bad too, "the previous revision" is the release rolled
+    back from. The note on the deployment says so: the trigger is journaled, nothing is sent."""
+    w0 = world("bad-image")
+    b = backend(w0)
+    src = ImageSource(w0, bad={BAD, GOOD})
+    first = make(w0, FakeTime(), src, out=[], journal=Journal.open(tmp_path / "a.jsonl"), auto_rollback=True,
+                 backend=b, policy=policy(verify_timeout_s=200))
+    with pytest.raises(RolloutFailed, match="not verified"):
+        first.run(duration=3600)
+    assert patches(w0) == 1 and src.live_image() == GOOD
+    out: list[str] = []
+    j = Journal.open(tmp_path / "b.jsonl")
+    fresh = make(w0, FakeTime(), src, out=out, journal=j, auto_rollback=True, backend=b)
+    for _ in range(8):
+        fresh.tick()
+        fresh.sleep(5)
+    text = "\n".join(out)
+    assert "auto-rollback NOT sent: the live revision 4 is what" in text, text
+    assert "(from revision 3); an automatic rollback to revision 3 would bring back the release rolled back from" in text
+    assert "`cockpit rollback checkout -n shop --to-revision N`" in text
+    assert text.count("auto-rollback NOT sent") == 1 and "AUTO-ROLLBACK in" not in text
+    assert patches(w0) == 1 and src.live_image() == GOOD
+    trig = [r for r in j.read() if r["type"] == "trigger"]
+    assert len(trig) == 1 and trig[0]["auto"] is False and trig[0]["why"].startswith("not sent: the live revision 4")
+    assert "intent" not in types(j)
+
+
 # --------------------------------------------------------------------------- inconclusive data
 
 
