@@ -381,6 +381,15 @@ class Watcher:
             return False
         # "acting": the last leader stopped between its record and the outcome; the bad
         # template is still live (it was just read), so its rollback did not take effect.
+        if rec.get("by") == getattr(self.leadership, "identity", None):
+            return True  # this replica's own earlier try, deferred before anything was sent
+        tries = _attempt(rec)
+        if tries >= MAX_ATTEMPTS:
+            self.triggered = True
+            self._say(f"TRIGGER {trig.reason.text} — {tries} leaders started the rollback of this incident and "
+                      f"stopped before it took effect (the last: {by} at {at}); not again — a person decides "
+                      f"(`cockpit rollback {self.target.name} -n {self.target.namespace}`)")
+            return False
         self._say(f"{by} started the rollback of this incident at {at} and stopped; revision "
                   f"{bad.number if bad else '?'} is still live, so this leader takes it over")
         return True
@@ -463,6 +472,11 @@ class Watcher:
             return
         entry = {"incident": incident, "state": state, "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "from_revision": bad.number if bad else None, "to_revision": auto.to_revision}
+        # the how-manieth leader starts this rollback (capped: MAX_ATTEMPTS); "done" keeps the count
+        rec = self.leadership.incident(str(self.target)) or {}
+        same = rec.get("incident") == incident and rec.get("state") == "acting"
+        again = state == "acting" and rec.get("by") != getattr(self.leadership, "identity", None)
+        entry["attempt"] = (_attempt(rec) + again) if same else 1
         try:
             self.leadership.record_incident(str(self.target), entry)
         except LockedError as exc:
@@ -629,6 +643,18 @@ class Watcher:
             self._say("stopped")
             return 0
         return 0
+
+
+MAX_ATTEMPTS = 3
+"""Leaders that may start one incident's rollback: a rollback that stopped (its leader died
+or it failed) before taking effect this many times is left to a person."""
+
+
+def _attempt(rec: dict) -> int:
+    """How many leaders started the incident's rollback, per its record on the Lease (cluster
+    data: anything but a positive number counts as one)."""
+    n = rec.get("attempt")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
 
 
 def incident_id(target: Target, bad: Revision | None) -> str:

@@ -315,7 +315,7 @@ def test_print_manifest_applies_against_the_world_with_real_kubectl(world, kubec
     assert rb["roleRef"]["name"] == "cockpit-watch" and rb["subjects"][0]["name"] == "cockpit-watch"
 
 
-def _seed_incident(world: World, state: str, by: str = "watch-0_dead") -> str:
+def _seed_incident(world: World, state: str, by: str = "watch-0_dead", attempt: int | None = None) -> str:
     """The leader Lease as a dead leader left it: expired, with this incident recorded."""
     from backends.kubernetes.backend import connect
     from backends.kubernetes.lease import microtime
@@ -325,7 +325,8 @@ def _seed_incident(world: World, state: str, by: str = "watch-0_dead") -> str:
     live = next(r for r in kube.history(Target("checkout", "shop")) if r.live)
     incident = f"shop/checkout@{live.number}:{live.template_hash}"
     record = {"shop/checkout": {"incident": incident, "state": state, "by": by, "at": "2026-12-02T06:41:00Z",
-                                "from_revision": live.number, "to_revision": 2}}
+                                "from_revision": live.number, "to_revision": 2,
+                                **({"attempt": attempt} if attempt is not None else {})}}
     kube.t.request("POST", "/apis/coordination.k8s.io/v1/namespaces/shop/leases", body={
         "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": "cockpit-watch-checkout", "namespace": "shop",
@@ -354,9 +355,19 @@ def test_an_incident_a_dead_leader_was_acting_on_is_taken_over_once(bad_world, r
     assert r.stop() == 0
     assert len(patches(bad_world)) == 1
     rec = json.loads(lease(bad_world)["metadata"]["annotations"]["cockpit.io/watch-incidents"])["shop/checkout"]
-    assert rec["state"] == "done" and rec["by"] == "W"
+    assert rec["state"] == "done" and rec["by"] == "W" and rec["attempt"] == 2  # the second leader to start it
     spec = lease(bad_world)["spec"]
     assert spec["leaseTransitions"] == 4 and "holderIdentity" not in spec  # took it over (+1), then released
+
+
+def test_a_rollback_three_leaders_started_and_never_finished_is_left_to_a_person(bad_world, replicas) -> None:
+    _seed_incident(bad_world, "acting", attempt=3)
+    r = replicas(bad_world, "W", watch_args(*le(), "--duration", "12"))
+    r.wait_for(r"TRIGGER .* — 3 leaders started the rollback of this incident and stopped before it took effect "
+               r"\(the last: watch-0_dead at 2026-12-02T06:41:00Z\); not again — a person decides", timeout=30)
+    assert r.proc.wait(timeout=30) == 0
+    assert not patches(bad_world) and "AUTO-ROLLBACK" not in r.out
+    assert r.out.count("leaders started the rollback") == 1
 
 
 def test_probes_say_alive_ready_and_who_leads(bad_world, replicas) -> None:
