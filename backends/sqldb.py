@@ -1,0 +1,588 @@
+"""What the SQL database backends (:mod:`backends.postgres`, :mod:`backends.mysql`) share.
+
+Only the logic that is the same for both lives here, parameterised by what differs (the
+product's name, the step kinds' prefix, the evidence sub-directory, wording): the error
+classes, password scrubbing, a :class:`SqlBackend` base (identity, readonly refusal, the
+database-name guard, statement cancel from a watcher thread), the runbook steps' plumbing
+(backend from the context, journal records, evidence paths, row-count snapshots, integrity
+logging) and the headless commands' helpers (journaled actions, prompts, the ``counts``,
+``integrity``, ``migrations``, ``backups`` and ``restore`` actions). Driver calls, SQL and
+dump tools stay in each backend. Cheap to import: the CLI builds every parser.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import CockpitError, ConfigError, ConflictError, ReadonlyError
+from cockpit.text import redact_url, sanitize
+
+# ---------------------------------------------------------------------------- errors
+
+
+class AuthenticationError(ConfigError):
+    """The server rejected our credentials."""
+
+    title = "Authentication failed"
+
+
+class ConfirmationMismatch(ConflictError):
+    """The operator typed something other than the name a destructive action requires."""
+
+    title = "Confirmation mismatch"
+
+
+class QueryError(CockpitError):
+    """A statement failed on the server (timeout, permissions, bad SQL)."""
+
+    title = "Query failed"
+
+
+def scrub(text: str, password: str, *, separators: str = "=") -> str:
+    """``text`` without the password: URLs redacted, the password itself and any
+    ``password<sep>value`` replaced by ``***``, then sanitised and capped."""
+    text = redact_url(text)
+    if password:
+        text = text.replace(password, "***")
+    text = re.sub(rf"(?i)(password\s*[{separators}]\s*)('[^']*'|\S+)", r"\1***", text)
+    return sanitize(text, max_len=1000)
+
+
+def stamp(text: str) -> datetime | None:
+    """``20240131120000`` (Rails, EF Core prefixes) as a UTC datetime."""
+    m = re.match(r"^(\d{14})", text or "")
+    if not m:
+        return None
+    try:
+        return datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------- the backend base
+
+
+class SqlBackend:
+    """Behaviour both SQL backends share. A subclass sets :attr:`product` (for messages),
+    :attr:`read_statement` and :attr:`read_wording` (what readonly lets through),
+    :attr:`watch_name` (the cancel watcher thread's prefix), ``dsn``, ``readonly`` and
+    ``_password``, and implements :meth:`_interrupter`."""
+
+    product: str
+    read_statement: re.Pattern[str]
+    read_wording: str
+    watch_name: str
+    dsn: str
+    readonly: bool
+    _password: str
+
+    @property
+    def display_dsn(self) -> str:
+        """The DSN without its password, for screens, logs, the journal and reports."""
+        return self.scrub(redact_url(self.dsn))
+
+    @property
+    def database(self) -> str:  # pragma: no cover - each backend says
+        raise NotImplementedError
+
+    def scrub(self, text: str) -> str:
+        raise NotImplementedError  # pragma: no cover - each backend's separators
+
+    def _refuse_if_readonly(self, action: str) -> None:
+        if self.readonly:
+            raise ReadonlyError(f"{action} refused: the {self.product} backend is readonly; nothing was sent")
+
+    def _check_read(self, statement: str) -> None:
+        if self.readonly and not self.read_statement.match(statement):
+            raise ReadonlyError(f"readonly: only {self.read_wording} statements run; refused before sending")
+
+    def _confirm_database(self, confirm: str, what: str) -> None:
+        if (confirm or "").strip() != self.database:
+            raise ConfirmationMismatch(
+                f"{what} refused: you typed {sanitize(confirm or '')!r}, the database is {self.database!r}",
+                hint="type the database name exactly to confirm")
+
+    def _interrupter(self, conn: Any) -> Callable[[], None]:
+        """What stops ``conn``'s running statement (called from the watcher thread)."""
+        raise NotImplementedError  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _cancel_on(self, conn: Any, cancel: threading.Event | None) -> Iterator[None]:
+        """Stop the running statement when ``cancel`` is set (a watcher thread polls it)."""
+        if cancel is None:
+            yield
+            return
+        finished = threading.Event()
+        interrupt = self._interrupter(conn)
+
+        def watch() -> None:
+            while not finished.is_set():
+                if cancel.wait(0.1):
+                    if not finished.is_set():
+                        with contextlib.suppress(Exception):
+                            interrupt()
+                    return
+
+        t = threading.Thread(target=watch, daemon=True, name=f"{self.watch_name}-cancel-watch")
+        t.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            t.join(1)
+
+    @staticmethod
+    def compare_counts(before: Mapping[str, int], after: Mapping[str, int]) -> list[Any]:
+        """Per table, in the order first seen; ``changed`` marks the differences."""
+        from backends.postgres.models import CountDiff
+
+        names = list(dict.fromkeys([*before, *after]))
+        return [CountDiff(table=n, before=before.get(n), after=after.get(n)) for n in names]
+
+    def backup(self, directory: str | Path, **kw: Any) -> Iterator[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def backup_now(self, directory: str | Path, **kw: Any) -> Any:
+        """Run :meth:`backup` to the end; the finished backup."""
+        last = None
+        for last in self.backup(directory, **kw):
+            pass
+        assert last is not None and last.backup is not None
+        return last.backup
+
+
+def long_transactions_from_rows(rows: Iterable[tuple]) -> list[Any]:
+    """Rows of (id, user, application, client, state, started, age, query, wait) as
+    sanitised :class:`LongTransaction` items."""
+    from backends.postgres.models import LongTransaction
+
+    return [
+        LongTransaction(
+            pid=int(r[0]), user=sanitize(r[1] or "", max_len=200), application=sanitize(r[2] or "", max_len=200),
+            client=sanitize(r[3] or "local", max_len=200), state=sanitize(r[4] or "", max_len=100),
+            xact_start=r[5], age_seconds=float(r[6] or 0.0), query=sanitize(r[7] or "", max_len=1000),
+            wait_event=sanitize(r[8] or "", max_len=100),
+        )
+        for r in rows
+    ]
+
+
+def recorded(path: Path) -> tuple[str | None, dict]:
+    """The sha256 recorded beside a backup (``.sha256``, else its ``.json``) and its metadata."""
+    import json
+
+    meta: dict = {}
+    mp = path.with_name(path.name + ".json")
+    if mp.exists():
+        try:
+            meta = json.loads(mp.read_text())
+        except (OSError, ValueError):
+            meta = {}
+    sp = path.with_name(path.name + ".sha256")
+    digest = None
+    if sp.exists():
+        digest = (sp.read_text().split() or [None])[0]
+    return digest or meta.get("sha256"), meta
+
+
+def list_backups(directory: Path, *, suffix: str, verify: bool, verify_backup: Callable[[Path], Any]) -> list[Any]:
+    """Backups (``*suffix``) in ``directory``, newest first (``verified`` None unless ``verify``:
+    then each comes from ``verify_backup``, else from what is recorded beside it)."""
+    from backends.postgres.models import BackupInfo
+
+    if not directory.is_dir():
+        return []
+    out: list[Any] = []
+    for path in sorted(directory.glob("*" + suffix)):
+        if verify:
+            out.append(verify_backup(path))
+            continue
+        digest, meta = recorded(path)
+        try:
+            created = datetime.fromisoformat(meta["created"]) if meta.get("created") else None
+        except ValueError:
+            created = None
+        out.append(BackupInfo(path=path, size=path.stat().st_size, sha256=digest or "",
+                              database=sanitize(meta.get("database", "")), created=created,
+                              dsn=sanitize(meta.get("dsn", "")), duration=meta.get("duration")))
+    out.sort(key=lambda b: (b.created or datetime.fromtimestamp(b.path.stat().st_mtime, timezone.utc)), reverse=True)
+    return out
+
+
+# ---------------------------------------------------------------------------- runbook steps
+
+
+def backend_for(ctx: Any, params: Any, cls: type, name: str) -> Any:
+    """The step's backend: its own ``dsn`` (a secret), else the context's ``name`` backend (an
+    instance of ``cls``, made readonly when the run is, a DSN string or ``{"dsn": ...}``)."""
+    if params.dsn is not None:
+        return cls(params.dsn.get_secret_value(), readonly=ctx.readonly, statement_timeout=params.statement_timeout)
+    configured = ctx.backend(name)
+    if isinstance(configured, cls):
+        if ctx.readonly and not configured.readonly:
+            return cls(configured.dsn, readonly=True, statement_timeout=configured.statement_timeout)
+        return configured
+    dsn = configured.get("dsn") if isinstance(configured, dict) else configured
+    if not isinstance(dsn, str):
+        raise ConfigError(f"the {name} backend must be a DSN, {{dsn: ...}} or a {cls.__name__}")
+    return cls(dsn, readonly=ctx.readonly, statement_timeout=params.statement_timeout)
+
+
+def record(ctx: Any, type_: str, **data: Any) -> None:
+    if ctx.journal is not None:
+        ctx.journal.append(type_, step=getattr(ctx, "step_index", None), **data)
+
+
+def jsonable(value: Any) -> Any:
+    from cockpit.output import _jsonable as j
+
+    return j(value)
+
+
+def evidence(ctx: Any, sub: str, explicit: str | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if ctx.evidence_dir is None:
+        raise ConfigError("this step needs an evidence directory", hint="set dir: in the step or run with an incident")
+    return Path(ctx.evidence_dir) / sub
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "snapshot"
+
+
+def log_histories(ctx: Any, histories: list, title: str) -> None:
+    if not histories:
+        ctx.log(f"{title}: no migration tables found")
+    for h in histories:
+        ctx.log(f"{title}: {h.framework} ({h.table}, {h.total} applied)")
+        for m in h.migrations[:5]:
+            when = f" {m.applied_at:%Y-%m-%d %H:%M}" if m.applied_at else ""
+            ctx.log(f"  {m.name}{when}{' ' + m.detail if m.detail else ''}")
+
+
+def follow(ctx: Any, progress: Iterable[Any]) -> Any:
+    """Log each progress item's message; the finished backup of the last ``done`` one, if any."""
+    info = None
+    for p in progress:
+        if p.message:
+            ctx.log(p.message)
+        if p.done:
+            info = p.backup
+    return info
+
+
+def migrations_step(ctx: Any, backend: Any, limit: int) -> dict[str, Any]:
+    histories = backend.migrations(limit=limit)
+    log_histories(ctx, histories, "migrations")
+    return {"dsn": backend.display_dsn, "histories": jsonable(histories)}
+
+
+def backup_step(ctx: Any, kind: str, progress: Iterable[Any]) -> dict[str, Any]:
+    """Follow a backup to the end; its facts (and the backend's extras) returned and journaled."""
+    info = follow(ctx, progress)
+    assert info is not None
+    data = {"path": str(info.path), "size": info.size, "sha256": info.sha256, "database": info.database,
+            "dsn": info.dsn, "seconds": info.duration, **info.extra}
+    record(ctx, "backup", kind=kind, **data)
+    return data
+
+
+def counts_step(ctx: Any, params: Any, make_backend: Callable[[], Any], *, sub: str, kind: str,
+                report_saved: bool) -> dict[str, Any]:
+    """Row counts, saved as a named snapshot (under ``<evidence>/<sub>``) and/or compared with
+    one; ``report_saved`` adds the snapshot's path to the result (never to the journal)."""
+    import json
+
+    from cockpit.errors import NotFoundError
+
+    before = None
+    if params.compare_to:
+        path = evidence(ctx, sub) / f"counts-{safe_name(params.compare_to)}.json"
+        if not path.exists():
+            raise NotFoundError(f"no row-count snapshot named {params.compare_to!r} ({path})")
+        before = {k: int(v) for k, v in json.loads(path.read_text())["counts"].items()}
+    tables = params.tables or list(before or [])
+    if not tables:
+        raise ConfigError(f"{kind} needs tables (or compare_to a snapshot)")
+    backend = make_backend()
+    counts = backend.counts(tables, cancel=ctx.cancel)
+    data: dict[str, Any] = {"dsn": backend.display_dsn, "counts": counts}
+    if params.save_as:
+        path = evidence(ctx, sub) / f"counts-{safe_name(params.save_as)}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"dsn": backend.display_dsn, "counts": counts}, indent=2) + "\n")
+        if report_saved:
+            data["saved"] = str(path)
+    if before is None:
+        for t, n in counts.items():
+            ctx.log(f"{t}: {n} rows")
+    else:
+        diffs = backend.compare_counts(before, counts)
+        for d in diffs:
+            mark = "CHANGED " if d.changed else ""
+            delta = "" if d.delta is None else f" ({d.delta:+d})"
+            ctx.log(f"{mark}{d.table}: {d.before} -> {d.after}{delta}")
+        data["diff"] = [{"table": d.table, "before": d.before, "after": d.after, "delta": d.delta,
+                         "changed": d.changed} for d in diffs]
+        data["changed"] = [d.table for d in diffs if d.changed]
+    record(ctx, "row_counts", **{k: v for k, v in data.items() if k != "saved"})
+    if params.fail_on_change and data.get("changed"):
+        raise CockpitError("row counts changed: " + ", ".join(data["changed"]), title="Counts changed")
+    return data
+
+
+def integrity_step(ctx: Any, backend: Any, params: Any, *, detail_lines: int) -> dict[str, Any]:
+    """Run the checks, log each (and up to ``detail_lines`` of its detail), journal them; fail
+    on a violation when ``fail_on_violation``."""
+    results = backend.integrity(params.checks, builtin=params.builtin, cancel=ctx.cancel)
+    for r in results:
+        state = "ok" if r.ok else ("ERROR " + (r.error or "") if r.error else f"FAIL {r.violations} violating")
+        ctx.log(f"{r.name}: {state}")
+        for d in r.detail[:detail_lines]:
+            ctx.log(f"  {d}")
+    data = {"dsn": backend.display_dsn, "results": [
+        {"name": r.name, "ok": r.ok, "violations": r.violations, "builtin": r.builtin,
+         "detail": list(r.detail), "error": r.error} for r in results]}
+    record(ctx, "integrity", **data)
+    failed = [r.name for r in results if not r.ok]
+    if failed and params.fail_on_violation:
+        raise CockpitError("integrity checks failed: " + ", ".join(failed), title="Integrity")
+    return data
+
+
+# ---------------------------------------------------------------------------- headless commands
+
+
+def journal_of(args: argparse.Namespace) -> Any:
+    path = getattr(args, "journal", None)
+    if not path:
+        return None
+    from cockpit.journal import Journal
+
+    return Journal.open(path)
+
+
+class Journaled:
+    """``with Journaled(args, action, **data) as act: ... act.result = {...}`` — or nothing."""
+
+    def __init__(self, args: argparse.Namespace, action: str, **data: Any) -> None:
+        self.journal = journal_of(args)
+        self.action, self.data = action, data
+        self._cm = None
+
+    def __enter__(self) -> Any:
+        if self.journal is None:
+            class _Null:
+                result: dict = {}
+
+            return _Null()
+        self._cm = self.journal.action(self.action, **self.data)
+        return self._cm.__enter__()
+
+    def __exit__(self, *exc: Any) -> bool:
+        try:
+            if self._cm is not None:
+                return bool(self._cm.__exit__(*exc))
+            return False
+        finally:
+            if self.journal is not None:
+                self.journal.close()
+
+
+def ask(prompt: str) -> str:
+    if not sys.stdin.isatty():
+        return ""
+    try:
+        return input(prompt)
+    except EOFError:
+        return ""
+
+
+def ts(value: Any) -> str:
+    from cockpit.output import age
+
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S} ({age(value)} ago)"
+
+
+def load_snapshot(path: Path) -> dict[str, int]:
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+        counts = data.get("counts", data)
+        return {str(k): int(v) for k, v in counts.items()}
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a counts snapshot ({exc})") from None
+
+
+def add_migrations(sub: Any, common: argparse.ArgumentParser, dsn_arg: Callable[[Any], None], handler: Any) -> None:
+    m = sub.add_parser("migrations", parents=[common], help="recent migrations from every framework table found")
+    dsn_arg(m)
+    m.add_argument("--limit", type=int, default=10, help="per table (default 10)")
+    m.set_defaults(handler=handler)
+
+
+def add_backups(sub: Any, common: argparse.ArgumentParser, handler: Any) -> None:
+    bl = sub.add_parser("backups", parents=[common], help="list the backups in DIR (and verify their checksums)")
+    bl.add_argument("--dir", type=Path, required=True)
+    bl.add_argument("--verify", action="store_true", help="recompute every sha256")
+    bl.set_defaults(handler=handler)
+
+
+def add_restore(sub: Any, common: argparse.ArgumentParser, dsn_arg: Callable[[Any], None], handler: Any,
+                *, help: str) -> None:
+    from cockpit.durations import duration_arg
+
+    r = sub.add_parser("restore", parents=[common], help=help)
+    dsn_arg(r)
+    r.add_argument("file", type=Path)
+    r.add_argument("--confirm", metavar="DBNAME", default=None, help="the database name (asked for on a terminal)")
+    r.add_argument("--timeout", type=duration_arg, default=3600.0, metavar="DUR")
+    r.set_defaults(handler=handler)
+
+
+def add_counts(sub: Any, common: argparse.ArgumentParser, dsn_arg: Callable[[Any], None], handler: Any,
+               *, table_help: str) -> None:
+    c = sub.add_parser("counts", parents=[common], help="exact row counts; --save a snapshot, --compare against one")
+    dsn_arg(c)
+    c.add_argument("tables", nargs="*", metavar="TABLE", help=table_help)
+    c.add_argument("--save", type=Path, metavar="FILE", help="write the counts as JSON")
+    c.add_argument("--compare", type=Path, metavar="FILE", help="compare with a saved snapshot")
+    c.set_defaults(handler=handler)
+
+
+def add_integrity(sub: Any, common: argparse.ArgumentParser, dsn_arg: Callable[[Any], None], handler: Any,
+                  *, help: str, builtin_help: str) -> None:
+    i = sub.add_parser("integrity", parents=[common], help=help)
+    dsn_arg(i)
+    i.add_argument("--check", action="append", default=[], metavar="NAME=SQL",
+                   help="a query returning the number of violating rows (repeatable)")
+    i.add_argument("--checks-file", type=Path, metavar="FILE", help="JSON or YAML mapping name -> SQL")
+    i.add_argument("--no-builtin", action="store_true", help=builtin_help)
+    i.set_defaults(handler=handler)
+
+
+def show_migrations(args: argparse.Namespace, backend: Any) -> int:
+    from cockpit.output import emit
+
+    histories = backend.migrations(limit=args.limit)
+    if getattr(args, "output", "text") != "json" and not histories:
+        print(f"no migration tables found in {backend.target}")
+        return 0
+    emit(args, {"dsn": backend.display_dsn, "histories": histories}, ["FRAMEWORK", "TABLE", "MIGRATION", "APPLIED", "NOTE"],
+         [[h.framework, h.table, m.name, ts(m.applied_at), m.detail] for h in histories for m in h.migrations])
+    return 0
+
+
+def journaled_backup(args: argparse.Namespace, backend: Any, action: str, **kw: Any) -> Any:
+    """Run a backup to the end (its progress on a terminal's stderr), journaled as ``action``."""
+    tty = sys.stderr.isatty() and getattr(args, "output", "text") != "json"
+    with Journaled(args, action, dsn=backend.display_dsn, dir=str(args.dir)) as act:
+        info = None
+        for p in backend.backup(args.dir, timeout=args.timeout, **kw):
+            if tty and p.message:
+                print(p.message, file=sys.stderr)
+            if p.done:
+                info = p.backup
+        assert info is not None
+        act.result = {"path": str(info.path), "size": info.size, "sha256": info.sha256, "seconds": info.duration,
+                      **info.extra}
+    return info
+
+
+def show_backups(args: argparse.Namespace, items: list[Any]) -> int:
+    from cockpit.output import emit
+
+    emit(args, items, ["FILE", "DATABASE", "SIZE", "CREATED", "SHA256", "VERIFIED"],
+         [[b.path.name, b.database, b.size, ts(b.created), b.sha256[:16],
+           {None: "-", True: "ok", False: "MISMATCH"}[b.verified]] for b in items])
+    return 7 if args.verify and any(b.verified is False for b in items) else 0
+
+
+def restore_command(args: argparse.Namespace, backend: Any, *, warning: str, action: str) -> int:
+    """The guarded restore: refused readonly, the database name typed (or ``--confirm``),
+    ``warning`` shown first on a terminal; journaled as ``action``."""
+    from cockpit.errors import Aborted
+
+    backend._refuse_if_readonly(f"restore into {backend.database}")
+    confirm = args.confirm
+    if confirm is None:
+        print(warning, file=sys.stderr)
+        confirm = ask("type the database name to confirm: ")
+        if not confirm:
+            raise Aborted("nothing restored", hint=f"pass --confirm {backend.database}")
+    steps = backend.restore(args.file, confirm=confirm, timeout=args.timeout)  # checks confirm and readonly
+    with Journaled(args, action, dsn=backend.display_dsn, file=str(args.file)) as act:
+        for p in steps:
+            if p.message:
+                print(p.message, file=sys.stderr)
+        act.result = {"database": backend.database}
+    print(f"restored {args.file} into {backend.database}")
+    return 0
+
+
+def counts_command(args: argparse.Namespace, make_backend: Callable[[], Any]) -> int:
+    import json
+
+    from cockpit.output import emit
+
+    before = load_snapshot(args.compare) if args.compare else None
+    tables = list(args.tables) or list(before or [])
+    if not tables:
+        raise ConfigError("name at least one table (or --compare a snapshot)")
+    backend = make_backend()
+    counts = backend.counts(tables)
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps({"dsn": backend.display_dsn, "counts": counts}, indent=2) + "\n")
+    if before is None:
+        emit(args, counts, ["TABLE", "ROWS"], [[t, n] for t, n in counts.items()])
+        return 0
+    diffs = backend.compare_counts(before, counts)
+    data = [{"table": d.table, "before": d.before, "after": d.after, "delta": d.delta, "changed": d.changed} for d in diffs]
+    emit(args, data, ["TABLE", "BEFORE", "AFTER", "DELTA", ""],
+         [[d.table, d.before, d.after, "" if d.delta is None else f"{d.delta:+d}", "CHANGED" if d.changed else ""]
+          for d in diffs])
+    return 0
+
+
+def integrity_command(args: argparse.Namespace, make_backend: Callable[[], Any],
+                      read_checks_file: Callable[[Path], str] = Path.read_text) -> int:
+    """Built-in and configured checks (``--checks-file`` read by ``read_checks_file``, JSON or
+    YAML; ``--check NAME=SQL``); exit 7 on a violation."""
+    import json
+
+    from cockpit.output import emit
+
+    checks: dict[str, str] = {}
+    if args.checks_file:
+        text = read_checks_file(args.checks_file)
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            import yaml
+
+            loaded = yaml.safe_load(text)
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{args.checks_file}: expected a mapping of check name to SQL")
+        checks.update({str(k): str(v) for k, v in loaded.items()})
+    for item in args.check:
+        name, sep, query = item.partition("=")
+        if not sep or not name.strip() or not query.strip():
+            raise ConfigError(f"--check {item!r}: expected NAME=SQL")
+        checks[name.strip()] = query
+    results = make_backend().integrity(checks, builtin=not args.no_builtin)
+    emit(args, [{"name": r.name, "violations": r.violations, "ok": r.ok, "builtin": r.builtin,
+                 "detail": list(r.detail), "error": r.error} for r in results],
+         ["CHECK", "VIOLATIONS", "RESULT", "DETAIL"],
+         [[r.name, r.violations, "ok" if r.ok else ("ERROR" if r.error else "FAIL"),
+           r.error or "; ".join(r.detail[:3])] for r in results])
+    return 0 if all(r.ok for r in results) else 7
