@@ -269,13 +269,13 @@ def log_histories(ctx: Any, histories: list, title: str) -> None:
 
 
 def follow(ctx: Any, progress: Iterable[Any]) -> Any:
-    """Log each progress item's message; the finished backup of the last ``done`` one, if any."""
+    """Log each progress item's message; the backup of the last ``done`` one, if it has one."""
     info = None
     for p in progress:
         if p.message:
             ctx.log(p.message)
         if p.done:
-            info = p.backup
+            info = getattr(p, "backup", None)
     return info
 
 

@@ -18,15 +18,16 @@ the step's ``dsn`` (a secret: never journaled) or the ``mysql`` backend of the c
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
 from backends.mysql.client import MySQLBackend
-from backends.postgres.steps import _evidence, _jsonable, _log_histories, _record, _safe
-from cockpit.errors import CockpitError, ConfigError, NotFoundError
+from backends import sqldb
+from backends.sqldb import evidence as _evidence
+from backends.sqldb import jsonable as _jsonable
+from cockpit.errors import ConfigError
 from cockpit.runbook import Duration
 from cockpit.steps import Step, StepContext, StepParams, step_kind
 
@@ -37,18 +38,7 @@ class MyParams(StepParams):
 
 
 def backend_for(ctx: StepContext, params: MyParams) -> MySQLBackend:
-    if params.dsn is not None:
-        return MySQLBackend(params.dsn.get_secret_value(), readonly=ctx.readonly,
-                            statement_timeout=params.statement_timeout)
-    configured = ctx.backend("mysql")
-    if isinstance(configured, MySQLBackend):
-        if ctx.readonly and not configured.readonly:
-            return MySQLBackend(configured.dsn, readonly=True, statement_timeout=configured.statement_timeout)
-        return configured
-    dsn = configured.get("dsn") if isinstance(configured, dict) else configured
-    if not isinstance(dsn, str):
-        raise ConfigError("the mysql backend must be a DSN, {dsn: ...} or a MySQLBackend")
-    return MySQLBackend(dsn, readonly=ctx.readonly, statement_timeout=params.statement_timeout)
+    return sqldb.backend_for(ctx, params, MySQLBackend, "mysql")
 
 
 class MigrationsParams(MyParams):
@@ -65,10 +55,7 @@ class MySQLMigrations(Step):
         return "list recent database migrations (MySQL)"
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
-        backend = backend_for(ctx, params)
-        histories = backend.migrations(limit=params.limit)
-        _log_histories(ctx, histories, "migrations")
-        return {"dsn": backend.display_dsn, "histories": _jsonable(histories)}
+        return sqldb.migrations_step(ctx, backend_for(ctx, params), params.limit)
 
 
 class BackupParams(MyParams):
@@ -91,18 +78,8 @@ class MySQLBackup(Step):
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         backend = backend_for(ctx, params)
-        info = None
-        for p in backend.backup(_evidence(ctx, "mysql", params.dir), cancel=ctx.cancel, timeout=params.timeout,
-                                label=params.label):
-            if p.message:
-                ctx.log(p.message)
-            if p.done:
-                info = p.backup
-        assert info is not None
-        data = {"path": str(info.path), "size": info.size, "sha256": info.sha256, "database": info.database,
-                "dsn": info.dsn, "seconds": info.duration, **info.extra}
-        _record(ctx, "backup", kind="mysql", **data)
-        return data
+        return sqldb.backup_step(ctx, "mysql", backend.backup(
+            _evidence(ctx, "mysql", params.dir), cancel=ctx.cancel, timeout=params.timeout, label=params.label))
 
 
 class RestoreParams(MyParams):
@@ -134,9 +111,7 @@ class MySQLRestore(Step):
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         backend = backend_for(ctx, params)
-        for p in backend.restore(params.file, confirm=params.confirm, cancel=ctx.cancel, timeout=params.timeout):
-            if p.message:
-                ctx.log(p.message)
+        sqldb.follow(ctx, backend.restore(params.file, confirm=params.confirm, cancel=ctx.cancel, timeout=params.timeout))
         return {"file": params.file, "database": backend.database, "dsn": backend.display_dsn}
 
 
@@ -174,10 +149,8 @@ class MySQLPitr(Step):
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         backend = backend_for(ctx, params)
-        for p in backend.pitr(params.file, params.until, confirm_database=params.confirm,
-                              confirm_time=params.confirm_time, cancel=ctx.cancel, timeout=params.timeout):
-            if p.message:
-                ctx.log(p.message)
+        sqldb.follow(ctx, backend.pitr(params.file, params.until, confirm_database=params.confirm,
+                                       confirm_time=params.confirm_time, cancel=ctx.cancel, timeout=params.timeout))
         return {"file": params.file, "database": backend.database, "dsn": backend.display_dsn,
                 "until": ctx.prepared.get("until", params.until) if ctx.prepared else params.until}
 
@@ -199,37 +172,8 @@ class MySQLCounts(Step):
         return "row counts" + (f" vs {params.compare_to}" if params.compare_to else "")
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
-        before = None
-        if params.compare_to:
-            path = _evidence(ctx, "mysql") / f"counts-{_safe(params.compare_to)}.json"
-            if not path.exists():
-                raise NotFoundError(f"no row-count snapshot named {params.compare_to!r} ({path})")
-            before = {k: int(v) for k, v in json.loads(path.read_text())["counts"].items()}
-        tables = params.tables or list(before or [])
-        if not tables:
-            raise ConfigError("mysql.counts needs tables (or compare_to a snapshot)")
-        backend = backend_for(ctx, params)
-        counts = backend.counts(tables, cancel=ctx.cancel)
-        data: dict[str, Any] = {"dsn": backend.display_dsn, "counts": counts}
-        if params.save_as:
-            path = _evidence(ctx, "mysql") / f"counts-{_safe(params.save_as)}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"dsn": backend.display_dsn, "counts": counts}, indent=2) + "\n")
-        if before is None:
-            for t, n in counts.items():
-                ctx.log(f"{t}: {n} rows")
-        else:
-            diffs = backend.compare_counts(before, counts)
-            for d in diffs:
-                delta = "" if d.delta is None else f" ({d.delta:+d})"
-                ctx.log(f"{'CHANGED ' if d.changed else ''}{d.table}: {d.before} -> {d.after}{delta}")
-            data["diff"] = [{"table": d.table, "before": d.before, "after": d.after, "delta": d.delta,
-                             "changed": d.changed} for d in diffs]
-            data["changed"] = [d.table for d in diffs if d.changed]
-        _record(ctx, "row_counts", **data)
-        if params.fail_on_change and data.get("changed"):
-            raise CockpitError("row counts changed: " + ", ".join(data["changed"]), title="Counts changed")
-        return data
+        return sqldb.counts_step(ctx, params, lambda: backend_for(ctx, params), sub="mysql", kind=self.kind,
+                                 report_saved=False)
 
 
 class IntegrityParams(MyParams):
@@ -248,19 +192,7 @@ class MySQLIntegrity(Step):
         return f"integrity checks (CHECK TABLE, {len(params.checks)} configured)"
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
-        backend = backend_for(ctx, params)
-        results = backend.integrity(params.checks, builtin=params.builtin, cancel=ctx.cancel)
-        for r in results:
-            ctx.log(f"{r.name}: " + ("ok" if r.ok else ("ERROR " + (r.error or "") if r.error
-                                                        else f"FAIL {r.violations} violating")))
-        data = {"dsn": backend.display_dsn, "results": [
-            {"name": r.name, "ok": r.ok, "violations": r.violations, "builtin": r.builtin, "detail": list(r.detail),
-             "error": r.error} for r in results]}
-        _record(ctx, "integrity", **data)
-        failed = [r.name for r in results if not r.ok]
-        if failed and params.fail_on_violation:
-            raise CockpitError("integrity checks failed: " + ", ".join(failed), title="Integrity")
-        return data
+        return sqldb.integrity_step(ctx, backend_for(ctx, params), params, detail_lines=0)
 
 
 class LongTxParams(MyParams):

@@ -21,14 +21,14 @@ with ``action: cancel|terminate`` change the world. The DSN comes from the step'
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
+from backends import sqldb
 from backends.postgres.client import PostgresBackend
-from cockpit.errors import CockpitError, ConfigError, NotFoundError
+from cockpit.errors import CockpitError, ConfigError
 from cockpit.runbook import Duration
 from cockpit.steps import Step, StepContext, StepParams, step_kind
 from cockpit.text import sanitize
@@ -40,37 +40,10 @@ class PgParams(StepParams):
 
 
 def backend_for(ctx: StepContext, params: PgParams) -> PostgresBackend:
-    if params.dsn is not None:
-        return PostgresBackend(params.dsn.get_secret_value(), readonly=ctx.readonly,
-                               statement_timeout=params.statement_timeout)
-    configured = ctx.backend("postgres")
-    if isinstance(configured, PostgresBackend):
-        if ctx.readonly and not configured.readonly:
-            return PostgresBackend(configured.dsn, readonly=True, statement_timeout=configured.statement_timeout)
-        return configured
-    dsn = configured.get("dsn") if isinstance(configured, dict) else configured
-    if not isinstance(dsn, str):
-        raise ConfigError("the postgres backend must be a DSN, {dsn: ...} or a PostgresBackend")
-    return PostgresBackend(dsn, readonly=ctx.readonly, statement_timeout=params.statement_timeout)
+    return sqldb.backend_for(ctx, params, PostgresBackend, "postgres")
 
 
-def _record(ctx: StepContext, type_: str, **data: Any) -> None:
-    if ctx.journal is not None:
-        ctx.journal.append(type_, step=getattr(ctx, "step_index", None), **data)
-
-
-def _jsonable(value: Any) -> Any:
-    from cockpit.output import _jsonable as j
-
-    return j(value)
-
-
-def _evidence(ctx: StepContext, sub: str, explicit: str | None = None) -> Path:
-    if explicit:
-        return Path(explicit)
-    if ctx.evidence_dir is None:
-        raise ConfigError("this step needs an evidence directory", hint="set dir: in the step or run with an incident")
-    return Path(ctx.evidence_dir) / sub
+_record, _jsonable, _evidence, _log_histories = sqldb.record, sqldb.jsonable, sqldb.evidence, sqldb.log_histories
 
 
 # ---------------------------------------------------------------------------- migrations
@@ -78,16 +51,6 @@ def _evidence(ctx: StepContext, sub: str, explicit: str | None = None) -> Path:
 
 class MigrationsParams(PgParams):
     limit: int = Field(10, ge=1, le=1000)
-
-
-def _log_histories(ctx: StepContext, histories: list, title: str) -> None:
-    if not histories:
-        ctx.log(f"{title}: no migration tables found")
-    for h in histories:
-        ctx.log(f"{title}: {h.framework} ({h.table}, {h.total} applied)")
-        for m in h.migrations[:5]:
-            when = f" {m.applied_at:%Y-%m-%d %H:%M}" if m.applied_at else ""
-            ctx.log(f"  {m.name}{when}{' ' + m.detail if m.detail else ''}")
 
 
 @step_kind
@@ -100,10 +63,7 @@ class PostgresMigrations(Step):
         return "list recent database migrations"
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
-        backend = backend_for(ctx, params)
-        histories = backend.migrations(limit=params.limit)
-        _log_histories(ctx, histories, "migrations")
-        return {"dsn": backend.display_dsn, "histories": _jsonable(histories)}
+        return sqldb.migrations_step(ctx, backend_for(ctx, params), params.limit)
 
 
 class MigrateRollbackParams(PgParams):
@@ -176,18 +136,9 @@ class PostgresBackup(Step):
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         backend = backend_for(ctx, params)
-        info = None
-        for p in backend.backup(_evidence(ctx, "postgres", params.dir), cancel=ctx.cancel,
-                                timeout=params.timeout, label=params.label, compress=params.compress):
-            if p.message:
-                ctx.log(p.message)
-            if p.done:
-                info = p.backup
-        assert info is not None
-        data = {"path": str(info.path), "size": info.size, "sha256": info.sha256, "database": info.database,
-                "dsn": info.dsn, "seconds": info.duration}
-        _record(ctx, "backup", kind="postgres", **data)
-        return data
+        return sqldb.backup_step(ctx, "postgres", backend.backup(
+            _evidence(ctx, "postgres", params.dir), cancel=ctx.cancel, timeout=params.timeout, label=params.label,
+            compress=params.compress))
 
 
 class RestoreParams(PgParams):
@@ -207,9 +158,7 @@ class PostgresRestore(Step):
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         backend = backend_for(ctx, params)
-        for p in backend.restore(params.file, confirm=params.confirm, cancel=ctx.cancel, timeout=params.timeout):
-            if p.message:
-                ctx.log(p.message)
+        sqldb.follow(ctx, backend.restore(params.file, confirm=params.confirm, cancel=ctx.cancel, timeout=params.timeout))
         return {"file": params.file, "database": backend.database, "dsn": backend.display_dsn}
 
 
@@ -235,45 +184,8 @@ class PostgresCounts(Step):
         return "row counts" + (f" vs {params.compare_to}" if params.compare_to else "")
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
-        before = None
-        if params.compare_to:
-            path = _evidence(ctx, "postgres") / f"counts-{_safe(params.compare_to)}.json"
-            if not path.exists():
-                raise NotFoundError(f"no row-count snapshot named {params.compare_to!r} ({path})")
-            before = {k: int(v) for k, v in json.loads(path.read_text())["counts"].items()}
-        tables = params.tables or list(before or [])
-        if not tables:
-            raise ConfigError("postgres.counts needs tables (or compare_to a snapshot)")
-        backend = backend_for(ctx, params)
-        counts = backend.counts(tables, cancel=ctx.cancel)
-        data: dict[str, Any] = {"dsn": backend.display_dsn, "counts": counts}
-        if params.save_as:
-            path = _evidence(ctx, "postgres") / f"counts-{_safe(params.save_as)}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"dsn": backend.display_dsn, "counts": counts}, indent=2) + "\n")
-            data["saved"] = str(path)
-        if before is None:
-            for t, n in counts.items():
-                ctx.log(f"{t}: {n} rows")
-        else:
-            diffs = backend.compare_counts(before, counts)
-            for d in diffs:
-                mark = "CHANGED " if d.changed else ""
-                delta = "" if d.delta is None else f" ({d.delta:+d})"
-                ctx.log(f"{mark}{d.table}: {d.before} -> {d.after}{delta}")
-            data["diff"] = [{"table": d.table, "before": d.before, "after": d.after, "delta": d.delta,
-                             "changed": d.changed} for d in diffs]
-            data["changed"] = [d.table for d in diffs if d.changed]
-        _record(ctx, "row_counts", **{k: v for k, v in data.items() if k != "saved"})
-        if params.fail_on_change and data.get("changed"):
-            raise CockpitError("row counts changed: " + ", ".join(data["changed"]), title="Counts changed")
-        return data
-
-
-def _safe(name: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "snapshot"
+        return sqldb.counts_step(ctx, params, lambda: backend_for(ctx, params), sub="postgres", kind=self.kind,
+                                 report_saved=True)
 
 
 # ---------------------------------------------------------------------------- integrity
@@ -295,21 +207,7 @@ class PostgresIntegrity(Step):
         return f"integrity checks ({len(params.checks)} configured)"
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
-        backend = backend_for(ctx, params)
-        results = backend.integrity(params.checks, builtin=params.builtin, cancel=ctx.cancel)
-        for r in results:
-            state = "ok" if r.ok else ("ERROR " + (r.error or "") if r.error else f"FAIL {r.violations} violating")
-            ctx.log(f"{r.name}: {state}")
-            for d in r.detail[:5]:
-                ctx.log(f"  {d}")
-        data = {"dsn": backend.display_dsn, "results": [
-            {"name": r.name, "ok": r.ok, "violations": r.violations, "builtin": r.builtin,
-             "detail": list(r.detail), "error": r.error} for r in results]}
-        _record(ctx, "integrity", **data)
-        failed = [r.name for r in results if not r.ok]
-        if failed and params.fail_on_violation:
-            raise CockpitError("integrity checks failed: " + ", ".join(failed), title="Integrity")
-        return data
+        return sqldb.integrity_step(ctx, backend_for(ctx, params), params, detail_lines=5)
 
 
 # ---------------------------------------------------------------------------- long transactions
