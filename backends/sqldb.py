@@ -2,8 +2,7 @@
 
 Only the logic that is the same for both lives here, parameterised by what differs (the
 product's name, the step kinds' prefix, the evidence sub-directory, wording): the error
-classes, password scrubbing, a :class:`SqlBackend` base (identity, readonly refusal, the
-database-name guard, statement cancel from a watcher thread), the runbook steps' plumbing
+classes, row-count comparison, long transactions from rows, the backup listing, the runbook steps' plumbing
 (backend from the context, journal records, evidence paths, row-count snapshots, integrity
 logging) and the headless commands' helpers (journaled actions, prompts, the ``counts``,
 ``integrity``, ``migrations``, ``backups`` and ``restore`` actions). Driver calls, SQL and
@@ -12,17 +11,15 @@ dump tools stay in each backend. Cheap to import: the CLI builds every parser.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cockpit.errors import CockpitError, ConfigError, ConflictError, ReadonlyError
-from cockpit.text import redact_url, sanitize
+from cockpit.errors import CockpitError, ConfigError, ConflictError
+from cockpit.text import sanitize
 
 # ---------------------------------------------------------------------------- errors
 
@@ -45,117 +42,15 @@ class QueryError(CockpitError):
     title = "Query failed"
 
 
-def scrub(text: str, password: str, *, separators: str = "=") -> str:
-    """``text`` without the password: URLs redacted, the password itself and any
-    ``password<sep>value`` replaced by ``***``, then sanitised and capped."""
-    text = redact_url(text)
-    if password:
-        text = text.replace(password, "***")
-    text = re.sub(rf"(?i)(password\s*[{separators}]\s*)('[^']*'|\S+)", r"\1***", text)
-    return sanitize(text, max_len=1000)
+# ---------------------------------------------------------------------------- backend results
 
 
-def stamp(text: str) -> datetime | None:
-    """``20240131120000`` (Rails, EF Core prefixes) as a UTC datetime."""
-    m = re.match(r"^(\d{14})", text or "")
-    if not m:
-        return None
-    try:
-        return datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
+def compare_counts(before: Mapping[str, int], after: Mapping[str, int]) -> list[Any]:
+    """Per table, in the order first seen; ``changed`` marks the differences."""
+    from backends.postgres.models import CountDiff
 
-
-# ---------------------------------------------------------------------------- the backend base
-
-
-class SqlBackend:
-    """Behaviour both SQL backends share. A subclass sets :attr:`product` (for messages),
-    :attr:`read_statement` and :attr:`read_wording` (what readonly lets through),
-    :attr:`watch_name` (the cancel watcher thread's prefix), ``dsn``, ``readonly`` and
-    ``_password``, and implements :meth:`_interrupter`."""
-
-    product: str
-    read_statement: re.Pattern[str]
-    read_wording: str
-    watch_name: str
-    dsn: str
-    readonly: bool
-    _password: str
-
-    @property
-    def display_dsn(self) -> str:
-        """The DSN without its password, for screens, logs, the journal and reports."""
-        return self.scrub(redact_url(self.dsn))
-
-    @property
-    def database(self) -> str:  # pragma: no cover - each backend says
-        raise NotImplementedError
-
-    def scrub(self, text: str) -> str:
-        raise NotImplementedError  # pragma: no cover - each backend's separators
-
-    def _refuse_if_readonly(self, action: str) -> None:
-        if self.readonly:
-            raise ReadonlyError(f"{action} refused: the {self.product} backend is readonly; nothing was sent")
-
-    def _check_read(self, statement: str) -> None:
-        if self.readonly and not self.read_statement.match(statement):
-            raise ReadonlyError(f"readonly: only {self.read_wording} statements run; refused before sending")
-
-    def _confirm_database(self, confirm: str, what: str) -> None:
-        if (confirm or "").strip() != self.database:
-            raise ConfirmationMismatch(
-                f"{what} refused: you typed {sanitize(confirm or '')!r}, the database is {self.database!r}",
-                hint="type the database name exactly to confirm")
-
-    def _interrupter(self, conn: Any) -> Callable[[], None]:
-        """What stops ``conn``'s running statement (called from the watcher thread)."""
-        raise NotImplementedError  # pragma: no cover
-
-    @contextlib.contextmanager
-    def _cancel_on(self, conn: Any, cancel: threading.Event | None) -> Iterator[None]:
-        """Stop the running statement when ``cancel`` is set (a watcher thread polls it)."""
-        if cancel is None:
-            yield
-            return
-        finished = threading.Event()
-        interrupt = self._interrupter(conn)
-
-        def watch() -> None:
-            while not finished.is_set():
-                if cancel.wait(0.1):
-                    if not finished.is_set():
-                        with contextlib.suppress(Exception):
-                            interrupt()
-                    return
-
-        t = threading.Thread(target=watch, daemon=True, name=f"{self.watch_name}-cancel-watch")
-        t.start()
-        try:
-            yield
-        finally:
-            finished.set()
-            t.join(1)
-
-    @staticmethod
-    def compare_counts(before: Mapping[str, int], after: Mapping[str, int]) -> list[Any]:
-        """Per table, in the order first seen; ``changed`` marks the differences."""
-        from backends.postgres.models import CountDiff
-
-        names = list(dict.fromkeys([*before, *after]))
-        return [CountDiff(table=n, before=before.get(n), after=after.get(n)) for n in names]
-
-    def backup(self, directory: str | Path, **kw: Any) -> Iterator[Any]:  # pragma: no cover
-        raise NotImplementedError
-
-    def backup_now(self, directory: str | Path, **kw: Any) -> Any:
-        """Run :meth:`backup` to the end; the finished backup."""
-        last = None
-        for last in self.backup(directory, **kw):
-            pass
-        assert last is not None and last.backup is not None
-        return last.backup
+    names = list(dict.fromkeys([*before, *after]))
+    return [CountDiff(table=n, before=before.get(n), after=after.get(n)) for n in names]
 
 
 def long_transactions_from_rows(rows: Iterable[tuple]) -> list[Any]:

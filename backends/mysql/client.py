@@ -24,25 +24,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from backends.postgres.models import (
     BackupInfo,
-    CountDiff,
     IntegrityResult,
     LongTransaction,
     MigrationHistory,
 )
-from cockpit.errors import CockpitError, ConfigError, ConflictError, NotFoundError, ReadonlyError, UnreachableError
+from backends.sqldb import (  # shared with the other SQL backend
+    AuthenticationError,
+    ConfirmationMismatch,
+    QueryError,
+    compare_counts,
+    long_transactions_from_rows,
+)
+from cockpit.errors import CockpitError, ConfigError, NotFoundError, ReadonlyError, UnreachableError
 from cockpit.text import redact_url, sanitize
-
-
-class AuthenticationError(ConfigError):
-    title = "Authentication failed"
-
-
-class ConfirmationMismatch(ConflictError):
-    title = "Confirmation mismatch"
-
-
-class QueryError(CockpitError):
-    title = "Query failed"
 
 
 _READ_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|with|show|check\s+table|values|table)\b", re.I)
@@ -282,10 +276,7 @@ class MySQLBackend:
                 result[t] = int(self._select(conn, f"SELECT COUNT(*) FROM {quote_ident(schema)}.{quote_ident(name)}")[0][0])
         return result
 
-    @staticmethod
-    def compare_counts(before: Mapping[str, int], after: Mapping[str, int]) -> list[CountDiff]:
-        names = list(dict.fromkeys([*before, *after]))
-        return [CountDiff(table=n, before=before.get(n), after=after.get(n)) for n in names]
+    compare_counts = staticmethod(compare_counts)
 
     def integrity(self, checks: Mapping[str, str] | None = None, *, builtin: bool = True,
                   tables: Iterable[str] | None = None, cancel: threading.Event | None = None) -> list[IntegrityResult]:
@@ -338,13 +329,7 @@ class MySQLBackend:
         ``pid`` is the connection (processlist) id that ``KILL`` takes."""
         with self.connect() as conn:
             rows = self._select(conn, LONG_TX_QUERY, (float(older_than),))
-        return [
-            LongTransaction(pid=int(r[0]), user=sanitize(r[1] or "", max_len=200),
-                            application=sanitize(r[2] or "", max_len=200), client=sanitize(r[3] or "local", max_len=200),
-                            state=sanitize(r[4] or "", max_len=100), xact_start=r[5], age_seconds=float(r[6] or 0),
-                            query=sanitize(r[7] or "", max_len=1000), wait_event=sanitize(r[8] or "", max_len=100))
-            for r in rows
-        ]
+        return long_transactions_from_rows(rows)
 
     # ------------------------------------------------------------------ writes
 

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from backends import sqldb
 from backends.postgres.dump import ChecksumMismatch, _kill, _recorded, sha256_file
 from backends.postgres.dump import verify_backup as _verify
 from backends.postgres.models import BackupInfo, BackupProgress, RestoreProgress
@@ -225,23 +226,7 @@ def verify_backup(path: Path) -> BackupInfo:
 
 def list_backups(directory: Path, *, verify: bool = False) -> list[BackupInfo]:
     """Backups in ``directory``, newest first (``verified`` None unless ``verify``)."""
-    if not directory.is_dir():
-        return []
-    out: list[BackupInfo] = []
-    for path in sorted(directory.glob("*" + SUFFIX)):
-        if verify:
-            out.append(verify_backup(path))
-            continue
-        recorded, meta = _recorded(path)
-        try:
-            created = datetime.fromisoformat(meta["created"]) if meta.get("created") else None
-        except ValueError:
-            created = None
-        out.append(BackupInfo(path=path, size=path.stat().st_size, sha256=recorded or "",
-                              database=sanitize(meta.get("database", "")), created=created,
-                              dsn=sanitize(meta.get("dsn", "")), duration=meta.get("duration")))
-    out.sort(key=lambda b: (b.created or datetime.fromtimestamp(b.path.stat().st_mtime, timezone.utc)), reverse=True)
-    return out
+    return sqldb.list_backups(directory, suffix=SUFFIX, verify=verify, verify_backup=verify_backup)
 
 
 def checked(path: Path) -> BackupInfo:

@@ -20,39 +20,26 @@ from typing import Any
 from backends.postgres.models import (
     BackupInfo,
     BackupProgress,
-    CountDiff,
     IntegrityResult,
     LongTransaction,
     MigrationHistory,
     RestoreProgress,
 )
+from backends.sqldb import (  # shared with the other SQL backend
+    AuthenticationError,
+    ConfirmationMismatch,
+    QueryError,
+    compare_counts,
+    long_transactions_from_rows,
+)
 from cockpit.errors import (
     CockpitError,
     ConfigError,
-    ConflictError,
     NotFoundError,
     ReadonlyError,
     UnreachableError,
 )
 from cockpit.text import redact_url, sanitize
-
-
-class AuthenticationError(ConfigError):
-    """The server rejected our credentials."""
-
-    title = "Authentication failed"
-
-
-class ConfirmationMismatch(ConflictError):
-    """The operator typed something other than the name a destructive action requires."""
-
-    title = "Confirmation mismatch"
-
-
-class QueryError(CockpitError):
-    """A statement failed on the server (timeout, permissions, bad SQL)."""
-
-    title = "Query failed"
 
 
 _READ_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|with|show|values|table)\b", re.I)
@@ -251,11 +238,7 @@ class PostgresBackend:
                 return rows[0][0], rows[0][1]
         return None
 
-    @staticmethod
-    def compare_counts(before: Mapping[str, int], after: Mapping[str, int]) -> list[CountDiff]:
-        """Per table, in the order first seen; ``changed`` marks the differences."""
-        names = list(dict.fromkeys([*before, *after]))
-        return [CountDiff(table=n, before=before.get(n), after=after.get(n)) for n in names]
+    compare_counts = staticmethod(compare_counts)
 
     def integrity(
         self,
@@ -307,15 +290,7 @@ class PostgresBackend:
         """Open transactions older than ``older_than`` seconds (not ours), oldest first."""
         with self.connect() as conn, self._read_tx(conn):
             rows = self._select(conn, LONG_TX_QUERY, (float(older_than),))
-        return [
-            LongTransaction(
-                pid=int(r[0]), user=sanitize(r[1] or "", max_len=200), application=sanitize(r[2] or "", max_len=200),
-                client=sanitize(r[3] or "local", max_len=200), state=sanitize(r[4] or "", max_len=100),
-                xact_start=r[5], age_seconds=float(r[6] or 0.0), query=sanitize(r[7] or "", max_len=1000),
-                wait_event=sanitize(r[8] or "", max_len=100),
-            )
-            for r in rows
-        ]
+        return long_transactions_from_rows(rows)
 
     # ------------------------------------------------------------------ writes
 

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from backends import sqldb
 from backends.postgres.models import BackupInfo, BackupProgress, RestoreProgress
 from cockpit.errors import Aborted, CockpitError, ConfigError, ConflictError, NotFoundError, UnreachableError
 from cockpit.text import sanitize
@@ -187,19 +188,7 @@ def run_backup(backend: Any, directory: Path, *, cancel: threading.Event | None,
             partial.unlink(missing_ok=True)
 
 
-def _recorded(path: Path) -> tuple[str | None, dict]:
-    meta: dict = {}
-    mp = path.with_name(path.name + ".json")
-    if mp.exists():
-        try:
-            meta = json.loads(mp.read_text())
-        except (OSError, ValueError):
-            meta = {}
-    sp = path.with_name(path.name + ".sha256")
-    digest = None
-    if sp.exists():
-        digest = (sp.read_text().split() or [None])[0]
-    return digest or meta.get("sha256"), meta
+_recorded = sqldb.recorded  # also backends.mysql.dump's
 
 
 def verify_backup(path: Path) -> BackupInfo:
@@ -221,24 +210,7 @@ def verify_backup(path: Path) -> BackupInfo:
 
 def list_backups(directory: Path, *, verify: bool = False) -> list[BackupInfo]:
     """Backups in ``directory``, newest first (``verified`` None unless ``verify``)."""
-    if not directory.is_dir():
-        return []
-    out: list[BackupInfo] = []
-    for path in sorted(directory.glob("*" + SUFFIX)):
-        if verify:
-            out.append(verify_backup(path))
-            continue
-        recorded, meta = _recorded(path)
-        created = None
-        try:
-            created = datetime.fromisoformat(meta["created"]) if meta.get("created") else None
-        except ValueError:
-            pass
-        out.append(BackupInfo(path=path, size=path.stat().st_size, sha256=recorded or "",
-                              database=sanitize(meta.get("database", "")), created=created,
-                              dsn=sanitize(meta.get("dsn", "")), duration=meta.get("duration")))
-    out.sort(key=lambda b: (b.created or datetime.fromtimestamp(b.path.stat().st_mtime, timezone.utc)), reverse=True)
-    return out
+    return sqldb.list_backups(directory, suffix=SUFFIX, verify=verify, verify_backup=verify_backup)
 
 
 def run_restore(backend: Any, path: Path, *, cancel: threading.Event | None, timeout: float) -> Iterator[RestoreProgress]:
