@@ -38,6 +38,20 @@ def _confirm(question: str) -> None:
         raise Aborted("not confirmed; nothing was changed")
 
 
+def interrupted(journal: str | None) -> str | None:
+    """The runbook an interrupted run in ``journal`` (given with --journal) recorded — a write
+    pending, or the run never finished — to resume rather than start again; else None."""
+    from cockpit.journal import read_journal
+    from cockpit.state import replay
+
+    if not journal or not Path(journal).exists():
+        return None
+    state = replay(read_journal(journal))
+    if state.runbook_yaml is not None and (bool(state.pending) or state.run_status == "running"):
+        return state.runbook_yaml
+    return None
+
+
 def run_rollback_command(args: argparse.Namespace) -> int:
     import backends.helm.steps  # noqa: F401  registers helm.rollback
     from backends.helm.commands import releases_from
@@ -46,10 +60,9 @@ def run_rollback_command(args: argparse.Namespace) -> int:
     from cockpit import events as ev
     from cockpit.errors import ReadonlyError
     from cockpit.executor import Executor
-    from cockpit.journal import Journal, default_journal_path, read_journal
+    from cockpit.journal import Journal, default_journal_path
     from cockpit.output import emit
     from cockpit.runbook import parse_runbook
-    from cockpit.state import replay
     from cockpit.steps import StepContext
     from cockpit.text import sanitize
 
@@ -59,11 +72,10 @@ def run_rollback_command(args: argparse.Namespace) -> int:
         raise ReadonlyError(f"refused to roll back release {sanitize(args.release, max_len=60)}: --readonly "
                             "(nothing was sent)")
     path = args.journal or default_journal_path(f"helm-{ns}-{args.release}")
-    state = replay(read_journal(path)) if args.journal and Path(path).exists() else None
-    resume = state is not None and state.runbook_yaml is not None and (bool(state.pending)
-                                                                       or state.run_status == "running")
+    recorded = interrupted(args.journal)
+    resume = recorded is not None
     if resume:
-        text = state.runbook_yaml or ""
+        text = recorded or ""
         print(f"an interrupted helm rollback is in {path}: reconciling it with the release's records",
               file=sys.stderr)
     else:  # checked before the journal is written: a bad release, revision or pending state leaves nothing
@@ -113,7 +125,7 @@ def run_set_tag_command(args: argparse.Namespace) -> int:
     there, a template expression, a pending release) comes before anything is written."""
     import backends.helm.steps  # noqa: F401  registers helm.values_tag
     from backends.helm.steps import HelmValuesTagParams, HelmValuesTagStep
-    from cockpit.errors import ConfigError, ReadonlyError
+    from cockpit.errors import ConfigError, ConflictError, ReadonlyError
     from cockpit.executor import Executor
     from cockpit.journal import Journal, default_journal_path
     from cockpit.output import emit
@@ -143,24 +155,36 @@ def run_set_tag_command(args: argparse.Namespace) -> int:
     ctx = StepContext(backends={"kubernetes": _KubeLike(rels.t, ns)} if rels is not None else {},
                       log=lambda line: print(sanitize(line), file=sys.stderr, flush=True), namespace=ns or "default")
     step = HelmValuesTagStep()
-    prepared = step.prepare(ctx, step_params) or {}  # refusals here leave no trace
-    if not args.yes:
-        then = (f" and upgrade release {args.release}" if args.release else
-                " and run helmfile sync" if args.helmfile else "")
-        _confirm(f"Set {args.key} from {prepared.get('old')} to {args.tag} in {args.file}{then}?")
-    text = yaml.safe_dump({
-        "name": f"set {args.key} to {args.tag} in {Path(args.file).name}",
-        "target": {"kind": "deployment", "namespace": ns or "default", "name": args.release or Path(args.file).stem},
-        "steps": [{"kind": "helm.values_tag", "name": step.describe(step_params), "budget": "10m",
-                   "params": step_params.model_dump(mode="json", exclude_none=True)}],
-    }, sort_keys=False)
+    path = args.journal or default_journal_path(f"helm-values-{Path(args.file).stem}")
+    recorded = interrupted(args.journal)
+    if recorded is not None:  # the step reconciles the file and the release before it writes again
+        text = recorded
+        was = (yaml.safe_load(recorded).get("steps") or [{}])[0].get("params") or {}
+        if (was.get("file"), was.get("key"), was.get("tag")) != (params["file"], args.key, args.tag):
+            raise ConflictError(f"{path} holds an interrupted set-tag of {sanitize(str(was.get('key')), max_len=100)} to "
+                                f"{sanitize(str(was.get('tag')), max_len=100)} in {sanitize(str(was.get('file')), max_len=200)}",
+                                hint="run that same command to finish it (nothing is sent twice), or pass another --journal")
+        print(f"an interrupted set-tag is in {path}: reconciling it with the file and the release", file=sys.stderr)
+    else:
+        prepared = step.prepare(ctx, step_params) or {}  # refusals here leave no trace
+        if not args.yes:
+            then = (f" and upgrade release {args.release}" if args.release else
+                    " and run helmfile sync" if args.helmfile else "")
+            _confirm(f"Set {args.key} from {prepared.get('old')} to {args.tag} in {args.file}{then}?")
+        text = yaml.safe_dump({
+            "name": f"set {args.key} to {args.tag} in {Path(args.file).name}",
+            "target": {"kind": "deployment", "namespace": ns or "default", "name": args.release or Path(args.file).stem},
+            "steps": [{"kind": "helm.values_tag", "name": step.describe(step_params), "budget": "10m",
+                       "params": step_params.model_dump(mode="json", exclude_none=True)}],
+        }, sort_keys=False)
     from cockpit import events as ev
 
-    path = args.journal or default_journal_path(f"helm-values-{Path(args.file).stem}")
     journal = Journal.open(path)
     try:
-        journal.write(ev.RunbookRecorded(yaml=text))
-        result = Executor(parse_runbook(text, source="<helm set-tag>"), journal, ctx).run()
+        executor = Executor(parse_runbook(text, source="<helm set-tag>"), journal, ctx)
+        if recorded is None:
+            journal.write(ev.RunbookRecorded(yaml=text))
+        result = executor.resume() if recorded is not None else executor.run()
     finally:
         journal.close()
     if not result.ok:

@@ -257,7 +257,17 @@ class HelmValuesTagStep(Step):
             live = deployed(history)
             if live is None or live.revision <= int(intent.get("newest_before") or 0) or \
                     str(_nested(live.values, params.key)) != params.tag:
-                return None  # the file changed but the upgrade did not land: run it again
+                # the file changed but the upgrade did not land (a crash between the two): put the
+                # file back to the value the intent recorded, so the step runs again from the true
+                # old value — and a failing upgrade then puts back that one, not the rewritten file
+                old = intent.get("old")
+                if isinstance(old, str) and old != params.tag and not ctx.readonly:
+                    from backends.helm.values import rewrite_file
+
+                    rewrite_file(Path(params.file), params.key, old)
+                    ctx.log(f"{params.file}: {params.key} put back to {old} (an earlier attempt rewrote it and "
+                            "stopped before the upgrade); running the step again")
+                return None
             result.update(release=params.release, namespace=ns, revision=live.revision, status=live.status,
                           images=list(live.images))
         return result

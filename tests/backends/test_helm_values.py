@@ -97,6 +97,51 @@ def test_failed_upgrade_puts_the_file_back(installed, helm_cli, tmp_path):
     assert "put back" in err
 
 
+def test_a_crash_between_the_rewrite_and_the_upgrade_is_reconciled_from_the_journal(installed, helm_cli, tmp_path,
+                                                                                    monkeypatch):
+    """Killed after the file was rewritten and before the upgrade: the same command with the
+    same --journal resumes; the step puts the file back to the value its intent recorded before
+    it runs again, so a failing upgrade puts back the true original, and a passing one journals
+    the true old value. Another set-tag on that journal is refused."""
+    from backends.helm import helmcode
+    from cockpit.errors import UnreachableError
+
+    w, python, chart, values = installed
+    before = values.read_bytes()
+    j = tmp_path / "j.jsonl"
+
+    def argv(tag: str = "1") -> tuple[str, ...]:
+        return ("--kubeconfig", str(w.kubeconfig_path), "-n", NS, "-o", "json", "helm", "set-tag", str(values),
+                "image.tag", tag, "--release", "hweb", "--chart", str(chart), "--yes", "--journal", str(j))
+
+    def killed(*_a, **_k):
+        raise KeyboardInterrupt  # the process dies here: no outcome, the file not put back
+
+    def fails(*_a, **_k):
+        raise UnreachableError("helm upgrade: the API server did not answer")
+
+    with monkeypatch.context() as m:
+        m.setattr(helmcode, "upgrade", killed)
+        helm_cli(*argv())
+    assert values.read_bytes() == before.replace(b'tag: "2-bad"', b'tag: "1"')
+    assert [r["type"] for r in read_journal(j)].count("outcome") == 0
+    rc, out, err = helm_cli(*argv("0.9"))  # another tag on that journal
+    assert rc != 0 and "holds an interrupted set-tag of image.tag to 1" in err
+    with monkeypatch.context() as m:
+        m.setattr(helmcode, "upgrade", fails)
+        rc, out, err = helm_cli(*argv())
+    assert rc != 0 and "an interrupted set-tag is in" in err
+    assert "image.tag put back to 2-bad (an earlier attempt rewrote it" in err
+    assert values.read_bytes() == before  # the true original, not the rewritten file
+    rc, out, err = helm_cli(*argv())
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["old"] == "2-bad" and data["revision"] == 2 and data["images"] == ["web:1"]
+    assert values.read_bytes() == before.replace(b'tag: "2-bad"', b'tag: "1"')
+    intents = [r for r in read_journal(j) if r["type"] == "intent"]
+    assert [i["old"] for i in intents] == ["2-bad", "2-bad", "2-bad"]
+
+
 def test_bad_key_refused_before_anything(installed, helm_cli, tmp_path):
     w, python, chart, values = installed
     before = values.read_bytes()
