@@ -449,10 +449,17 @@ def counts_command(args: argparse.Namespace, make_backend: Callable[[], Any]) ->
     return 0
 
 
-def integrity_command(args: argparse.Namespace, make_backend: Callable[[], Any],
-                      read_checks_file: Callable[[Path], str] = Path.read_text) -> int:
-    """Built-in and configured checks (``--checks-file`` read by ``read_checks_file``, JSON or
-    YAML; ``--check NAME=SQL``); exit 7 on a violation."""
+def read_checks_file(path: Path) -> str:
+    """The ``--checks-file`` text; an unreadable file is one line (exit 2)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def integrity_command(args: argparse.Namespace, make_backend: Callable[[], Any]) -> int:
+    """Built-in and configured checks (``--checks-file``, JSON or YAML; ``--check NAME=SQL``);
+    exit 7 on a violation."""
     import json
 
     from cockpit.output import emit
@@ -465,7 +472,12 @@ def integrity_command(args: argparse.Namespace, make_backend: Callable[[], Any],
         except ValueError:
             import yaml
 
-            loaded = yaml.safe_load(text)
+            try:
+                loaded = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" (line {mark.line + 1})" if mark is not None else ""
+                raise ConfigError(f"{args.checks_file}: neither JSON nor YAML{where}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{args.checks_file}: expected a mapping of check name to SQL")
         checks.update({str(k): str(v) for k, v in loaded.items()})

@@ -137,17 +137,8 @@ def _counts(args: argparse.Namespace) -> int:
     return sqldb.counts_command(args, lambda: _backend(args))
 
 
-def _read_checks_file(path: Path) -> str:
-    from cockpit.errors import ConfigError
-
-    try:
-        return path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
-
-
 def _integrity(args: argparse.Namespace) -> int:
-    return sqldb.integrity_command(args, lambda: _backend(args), _read_checks_file)
+    return sqldb.integrity_command(args, lambda: _backend(args))
 
 
 def _long_tx(args: argparse.Namespace) -> int:

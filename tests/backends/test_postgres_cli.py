@@ -60,6 +60,22 @@ def test_integrity_exit_code_and_long_tx(pg_db, capsys):
         holder.close()
 
 
+@pytest.mark.parametrize("product", ["pg", "mysql"])
+def test_a_checks_file_that_cannot_be_used_is_one_line(product, capsys, tmp_path):
+    """Read before any connection: a missing file, one that is neither JSON nor YAML, and one
+    that is not a mapping each exit 2 with one line naming the file."""
+    bad_yaml = tmp_path / "checks.yaml"
+    bad_yaml.write_text("orphans: [SELECT 1\n  - x: {\n")
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- SELECT 1\n")
+    dsn = "postgresql://u@127.0.0.1:9/db" if product == "pg" else "mysql://u@127.0.0.1:9/db"
+    for path, said in ((tmp_path / "nope.yaml", "No such file or directory"),
+                       (bad_yaml, "neither JSON nor YAML (line"), (listing, "expected a mapping of check name to SQL")):
+        assert main([product, "integrity", "--dsn", dsn, "--checks-file", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert str(path) in err and said in err and len(err.splitlines()) == 1, err
+
+
 def test_backup_journal_and_restore_confirmation(pg_password_dsn, capsys, tmp_path):
     sql(pg_password_dsn, "CREATE TABLE t (id int)", "INSERT INTO t VALUES (1), (2)")
     journal = tmp_path / "j.jsonl"
