@@ -112,6 +112,13 @@ def plan(history: Sequence[Revision], seen_healthy: set[str], state: IncidentSta
     return AutoPlan(number, why, tuple(chosen.images) if chosen else (), live.number if live else None)
 
 
+def refused_events(target: Target | str, trigger: object, refusal: ConflictError) -> tuple[ev.Event, ...]:
+    """What both front ends journal when an armed trigger's plan is refused (:func:`plan`):
+    the armed trigger, then its abort with why — the record shows it was armed and not sent."""
+    fired = trigger_event(target, trigger, None, armed=True, readonly=False, countdown_s=None)
+    return (fired, ev.TriggerAborted(target=str(target), reason=f"not sent: {refusal.message}"))
+
+
 def trigger_event(target: Target | str, trigger: object, auto: AutoPlan | None, *, armed: bool, readonly: bool,
                   countdown_s: float | None) -> ev.Trigger:
     """The ``trigger`` event both front ends journal when the engine's trigger fires."""

@@ -138,6 +138,9 @@ class Watcher:
         """Metric samples for the journal, one per ``journal_samples_s`` (the report's peaks)."""
         self._rollout_done = False
         self._acting = False
+        self._recorded_acting: set[str] = set()
+        """Incidents this process recorded as ``acting`` on the Lease (its identity may be reused
+        by a restarted pod, so ``by`` cannot tell a retry of its own from another leader's try)."""
         self._was_leading = False
         self._pending: Any = None
         """A trigger that fired and still stands, not acted on yet (standby, or the target locked)."""
@@ -334,14 +337,15 @@ class Watcher:
                            "trying again at the next check")
             return False
         bad = next((r for r in history if r.live), self.live)
-        try:
-            auto = autorollback.plan(history, self.healthy, state, self.target, note=note)
+        try:  # a runbook's own kubernetes.rollback step guards itself (it may not roll back at all)
+            auto = autorollback.plan(history, self.healthy, state, self.target,
+                                     note=None if self.runbook_runner else note)
         except ConflictError as exc:  # it would undo the cockpit's own rollback: a person decides
             self.triggered = True
             j = self.open_journal(force=True)
             if j is not None:
-                j.write(ev.Trigger(target=str(self.target), name=trig.name, reason=trig.reason.text, count=trig.count,
-                                   auto=False, why=f"not sent: {exc.message}", readonly=self.readonly))
+                for e in autorollback.refused_events(self.target, trig, exc):
+                    j.write(e)
             self._say(f"TRIGGER {trig.reason.text} — auto-rollback NOT sent: {exc.message}; {exc.hint}")
             return True
         incident = incident_id(self.target, bad)
@@ -381,8 +385,8 @@ class Watcher:
             return False
         # "acting": the last leader stopped between its record and the outcome; the bad
         # template is still live (it was just read), so its rollback did not take effect.
-        if rec.get("by") == getattr(self.leadership, "identity", None):
-            return True  # this replica's own earlier try, deferred before anything was sent
+        if incident in self._recorded_acting:
+            return True  # this process's own earlier try, deferred before anything was sent
         tries = _attempt(rec)
         if tries >= MAX_ATTEMPTS:
             self.triggered = True
@@ -475,10 +479,12 @@ class Watcher:
         # the how-manieth leader starts this rollback (capped: MAX_ATTEMPTS); "done" keeps the count
         rec = self.leadership.incident(str(self.target)) or {}
         same = rec.get("incident") == incident and rec.get("state") == "acting"
-        again = state == "acting" and rec.get("by") != getattr(self.leadership, "identity", None)
+        again = state == "acting" and incident not in self._recorded_acting  # not this process's own retry
         entry["attempt"] = (_attempt(rec) + again) if same else 1
         try:
             self.leadership.record_incident(str(self.target), entry)
+            if state == "acting":
+                self._recorded_acting.add(incident)
         except LockedError as exc:
             if strict:
                 raise

@@ -38,18 +38,35 @@ def _confirm(question: str) -> None:
         raise Aborted("not confirmed; nothing was changed")
 
 
-def interrupted(journal: str | None) -> str | None:
+def interrupted(journal: str | None, kind: str, same: dict[str, Any]) -> str | None:
     """The runbook an interrupted run in ``journal`` (given with --journal) recorded — a write
-    pending, or the run never finished — to resume rather than start again; else None."""
+    pending, or the run never finished — to resume rather than start again; else None. Its one
+    step must be of ``kind`` with the params in ``same`` (what this command was asked to do):
+    else ConflictError naming what the journal holds (nothing is sent)."""
+    from cockpit.errors import ConflictError
     from cockpit.journal import read_journal
     from cockpit.state import replay
+    from cockpit.text import sanitize
 
     if not journal or not Path(journal).exists():
         return None
     state = replay(read_journal(journal))
-    if state.runbook_yaml is not None and (bool(state.pending) or state.run_status == "running"):
-        return state.runbook_yaml
-    return None
+    if state.runbook_yaml is None or not (state.pending or state.run_status == "running"):
+        return None
+    try:
+        step = (yaml.safe_load(state.runbook_yaml).get("steps") or [{}])[0]
+    except (yaml.YAMLError, AttributeError, IndexError):
+        step = {}
+    was = step.get("params") or {} if isinstance(step, dict) else {}
+    differs = [k for k, v in same.items() if was.get(k) != v]
+    if not isinstance(step, dict) or step.get("kind") != kind or differs:
+        held = sanitize(str(step.get("name") if isinstance(step, dict) else "") or "another run", max_len=200)
+        raise ConflictError(f"{journal} holds an interrupted run: {held}" +
+                            (f" ({', '.join(differs)} {'differs' if len(differs) == 1 else 'differ'} from this command)" if differs and step.get("kind") == kind
+                             else ""),
+                            hint="run the command that started it to finish it (nothing is sent twice), or pass "
+                                 "another --journal")
+    return state.runbook_yaml
 
 
 def run_rollback_command(args: argparse.Namespace) -> int:
@@ -72,7 +89,9 @@ def run_rollback_command(args: argparse.Namespace) -> int:
         raise ReadonlyError(f"refused to roll back release {sanitize(args.release, max_len=60)}: --readonly "
                             "(nothing was sent)")
     path = args.journal or default_journal_path(f"helm-{ns}-{args.release}")
-    recorded = interrupted(args.journal)
+    recorded = interrupted(args.journal, "helm.rollback",
+                           {"release": args.release, "namespace": ns, "kubeconfig": args.kubeconfig or None,
+                            "context": args.context or None})
     resume = recorded is not None
     if resume:
         text = recorded or ""
@@ -125,7 +144,7 @@ def run_set_tag_command(args: argparse.Namespace) -> int:
     there, a template expression, a pending release) comes before anything is written."""
     import backends.helm.steps  # noqa: F401  registers helm.values_tag
     from backends.helm.steps import HelmValuesTagParams, HelmValuesTagStep
-    from cockpit.errors import ConfigError, ConflictError, ReadonlyError
+    from cockpit.errors import ConfigError, ReadonlyError
     from cockpit.executor import Executor
     from cockpit.journal import Journal, default_journal_path
     from cockpit.output import emit
@@ -156,14 +175,11 @@ def run_set_tag_command(args: argparse.Namespace) -> int:
                       log=lambda line: print(sanitize(line), file=sys.stderr, flush=True), namespace=ns or "default")
     step = HelmValuesTagStep()
     path = args.journal or default_journal_path(f"helm-values-{Path(args.file).stem}")
-    recorded = interrupted(args.journal)
+    asked = step_params.model_dump(mode="json", exclude_none=True)
+    recorded = interrupted(args.journal, "helm.values_tag", {k: asked.get(k) for k in (
+        "file", "key", "tag", "release", "chart", "helmfile", "namespace", "kubeconfig", "context")})
     if recorded is not None:  # the step reconciles the file and the release before it writes again
         text = recorded
-        was = (yaml.safe_load(recorded).get("steps") or [{}])[0].get("params") or {}
-        if (was.get("file"), was.get("key"), was.get("tag")) != (params["file"], args.key, args.tag):
-            raise ConflictError(f"{path} holds an interrupted set-tag of {sanitize(str(was.get('key')), max_len=100)} to "
-                                f"{sanitize(str(was.get('tag')), max_len=100)} in {sanitize(str(was.get('file')), max_len=200)}",
-                                hint="run that same command to finish it (nothing is sent twice), or pass another --journal")
         print(f"an interrupted set-tag is in {path}: reconciling it with the file and the release", file=sys.stderr)
     else:
         prepared = step.prepare(ctx, step_params) or {}  # refusals here leave no trace

@@ -240,6 +240,12 @@ class HelmValuesTagStep(Step):
         return result
 
     def reconcile(self, ctx: StepContext, params: HelmValuesTagParams, intent: dict[str, Any]) -> dict[str, Any] | None:
+        """An earlier attempt stopped after its intent. With a release: its upgrade landed (a
+        newer deployed revision with the tag) → done; still pending → refused (wait, then run
+        again); else the file is put back to the recorded old value and the step runs again.
+        With a helmfile (its sync cannot be read back) the file is put back and the step runs
+        again — the sync applies the same file twice. A file-only step is done when the file
+        holds the tag."""
         from pathlib import Path
 
         from backends.helm.values import get_value
@@ -248,26 +254,31 @@ class HelmValuesTagStep(Step):
             now = str(get_value(Path(params.file).read_text(encoding="utf-8"), params.key, source=params.file))
         except (OSError, CockpitError):
             return None
-        if now != params.tag:
-            return None
         result: dict[str, Any] = {"file": params.file, "key": params.key, "tag": params.tag, "old": intent.get("old")}
         if params.release:
             rels, ns = _releases(ctx, params)  # type: ignore[arg-type]
             history = rels.history(params.release, ns)
+            before = int(intent.get("newest_before") or 0)
+            if history and history[-1].revision > before and history[-1].pending:
+                raise ConflictError(f"release {params.release}: the upgrade an earlier attempt started is still "
+                                    f"{history[-1].status} (revision {history[-1].revision}); {params.file} is left as it is",
+                                    hint="wait until Helm finishes it (`cockpit helm history` shows it), then run the same "
+                                         "command again: it reads the outcome before it sends anything")
             live = deployed(history)
-            if live is None or live.revision <= int(intent.get("newest_before") or 0) or \
-                    str(_nested(live.values, params.key)) != params.tag:
-                # the file changed but the upgrade did not land (a crash between the two): put the
-                # file back to the value the intent recorded, so the step runs again from the true
-                # old value — and a failing upgrade then puts back that one, not the rewritten file
-                old = intent.get("old")
-                if isinstance(old, str) and old != params.tag and not ctx.readonly:
-                    from backends.helm.values import rewrite_file
+            if live is not None and live.revision > before and str(_nested(live.values, params.key)) == params.tag:
+                result.update(release=params.release, namespace=ns, revision=live.revision, status=live.status,
+                              images=list(live.images))
+                return result
+        elif not params.helmfile:
+            return result if now == params.tag else None
+        # the upgrade did not land (or cannot be read back): put the file back to the value the
+        # intent recorded, so the step runs again from the true old value — and a failing upgrade
+        # then puts back that one, not the rewritten file
+        old = intent.get("old")
+        if now == params.tag and isinstance(old, str) and old != params.tag and not ctx.readonly:
+            from backends.helm.values import rewrite_file
 
-                    rewrite_file(Path(params.file), params.key, old)
-                    ctx.log(f"{params.file}: {params.key} put back to {old} (an earlier attempt rewrote it and "
-                            "stopped before the upgrade); running the step again")
-                return None
-            result.update(release=params.release, namespace=ns, revision=live.revision, status=live.status,
-                          images=list(live.images))
-        return result
+            rewrite_file(Path(params.file), params.key, old)
+            ctx.log(f"{params.file}: {params.key} put back to {old} (an earlier attempt rewrote it and "
+                    "stopped before the upgrade was done); running the step again")
+        return None

@@ -45,33 +45,41 @@ class TokenFile:
     """A bearer token kept in a file that is replaced while we run: a pod's service-account
     token, which the kubelet rotates (an atomic swap of the projected volume's ``..data``
     link) and which expires within the hour. The file is read again whenever its identity
-    (inode, size, mtime) changes — one ``stat`` per request, no timer; client-go reads it
-    again every minute. A file that cannot be read mid-swap keeps the last token."""
+    (inode, size, mtime) changes — one ``stat`` per request — and at least every
+    :data:`REREAD_S` seconds (an in-place rewrite can keep all three), as client-go does. A
+    file that is missing, unreadable or empty mid-swap keeps the last token; with none read
+    yet it is a ConfigError naming the file."""
+
+    REREAD_S = 60.0
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._stamp: tuple[int, int, int] | None = None
+        self._read_at = 0.0
         self._token = ""
         self._lock = threading.Lock()
 
     def read(self) -> str:
+        import time
+
+        now = time.monotonic()
         try:
             st = os.stat(self.path)
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
         except OSError as exc:
-            if self._token:
-                return self._token
-            raise ConfigError(f"cannot read token file {self.path}: {exc.strerror}") from None
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            stamp, why = None, exc.strerror or str(exc)
         with self._lock:
-            if stamp != self._stamp:
+            if stamp is not None and (stamp != self._stamp or now - self._read_at >= self.REREAD_S):
                 try:
                     with open(self.path, encoding="utf-8") as fh:
                         token = fh.read().strip()
-                except OSError as exc:
-                    if not self._token:
-                        raise ConfigError(f"cannot read token file {self.path}: {exc.strerror}") from None
-                    return self._token
-                self._stamp, self._token = stamp, token
+                    why = "the file is empty"
+                except (OSError, UnicodeDecodeError) as exc:
+                    token, why = "", getattr(exc, "strerror", None) or str(exc)
+                if token:
+                    self._stamp, self._read_at, self._token = stamp, now, token
+            if not self._token:
+                raise ConfigError(f"cannot read token file {self.path}: {why}")
             return self._token
 
 

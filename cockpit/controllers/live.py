@@ -244,7 +244,6 @@ class LiveController:
     def _decide(self, target: Target, trigger: Any) -> None:
         """*Thread.* The shared policy: once per incident, which revision and why; journaled."""
         from cockpit import autorollback
-        from cockpit import events as ev
         from cockpit.state import replay
 
         try:
@@ -262,9 +261,8 @@ class LiveController:
             try:
                 plan = autorollback.plan(history, seen, state, target, note=self.note(target))
             except ConflictError as exc:  # it would undo the cockpit's own rollback: a person decides
-                journal.write(ev.Trigger(target=str(target), name=str(getattr(trigger, "name", "")),
-                                         reason=str(getattr(getattr(trigger, "reason", None), "text", "")),
-                                         count=getattr(trigger, "count", None), auto=False, why=f"not sent: {exc.message}"))
+                for e in autorollback.refused_events(target, trigger, exc):
+                    journal.write(e)
                 self.auto.done = True
                 self.plan = None
                 self.host.call_from_thread(lambda: self.host.notify(

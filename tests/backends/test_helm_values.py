@@ -126,7 +126,20 @@ def test_a_crash_between_the_rewrite_and_the_upgrade_is_reconciled_from_the_jour
     assert values.read_bytes() == before.replace(b'tag: "2-bad"', b'tag: "1"')
     assert [r["type"] for r in read_journal(j)].count("outcome") == 0
     rc, out, err = helm_cli(*argv("0.9"))  # another tag on that journal
-    assert rc != 0 and "holds an interrupted set-tag of image.tag to 1" in err
+    assert rc == 6 and "holds an interrupted run: set image.tag to 1 in" in err and "(tag differs from this command)" in err
+    rc, out, err = helm_cli("--kubeconfig", str(w.kubeconfig_path), "-n", NS, "helm", "rollback", "hweb", "--yes",
+                            "--journal", str(j))  # a rollback on that journal is no resume of the set-tag
+    assert rc == 6 and "holds an interrupted run: set image.tag to 1 in" in err, err
+    # the killed upgrade may have left the release pending: refused, the file left as it is
+    from cockpit.world.resources import RESOURCES
+    from tests.backends.test_helm_releases import helm_release, record
+
+    pending = record(helm_release("hweb", NS, 2, "pending-upgrade", "web:1"))
+    w.api.create(RESOURCES["secrets"], NS, pending, dry_run=False)
+    rc, out, err = helm_cli(*argv())
+    assert rc == 6 and "the upgrade an earlier attempt started is still pending-upgrade (revision 2)" in err, err
+    assert values.read_bytes() == before.replace(b'tag: "2-bad"', b'tag: "1"')
+    w.store.delete("secrets", NS, pending["metadata"]["name"])  # Helm gave up on it
     with monkeypatch.context() as m:
         m.setattr(helmcode, "upgrade", fails)
         rc, out, err = helm_cli(*argv())
@@ -139,7 +152,29 @@ def test_a_crash_between_the_rewrite_and_the_upgrade_is_reconciled_from_the_jour
     assert data["old"] == "2-bad" and data["revision"] == 2 and data["images"] == ["web:1"]
     assert values.read_bytes() == before.replace(b'tag: "2-bad"', b'tag: "1"')
     intents = [r for r in read_journal(j) if r["type"] == "intent"]
-    assert [i["old"] for i in intents] == ["2-bad", "2-bad", "2-bad"]
+    assert [i["old"] for i in intents] == ["2-bad", "2-bad", "2-bad"]  # the refused resume sent nothing
+
+
+def test_a_helmfile_set_tag_resumed_runs_its_sync_again_from_the_true_old_value(tmp_path):
+    """A helmfile's sync cannot be read back: a resumed step puts the file back to the value
+    its intent recorded and runs again (the sync applies the same file twice), never reports
+    done from the rewritten file alone."""
+    from backends.helm.steps import HelmValuesTagParams, HelmValuesTagStep
+    from cockpit.steps import StepContext
+
+    values = tmp_path / "values.yaml"
+    values.write_text(VALUES)
+    params = HelmValuesTagParams.model_validate({"file": str(values), "key": "image.tag", "tag": "2",
+                                                 "helmfile": str(tmp_path / "helmfile.yaml")})
+    step, logged = HelmValuesTagStep(), []
+    ctx = StepContext(backends={}, log=logged.append)
+    intent = step.prepare(ctx, params)
+    assert intent["old"] == "1"
+    values.write_text(VALUES.replace('tag: "1"', 'tag: "2"'))  # rewritten, then the process died
+    assert step.reconcile(ctx, params, intent) is None
+    assert values.read_text() == VALUES and "image.tag put back to 1" in logged[-1]
+    file_only = HelmValuesTagParams.model_validate({"file": str(values), "key": "image.tag", "tag": "1"})
+    assert step.reconcile(ctx, file_only, {"old": "0"})["tag"] == "1"  # no upgrade to wait for: done
 
 
 def test_bad_key_refused_before_anything(installed, helm_cli, tmp_path):

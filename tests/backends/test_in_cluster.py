@@ -125,7 +125,23 @@ def test_a_rotated_service_account_token_is_sent_from_the_next_request_on(pod) -
     os.replace(sa / "token.new", sa / "token")
     kube.list_deployments("shop")
     assert f"Bearer {rotated[-8:]}" in w.api.credentials
-    w.api.credentials.clear()
-    (sa / "token").unlink()  # mid-swap: the file is briefly missing → the last token is kept
-    kube.list_deployments("shop")
-    assert w.api.credentials == {f"Bearer {rotated[-8:]}"}
+    for mid_swap in ("missing", "empty"):  # the last token is kept, never an empty one sent
+        w.api.credentials.clear()
+        if mid_swap == "missing":
+            (sa / "token").unlink()
+        else:
+            (sa / "token").write_text("")
+        kube.list_deployments("shop")
+        assert w.api.credentials == {f"Bearer {rotated[-8:]}"}, mid_swap
+
+
+def test_a_token_file_never_read_is_one_clear_line(tmp_path) -> None:
+    from backends.kubernetes.kubeconfig import TokenFile
+    from cockpit.errors import ConfigError
+
+    empty = tmp_path / "token"
+    empty.write_text("\n")
+    for path, why in ((tmp_path / "absent", "No such file or directory"), (empty, "the file is empty")):
+        with pytest.raises(ConfigError) as err:
+            TokenFile(str(path)).read()
+        assert str(err.value) == f"cannot read token file {path}: {why}"

@@ -224,7 +224,8 @@ def test_watch_selector_rolls_back_only_the_target_whose_verdict_triggers(world,
     # Only the error-rate trigger (5 consecutive checks over 5 %) may act here: the success-rate
     # and health triggers count single probe blips, which a loaded CI machine can produce on a
     # healthy service; which target triggers is what this test is about.
-    calm = {"COCKPIT_DECISION__TRIGGERS__SUCCESS_MIN_CHECKS": "1000", "COCKPIT_DECISION__TRIGGERS__HEALTH_FAILURES": "1000"}
+    calm = {"COCKPIT_DECISION__TRIGGERS__SUCCESS_MIN_CHECKS": "1000", "COCKPIT_DECISION__TRIGGERS__HEALTH_FAILURES": "1000",
+            "COCKPIT_DECISION__TRIGGERS__P95_CONSECUTIVE": "1000"}
     r = replicas(w, "F", ["-l", "tier=web", "-n", "shop", "--auto-rollback", *FAST, *le(), "--duration", "25"], env=calm)
     r.wait_for(r"watching 3 deployments: shop/cart, shop/pay, shop/search")
     r.wait_for(r"\[shop/pay\] .*rolled back shop/pay: revision 2 → 1", timeout=40)
@@ -360,11 +361,12 @@ def test_an_incident_a_dead_leader_was_acting_on_is_taken_over_once(bad_world, r
     assert spec["leaseTransitions"] == 4 and "holderIdentity" not in spec  # took it over (+1), then released
 
 
-def test_a_rollback_three_leaders_started_and_never_finished_is_left_to_a_person(bad_world, replicas) -> None:
-    _seed_incident(bad_world, "acting", attempt=3)
+@pytest.mark.parametrize("last", ["watch-0_dead", "W"])  # "W": a crash-looping pod restarts with its name
+def test_a_rollback_three_leaders_started_and_never_finished_is_left_to_a_person(bad_world, replicas, last) -> None:
+    _seed_incident(bad_world, "acting", by=last, attempt=3)
     r = replicas(bad_world, "W", watch_args(*le(), "--duration", "12"))
     r.wait_for(r"TRIGGER .* — 3 leaders started the rollback of this incident and stopped before it took effect "
-               r"\(the last: watch-0_dead at 2026-12-02T06:41:00Z\); not again — a person decides", timeout=30)
+               rf"\(the last: {last} at 2026-12-02T06:41:00Z\); not again — a person decides", timeout=30)
     assert r.proc.wait(timeout=30) == 0
     assert not patches(bad_world) and "AUTO-ROLLBACK" not in r.out
     assert r.out.count("leaders started the rollback") == 1

@@ -182,8 +182,9 @@ def test_an_armed_cockpit_never_undoes_the_cockpits_own_rollback(tmp_path):
     assert rolled == [] and data.auto_remaining is None and host.errors == []
     assert host.toasts[-1][0] == "warning"
     assert "automatic rollback NOT sent: the live revision 3 is what ana@bastion-2 rolled back to" in host.toasts[-1][1]
-    trig = next(r for r in read_journal(path) if r["type"] == "trigger")
-    assert trig["auto"] is False and "would bring back the release rolled back from" in trig["why"]
+    recs = [r for r in read_journal(path) if r["type"] in ("trigger", "trigger_aborted")]
+    assert [r["type"] for r in recs] == ["trigger", "trigger_aborted"] and recs[0]["auto"] is True
+    assert "would bring back the release rolled back from" in recs[1]["reason"]
     live.deliver(triggered(live))
     assert rolled == []
     # a note about another rollback (the live template is not the one it went to) changes nothing

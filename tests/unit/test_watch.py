@@ -284,8 +284,9 @@ def test_a_watch_without_the_journal_never_undoes_the_cockpits_rollback(world, t
     assert "`cockpit rollback checkout -n shop --to-revision N`" in text
     assert text.count("auto-rollback NOT sent") == 1 and "AUTO-ROLLBACK in" not in text
     assert patches(w0) == 1 and src.live_image() == GOOD
-    trig = [r for r in j.read() if r["type"] == "trigger"]
-    assert len(trig) == 1 and trig[0]["auto"] is False and trig[0]["why"].startswith("not sent: the live revision 4")
+    trig = [r for r in j.read() if r["type"] in ("trigger", "trigger_aborted")]
+    assert [r["type"] for r in trig] == ["trigger", "trigger_aborted"] and trig[0]["auto"] is True
+    assert trig[1]["reason"].startswith("not sent: the live revision 4")
     assert "intent" not in types(j)
 
 
