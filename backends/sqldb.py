@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cockpit import prompt
 from cockpit.errors import CockpitError, ConfigError, ConflictError
 from cockpit.text import sanitize
 
@@ -292,15 +293,6 @@ class Journaled:
                 self.journal.close()
 
 
-def ask(prompt: str) -> str:
-    if not sys.stdin.isatty():
-        return ""
-    try:
-        return input(prompt)
-    except EOFError:
-        return ""
-
-
 def ts(value: Any) -> str:
     from cockpit.output import age
 
@@ -411,7 +403,7 @@ def restore_command(args: argparse.Namespace, backend: Any, *, warning: str, act
     confirm = args.confirm
     if confirm is None:
         print(warning, file=sys.stderr)
-        confirm = ask("type the database name to confirm: ")
+        confirm = prompt.ask("type the database name to confirm: ")
         if not confirm:
             raise Aborted("nothing restored", hint=f"pass --confirm {backend.database}")
     steps = backend.restore(args.file, confirm=confirm, timeout=args.timeout)  # checks confirm and readonly

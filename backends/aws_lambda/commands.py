@@ -106,18 +106,10 @@ def _records(args: argparse.Namespace, function: str, alias: str) -> tuple[Any, 
 
 
 def _confirm(args: argparse.Namespace, text: str) -> None:
-    from cockpit.errors import Aborted
+    from cockpit.prompt import confirm
 
-    if args.yes:
-        return
-    if not sys.stdin.isatty():
-        raise Aborted(f"not confirmed: {text}", hint="pass --yes")
-    try:
-        answer = input(f"{text}? [y/N] ")
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        raise Aborted("nothing sent")
+    if not args.yes:
+        confirm(text, no_terminal=f"not confirmed: {text}", hint="pass --yes", declined="nothing sent", suffix="? [y/N] ")
 
 
 def _rollback(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ import argparse
 import sys
 from typing import Any
 
+from cockpit.prompt import ask as _ask
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     cdn = sub.add_parser("cdn", parents=[common], help="CDN cache purges: Cloudflare, Fastly")
@@ -35,15 +37,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=None, help="the API's base URL (default: the provider's, or $COCKPIT_CDN__<PROVIDER>_URL)")
     p.add_argument("--yes", action="store_true", help="do not ask")
     p.set_defaults(handler=_purge)
-
-
-def _ask(prompt: str) -> str:
-    if not sys.stdin.isatty():
-        return ""
-    try:
-        return input(prompt)
-    except EOFError:
-        return ""
 
 
 def _purge(args: argparse.Namespace) -> int:

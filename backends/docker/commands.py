@@ -94,13 +94,10 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _confirm(question: str) -> None:
-    from cockpit.errors import Aborted
+    from cockpit.prompt import confirm
 
-    if not sys.stdin.isatty():
-        raise Aborted("no terminal to confirm on: rerun with --yes to roll back without asking")
-    print(question + " [y/N] ", end="", file=sys.stderr, flush=True)
-    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-        raise Aborted("rollback not confirmed; nothing was changed")
+    confirm(question, no_terminal="no terminal to confirm on: rerun with --yes to roll back without asking", hint="",
+            declined="rollback not confirmed; nothing was changed")
 
 
 def _rollback(args: argparse.Namespace) -> int:

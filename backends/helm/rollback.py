@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from cockpit.prompt import confirm
+
 
 def runbook_text(release: str, namespace: str, to_revision: int, timeout: float, kubeconfig: str | None,
                  context: str | None) -> str:
@@ -27,15 +29,6 @@ def runbook_text(release: str, namespace: str, to_revision: int, timeout: float,
         "steps": [{"kind": "helm.rollback", "name": f"Roll back release {release} to {to}", "budget": "5m",
                    "params": params}],
     }, sort_keys=False)
-
-
-def _confirm(question: str) -> None:
-    from cockpit.errors import Aborted
-
-    if not sys.stdin.isatty():
-        raise Aborted("not confirmed: no terminal to ask on", hint="pass --yes to roll back without asking")
-    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
-        raise Aborted("not confirmed; nothing was changed")
 
 
 def interrupted(journal: str | None, kind: str, same: dict[str, Any]) -> str | None:
@@ -103,7 +96,7 @@ def run_rollback_command(args: argparse.Namespace) -> int:
         live = deployed(history)
         if not args.yes:
             frm = f"revision {live.revision} ({', '.join(live.images)})" if live else "no deployed revision"
-            _confirm(f"Roll back release {target.release} in {ns} from {frm} to revision {target.revision} "
+            confirm(f"Roll back release {target.release} in {ns} from {frm} to revision {target.revision} "
                      f"({', '.join(target.images)}) with Helm?")
         text = runbook_text(args.release, ns, target.revision, args.timeout, args.kubeconfig, args.context)
     journal = Journal.open(path)
@@ -186,7 +179,7 @@ def run_set_tag_command(args: argparse.Namespace) -> int:
         if not args.yes:
             then = (f" and upgrade release {args.release}" if args.release else
                     " and run helmfile sync" if args.helmfile else "")
-            _confirm(f"Set {args.key} from {prepared.get('old')} to {args.tag} in {args.file}{then}?")
+            confirm(f"Set {args.key} from {prepared.get('old')} to {args.tag} in {args.file}{then}?")
         text = yaml.safe_dump({
             "name": f"set {args.key} to {args.tag} in {Path(args.file).name}",
             "target": {"kind": "deployment", "namespace": ns or "default", "name": args.release or Path(args.file).stem},

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cockpit.errors import Aborted, RolloutFailed
+from cockpit.errors import RolloutFailed
 from cockpit.output import age, emit, print_json, table
+from cockpit.prompt import confirm
 from cockpit.text import sanitize
 
 
@@ -108,14 +109,6 @@ def cmd_history(args: argparse.Namespace) -> int:
             for r in revisions]
     emit(args, {"target": str(target), "revisions": revisions}, ("REVISION", "AGE", "IMAGES", "CHANGE-CAUSE"), rows)
     return 0
-
-
-def confirm(question: str) -> None:
-    if not sys.stdin.isatty():
-        raise Aborted("not confirmed: no terminal to ask on", hint="pass --yes to roll back without asking")
-    answer = input(f"{question} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise Aborted("not confirmed; nothing was changed")
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

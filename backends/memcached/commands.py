@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any
 
+from cockpit.prompt import ask as _ask
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     mc = sub.add_parser("memcached", parents=[common], help="Memcached: stats, flush_all (guarded)")
@@ -35,15 +37,6 @@ def _backend(args: argparse.Namespace) -> Any:
     from backends.memcached.client import MemcachedBackend
 
     return MemcachedBackend(args.server, readonly=bool(getattr(args, "readonly", False)))
-
-
-def _ask(prompt: str) -> str:
-    if not sys.stdin.isatty():
-        return ""
-    try:
-        return input(prompt)
-    except EOFError:
-        return ""
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -16,8 +16,8 @@ from typing import Any
 
 from backends import sqldb
 from backends.sqldb import Journaled as _Journaled
-from backends.sqldb import ask as _ask
 from cockpit.durations import duration_arg as duration
+from cockpit.prompt import ask as _ask
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from backends import sqldb
 from cockpit.durations import duration_arg as duration
+from cockpit.prompt import ask as _ask
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -66,7 +67,7 @@ def _backend(args: argparse.Namespace) -> Any:
                            statement_timeout=getattr(args, "statement_timeout", 30.0))
 
 
-_Journaled, _ask = sqldb.Journaled, sqldb.ask  # shared with backends.mysql.commands
+_Journaled = sqldb.Journaled  # shared with backends.mysql.commands
 
 
 # ---------------------------------------------------------------------------- handlers

@@ -10,6 +10,8 @@ import os
 import sys
 from typing import Any
 
+from cockpit.prompt import ask as _ask
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     redis_p = sub.add_parser("redis", parents=[common], help="Redis: invalidate keys by pattern, flush (guarded)")
@@ -60,15 +62,6 @@ def _journal(args: argparse.Namespace) -> Any:
     from cockpit.journal import Journal
 
     return Journal.open(path)
-
-
-def _ask(prompt: str) -> str:
-    if not sys.stdin.isatty():
-        return ""
-    try:
-        return input(prompt)
-    except EOFError:
-        return ""
 
 
 def _progress_printer(args: argparse.Namespace):
