@@ -21,7 +21,10 @@ The parts (all thresholds come from :mod:`cockpit.config`; defaults from the run
 than ``stale_after``, is *stale since T* and none of its numbers are used. A required metric
 (``decision.matrix.required``, default error rate and p95) without a fresh value caps the
 verdict: OK and MONITOR become INCONCLUSIVE. Evidence of a problem (CONSIDER, ROLLBACK_NOW)
-stands, with the missing metric listed among the reasons. Zero traffic means no error rate.
+stands, with the missing metric listed among the reasons. Zero traffic means no error rate,
+and a window with fewer than ``decision.matrix.min_requests`` requests (default 10) gives no
+error rate and no p95: a handful of requests is too little traffic to judge (1 error in 3 is
+no 33 % error rate), so a quiet service at night never rolls back on one unlucky request.
 After ``source_error_limit`` consecutive failures a source raises an *alert* (it neither
 triggers nor hides).
 
@@ -261,6 +264,17 @@ def merge(state: EngineState, now: float, policy: Policy) -> tuple[Sample, list[
                 if m == "crashes":
                     crash_window = r.crash_window_s
     missing: list[Reason] = []
+    least = policy.decision.matrix.min_requests
+    rate = values.get("request_rate")
+    if least and isinstance(rate, (int, float)) and window > 0 and rate * window < least:
+        # too little traffic: a handful of requests makes no error rate or p95 worth judging
+        n = round(rate * window)
+        for m, req in (("error_rate", "error_rate"), ("p95_ms", "p95_ms")):
+            if values.pop(m, None) is not None:
+                origin.pop(m, None)
+                missing.append(Reason(req, Verdict.INCONCLUSIVE,
+                                      f"{_label(req)}: too little traffic to judge ({n} request{'s' if n != 1 else ''} "
+                                      f"in {format_duration(window)}; at least {least}: decision.matrix.min_requests)"))
     if values.get("health_ok") is False and cluster_answers(state, now, policy) is False:
         values["health_ok"] = None
         origin.pop("health_ok", None)
