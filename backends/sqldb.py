@@ -2,7 +2,9 @@
 
 Only the logic that is the same for both lives here, parameterised by what differs (the
 product's name, the step kinds' prefix, the evidence sub-directory, wording): the error
-classes, row-count comparison, long transactions from rows, the backup listing, the runbook steps' plumbing
+classes, the backend classes' base (:class:`SQLBackend`: identity, readonly refusal, the
+read-statement check, the cancel watcher, configured checks, backups), row-count
+comparison, long transactions from rows, the backup listing, the runbook steps' plumbing
 (backend from the context, journal records, evidence paths, row-count snapshots, integrity
 logging) and the headless commands' helpers (journaled actions, prompts, the ``counts``,
 ``integrity``, ``migrations``, ``backups`` and ``restore`` actions). Driver calls, SQL and
@@ -11,16 +13,18 @@ dump tools stay in each backend. Cheap to import: the CLI builds every parser.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cockpit import prompt
-from cockpit.errors import CockpitError, ConfigError, ConflictError
-from cockpit.text import sanitize
+from cockpit.errors import CockpitError, ConfigError, ConflictError, ReadonlyError
+from cockpit.text import redact_url, sanitize
 
 # ---------------------------------------------------------------------------- errors
 
@@ -110,6 +114,170 @@ def list_backups(directory: Path, *, suffix: str, verify: bool, verify_backup: C
                               dsn=sanitize(meta.get("dsn", "")), duration=meta.get("duration")))
     out.sort(key=lambda b: (b.created or datetime.fromtimestamp(b.path.stat().st_mtime, timezone.utc)), reverse=True)
     return out
+
+
+# ---------------------------------------------------------------------------- backend class
+
+
+def scrub_secret(text: str, password: str, password_kv: re.Pattern[str]) -> str:
+    """``text`` without the URL's password, the password itself or ``password=...`` pairs
+    (``password_kv``: the product's key/value spelling, its first group kept); sanitised."""
+    text = redact_url(text)
+    if password:
+        text = text.replace(password, "***")
+    text = password_kv.sub(r"\1***", text)
+    return sanitize(text, max_len=1000)
+
+
+class SQLBackend:
+    """What the backend classes share: identity, the readonly refusal, the read-statement
+    check, the cancel watcher, the backup listing and the typed database name. A subclass
+    sets the class attributes, ``_parse`` (the DSN's parts, with ``password``), ``database``,
+    ``target`` and ``_interrupter`` (how a running statement is stopped)."""
+
+    product: str  # wording: "the {product} backend is readonly"
+    read_statement: re.Pattern[str]  # what a readonly backend runs
+    read_words: str  # wording: "only {read_words} run"
+    password_kv: re.Pattern[str]  # for scrub_secret
+    watcher_name: str  # the cancel watcher thread's name
+    dump_module: str  # the module with list_backups and verify_backup
+
+    def __init__(self, dsn: str, *, readonly: bool = False, connect_timeout: float = 5.0,
+                 statement_timeout: float = 30.0, lock_timeout: float = 5.0) -> None:
+        self.dsn = dsn
+        self.readonly = readonly
+        self.connect_timeout = max(1, int(round(connect_timeout)))
+        self.statement_timeout = statement_timeout
+        self.lock_timeout = lock_timeout
+        self._params = self._parse(dsn)
+        self._password = self._params.get("password") or ""
+
+    def _parse(self, dsn: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def database(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def display_dsn(self) -> str:
+        """The DSN without its password, for screens, logs, the journal and reports."""
+        return self.scrub(redact_url(self.dsn))
+
+    def scrub(self, text: str) -> str:
+        return scrub_secret(text, self._password, self.password_kv)
+
+    def _refuse_if_readonly(self, action: str) -> None:
+        if self.readonly:
+            raise ReadonlyError(f"{action} refused: the {self.product} backend is readonly; nothing was sent")
+
+    def _check_read(self, statement: str) -> None:
+        if self.readonly and not self.read_statement.match(statement):
+            raise ReadonlyError(f"readonly: only {self.read_words} run; refused before sending")
+
+    def _confirm_database(self, confirm: str, what: str) -> None:
+        if (confirm or "").strip() != self.database:
+            raise ConfirmationMismatch(
+                f"{what} refused: you typed {sanitize(confirm or '')!r}, the database is {self.database!r}",
+                hint="type the database name exactly to confirm")
+
+    def _interrupter(self, conn: Any) -> Callable[[Any], None]:
+        """What stops ``conn``'s running statement; called with the watcher's ``finished`` event."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _cancel_on(self, conn: Any, cancel: Any) -> Iterator[None]:
+        """Stop the running statement (:meth:`_interrupter`) when ``cancel`` is set."""
+        if cancel is None:
+            yield
+            return
+        finished = threading.Event()
+        interrupt = self._interrupter(conn)
+
+        def watch() -> None:
+            while not finished.is_set():
+                if cancel.wait(0.1):
+                    with contextlib.suppress(Exception):
+                        interrupt(finished)
+                    return
+
+        t = threading.Thread(target=watch, daemon=True, name=self.watcher_name)
+        t.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            t.join(1)
+
+    def _driver_error(self) -> type[Exception]:
+        """The driver's base error class (a configured check failing with one is reported)."""
+        raise NotImplementedError
+
+    def _check_error(self, exc: Exception) -> str:
+        """A configured check's driver error as its reported text; raises to stop the checks."""
+        raise NotImplementedError
+
+    def _configured_check(self, conn: Any, name: str, query: str) -> Any:
+        """One configured check (a query returning the number of violating rows) in a
+        read-only transaction; its failure is the result's ``error``."""
+        from backends.postgres.models import IntegrityResult
+
+        name = sanitize(name, max_len=200)
+        try:
+            self._check_read(query)
+            with self._read_tx(conn):
+                rows = self._select(conn, query)
+            value = rows[0][0] if rows and rows[0] else 0
+            return IntegrityResult(name, int(value or 0))
+        except ReadonlyError as exc:
+            return IntegrityResult(name, 0, error=str(exc))
+        except self._driver_error() as exc:
+            return IntegrityResult(name, 0, error=self._check_error(exc))
+        except (TypeError, ValueError):
+            return IntegrityResult(name, 0, error="the check must return a number (violating rows)")
+
+    def _read_tx(self, conn: Any) -> Any:
+        raise NotImplementedError
+
+    def _select(self, conn: Any, statement: Any, params: Any = None) -> list[tuple]:
+        raise NotImplementedError
+
+    compare_counts = staticmethod(compare_counts)
+
+    def backup(self, directory: str | Path, **kw: Any) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def backup_now(self, directory: str | Path, **kw: Any) -> Any:
+        """Run :meth:`backup` to the end; the finished backup."""
+        last = None
+        for last in self.backup(directory, **kw):
+            pass
+        assert last is not None and last.backup is not None
+        return last.backup
+
+    @classmethod
+    def list_backups(cls, directory: str | Path, *, verify: bool = False) -> list[Any]:
+        import importlib
+
+        return importlib.import_module(cls.dump_module).list_backups(Path(directory), verify=verify)
+
+    @classmethod
+    def verify_backup(cls, path: str | Path) -> Any:
+        """Recompute the sha256 and compare with the recorded one; ``verified`` says."""
+        import importlib
+
+        return importlib.import_module(cls.dump_module).verify_backup(Path(path))
+
+
+def migration_stamp(text: str) -> datetime | None:
+    """A migration name's ``20240131120000`` prefix (Rails, EF Core, Laravel) as a UTC datetime."""
+    m = re.match(r"^(\d{14})", text or "")
+    if not m:
+        return None
+    try:
+        return datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------------------- runbook steps
@@ -439,6 +607,39 @@ def counts_command(args: argparse.Namespace, make_backend: Callable[[], Any]) ->
          [[d.table, d.before, d.after, "" if d.delta is None else f"{d.delta:+d}", "CHANGED" if d.changed else ""]
           for d in diffs])
     return 0
+
+
+def long_tx_command(args: argparse.Namespace, backend: Any, *, noun: str, app_header: str, action: str,
+                    missing: Callable[[int, dict], str], describe: Callable[[str, int, Any], str],
+                    signal: Callable[[str, int], bool]) -> int:
+    """``long-tx``: list the long transactions, or cancel/terminate one (``--cancel``/``--terminate``
+    takes the ``noun``: "pid", "id"): refused readonly, it must be open (else ``missing``), typed
+    again unless ``--yes`` (after ``describe``), ``signal``-led journaled as ``action`` (``{verb}``
+    filled in); exit 1 when the server did not signal it."""
+    from cockpit.errors import Aborted, NotFoundError
+    from cockpit.output import emit
+
+    tid = args.cancel or args.terminate
+    if tid is None:
+        txs = backend.long_transactions(older_than=args.older_than)
+        emit(args, txs, [noun.upper(), "AGE", "STATE", "USER", app_header, "CLIENT", "QUERY"],
+             [[t.pid, f"{t.age_seconds:.0f}s", t.state, t.user, t.application, t.client, t.query[:80]] for t in txs])
+        return 0
+    verb = "cancel" if args.cancel else "terminate"
+    backend._refuse_if_readonly(f"{verb} {tid}")
+    txs = {t.pid: t for t in backend.long_transactions(older_than=0)}
+    if tid not in txs:
+        raise NotFoundError(missing(tid, txs))
+    if not args.yes:
+        print(describe(verb, tid, txs[tid]), file=sys.stderr)
+        if prompt.ask(f"type {tid} to {verb} it: ").strip() != str(tid):
+            raise Aborted(f"did not {verb} {tid}", hint=f"type the {noun}, or pass --yes")
+    with Journaled(args, action.format(verb=verb), dsn=backend.display_dsn, pid=tid) as act:
+        done = signal(verb, tid)
+        act.result = {"signalled": done}
+    emit(args, {noun: tid, "action": verb, "signalled": done}, [noun.upper(), "ACTION", "SIGNALLED"],
+         [[tid, verb, done]])
+    return 0 if done else 1
 
 
 def read_checks_file(path: Path) -> str:

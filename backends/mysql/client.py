@@ -17,29 +17,30 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from backends.postgres.models import (
-    BackupInfo,
     IntegrityResult,
     LongTransaction,
     MigrationHistory,
 )
 from backends.sqldb import (  # shared with the other SQL backend
     AuthenticationError,
-    ConfirmationMismatch,
+    ConfirmationMismatch,  # re-exported: importers of this module use it
     QueryError,
-    compare_counts,
+    SQLBackend,
     long_transactions_from_rows,
+    scrub_secret,
 )
-from cockpit.errors import CockpitError, ConfigError, NotFoundError, ReadonlyError, UnreachableError
+from cockpit.errors import CockpitError, ConfigError, NotFoundError, UnreachableError
 from cockpit.text import redact_url, sanitize
 
 
 _READ_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|with|show|check\s+table|values|table)\b", re.I)
+_PASSWORD_KV = re.compile(r"(?i)(password\s*[=:]\s*)('[^']*'|\S+)")
 _IDENT = re.compile(r"^[A-Za-z0-9_$\-]{1,64}$")
 
 
@@ -71,32 +72,28 @@ def parse_dsn(dsn: str) -> dict[str, Any]:
 
 
 def _scrub(text: str, password: str) -> str:
-    text = redact_url(text)
-    if password:
-        text = text.replace(password, "***")
-    text = re.sub(r"(?i)(password\s*[=:]\s*)('[^']*'|\S+)", r"\1***", text)
-    return sanitize(text, max_len=1000)
+    return scrub_secret(text, password, _PASSWORD_KV)
 
 
-class MySQLBackend:
-    """Synchronous MySQL/MariaDB adapter. Thread-safe: every call opens its own connection."""
+class MySQLBackend(SQLBackend):
+    """Synchronous MySQL/MariaDB adapter. Thread-safe: every call opens its own connection.
 
-    def __init__(self, dsn: str, *, readonly: bool = False, connect_timeout: float = 5.0,
-                 statement_timeout: float = 30.0, lock_timeout: float = 5.0) -> None:
-        self.dsn = dsn
-        self.readonly = readonly
-        self.connect_timeout = max(1, int(round(connect_timeout)))
-        self.statement_timeout = statement_timeout
-        self.lock_timeout = max(1, int(round(lock_timeout)))
-        self._params = parse_dsn(dsn)
-        self._password = self._params["password"]
+    ``MySQLBackend(dsn, *, readonly=False, connect_timeout=5.0, statement_timeout=30.0,
+    lock_timeout=5.0)`` (the lock timeout in whole seconds, at least 1); identity, readonly
+    refusal and the cancel watcher from :class:`SQLBackend`."""
+
+    product, read_words, watcher_name = "MySQL", "read statements", "mysql-cancel-watch"
+    read_statement, password_kv, dump_module = _READ_STATEMENT, _PASSWORD_KV, "backends.mysql.dump"
+
+    def __init__(self, dsn: str, **kw: Any) -> None:
+        super().__init__(dsn, **kw)
+        self.lock_timeout = max(1, int(round(self.lock_timeout)))
         self._flavor: str | None = None
 
-    # ------------------------------------------------------------------ identity
+    def _parse(self, dsn: str) -> dict[str, Any]:
+        return parse_dsn(dsn)
 
-    @property
-    def display_dsn(self) -> str:
-        return _scrub(redact_url(self.dsn), self._password)
+    # ------------------------------------------------------------------ identity
 
     @property
     def database(self) -> str:
@@ -107,14 +104,7 @@ class MySQLBackend:
         where = self._params["socket"] or f"{self._params['host']}:{self._params['port']}"
         return sanitize(f"{where}/{self.database}")
 
-    def scrub(self, text: str) -> str:
-        return _scrub(text, self._password)
-
     # ------------------------------------------------------------------ plumbing
-
-    def _refuse_if_readonly(self, action: str) -> None:
-        if self.readonly:
-            raise ReadonlyError(f"{action} refused: the MySQL backend is readonly; nothing was sent")
 
     def _need_database(self) -> str:
         if not self.database:
@@ -188,10 +178,6 @@ class MySQLBackend:
         return UnreachableError(f"cannot reach MySQL at {self.target}: {msg}",
                                 hint=f"check host, port and network; the connect timeout is {self.connect_timeout}s")
 
-    def _check_read(self, statement: str) -> None:
-        if self.readonly and not _READ_STATEMENT.match(statement):
-            raise ReadonlyError("readonly: only read statements run; refused before sending")
-
     def _select(self, conn: Any, statement: str, params: Any = None) -> list[tuple]:
         self._check_read(statement)
         with conn.cursor() as cur:
@@ -208,30 +194,17 @@ class MySQLBackend:
             with contextlib.suppress(Exception), conn.cursor() as cur:
                 cur.execute("ROLLBACK")
 
-    @contextlib.contextmanager
-    def _cancel_on(self, conn: Any, cancel: threading.Event | None) -> Iterator[None]:
-        """On ``cancel``, KILL QUERY our connection's statement from a second connection."""
-        if cancel is None:
-            yield
-            return
-        finished = threading.Event()
+    def _interrupter(self, conn: Any) -> Callable[[threading.Event], None]:
+        """KILL QUERY ``conn``'s statement from a second connection, unless it has finished
+        meanwhile (see :meth:`_cancel_on`)."""
         thread_id = conn.thread_id()
 
-        def watch() -> None:
-            while not finished.is_set():
-                if cancel.wait(0.1):
-                    if not finished.is_set():
-                        with contextlib.suppress(Exception), self.connect() as other, other.cursor() as cur:
-                            cur.execute(f"KILL QUERY {int(thread_id)}")
-                    return
+        def interrupt(finished: threading.Event) -> None:
+            if not finished.is_set():
+                with self.connect() as other, other.cursor() as cur:
+                    cur.execute(f"KILL QUERY {int(thread_id)}")
 
-        t = threading.Thread(target=watch, daemon=True, name="mysql-cancel-watch")
-        t.start()
-        try:
-            yield
-        finally:
-            finished.set()
-            t.join(1)
+        return interrupt
 
     # ------------------------------------------------------------------ reads
 
@@ -276,15 +249,11 @@ class MySQLBackend:
                 result[t] = int(self._select(conn, f"SELECT COUNT(*) FROM {quote_ident(schema)}.{quote_ident(name)}")[0][0])
         return result
 
-    compare_counts = staticmethod(compare_counts)
-
     def integrity(self, checks: Mapping[str, str] | None = None, *, builtin: bool = True,
                   tables: Iterable[str] | None = None, cancel: threading.Event | None = None) -> list[IntegrityResult]:
         """``CHECK TABLE`` of the database's tables (or ``tables``), then configured checks (a
         query returning the number of violating rows). A failing configured check is reported
         with its error; the others still run."""
-        import pymysql
-
         results: list[IntegrityResult] = []
         with self.connect() as conn, self._cancel_on(conn, cancel):
             if builtin:
@@ -305,24 +274,22 @@ class MySQLBackend:
                 results.append(IntegrityResult(f"CHECK TABLE ({len(names)} tables)", len(bad), builtin=True,
                                                detail=tuple(bad)))
             for name, query in (checks or {}).items():
-                name = sanitize(name, max_len=200)
-                try:
-                    self._check_read(query)
-                    with self._read_tx(conn):
-                        rows = self._select(conn, query)
-                    value = rows[0][0] if rows and rows[0] else 0
-                    results.append(IntegrityResult(name, int(value or 0)))
-                except ReadonlyError as exc:
-                    results.append(IntegrityResult(name, 0, error=str(exc)))
-                except pymysql.err.OperationalError as exc:
-                    if exc.args and exc.args[0] in (2006, 2013):
-                        raise
-                    results.append(IntegrityResult(name, 0, error=self.scrub(str(exc.args[-1]))))
-                except pymysql.Error as exc:
-                    results.append(IntegrityResult(name, 0, error=self.scrub(str(exc.args[-1] if exc.args else exc))))
-                except (TypeError, ValueError):
-                    results.append(IntegrityResult(name, 0, error="the check must return a number (violating rows)"))
+                results.append(self._configured_check(conn, name, query))
         return results
+
+    def _driver_error(self) -> type[Exception]:
+        import pymysql
+
+        return pymysql.Error
+
+    def _check_error(self, exc: Exception) -> str:
+        import pymysql
+
+        if isinstance(exc, pymysql.err.OperationalError):
+            if exc.args and exc.args[0] in (2006, 2013):
+                raise exc
+            return self.scrub(str(exc.args[-1]))
+        return self.scrub(str(exc.args[-1] if exc.args else exc))
 
     def long_transactions(self, older_than: float = 0.0) -> list[LongTransaction]:
         """Open InnoDB transactions older than ``older_than`` seconds (not ours), oldest first;
@@ -365,31 +332,6 @@ class MySQLBackend:
 
         self._need_database()
         return run_backup(self, Path(directory), cancel=cancel, timeout=timeout, label=label)
-
-    def backup_now(self, directory: str | Path, **kw: Any) -> BackupInfo:
-        last = None
-        for last in self.backup(directory, **kw):
-            pass
-        assert last is not None and last.backup is not None
-        return last.backup
-
-    @staticmethod
-    def list_backups(directory: str | Path, *, verify: bool = False) -> list[BackupInfo]:
-        from backends.mysql.dump import list_backups
-
-        return list_backups(Path(directory), verify=verify)
-
-    @staticmethod
-    def verify_backup(path: str | Path) -> BackupInfo:
-        from backends.mysql.dump import verify_backup
-
-        return verify_backup(Path(path))
-
-    def _confirm_database(self, confirm: str, what: str) -> None:
-        if (confirm or "").strip() != self.database:
-            raise ConfirmationMismatch(
-                f"{what} refused: you typed {sanitize(confirm or '')!r}, the database is {self.database!r}",
-                hint="type the database name exactly to confirm")
 
     def restore(self, path: str | Path, *, confirm: str, cancel: threading.Event | None = None,
                 timeout: float = 3600.0) -> Iterator[Any]:

@@ -142,30 +142,11 @@ def _integrity(args: argparse.Namespace) -> int:
 
 
 def _long_tx(args: argparse.Namespace) -> int:
-    from cockpit.errors import Aborted, NotFoundError
-    from cockpit.output import emit
-
     backend = _backend(args)
-    tid = args.cancel or args.terminate
-    if tid is None:
-        txs = backend.long_transactions(older_than=args.older_than)
-        emit(args, txs, ["ID", "AGE", "STATE", "USER", "DB", "CLIENT", "QUERY"],
-             [[t.pid, f"{t.age_seconds:.0f}s", t.state, t.user, t.application, t.client, t.query[:80]] for t in txs])
-        return 0
-    verb = "cancel" if args.cancel else "terminate"
-    backend._refuse_if_readonly(f"{verb} {tid}")
-    txs = {t.pid: t for t in backend.long_transactions(older_than=0)}
-    if tid not in txs:
-        raise NotFoundError(f"no open transaction on connection {tid} at {backend.target}"
-                            + (f" (open: {', '.join(str(t) for t in sorted(txs))})" if txs else " (none open)"))
-    t = txs[tid]
-    if not args.yes:
-        print(f"{verb} connection {tid} ({t.user}@{t.client}, db {t.application or '-'}, {t.age_seconds:.0f}s, "
-              f"{t.state}): {t.query[:120]}", file=sys.stderr)
-        if _ask(f"type {tid} to {verb} it: ").strip() != str(tid):
-            raise Aborted(f"did not {verb} {tid}", hint="type the id, or pass --yes")
-    with _Journaled(args, f"mysql.{verb}", dsn=backend.display_dsn, pid=tid) as act:
-        done = backend.kill(tid, connection=bool(args.terminate))
-        act.result = {"signalled": done}
-    emit(args, {"id": tid, "action": verb, "signalled": done}, ["ID", "ACTION", "SIGNALLED"], [[tid, verb, done]])
-    return 0 if done else 1
+    return sqldb.long_tx_command(
+        args, backend, noun="id", app_header="DB", action="mysql.{verb}",
+        missing=lambda tid, txs: f"no open transaction on connection {tid} at {backend.target}"
+        + (f" (open: {', '.join(str(t) for t in sorted(txs))})" if txs else " (none open)"),
+        describe=lambda verb, tid, t: f"{verb} connection {tid} ({t.user}@{t.client}, db {t.application or '-'}, "
+        f"{t.age_seconds:.0f}s, {t.state}): {t.query[:120]}",
+        signal=lambda verb, tid: backend.kill(tid, connection=verb == "terminate"))

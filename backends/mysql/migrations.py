@@ -7,11 +7,11 @@ here, so no SQL dialect tricks; names are sanitized.
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
 from backends.postgres.models import Migration, MigrationHistory
+from backends.sqldb import migration_stamp as _stamp
 from cockpit.text import sanitize
 
 TABLES = {
@@ -26,16 +26,6 @@ TABLES = {
 
 def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
-
-
-def _stamp(text: str) -> datetime | None:
-    m = re.match(r"^(\d{14})", text or "")
-    if not m:
-        return None
-    try:
-        return datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 def _utc(value: Any) -> datetime | None:

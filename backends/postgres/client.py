@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from backends.postgres.models import (
-    BackupInfo,
     BackupProgress,
     IntegrityResult,
     LongTransaction,
@@ -27,52 +26,39 @@ from backends.postgres.models import (
 )
 from backends.sqldb import (  # shared with the other SQL backend
     AuthenticationError,
-    ConfirmationMismatch,
+    ConfirmationMismatch,  # re-exported: importers of this module use it
     QueryError,
-    compare_counts,
+    SQLBackend,
     long_transactions_from_rows,
+    scrub_secret,
 )
 from cockpit.errors import (
     CockpitError,
     ConfigError,
     NotFoundError,
-    ReadonlyError,
     UnreachableError,
 )
 from cockpit.text import redact_url, sanitize
 
 
 _READ_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|with|show|values|table)\b", re.I)
+_PASSWORD_KV = re.compile(r"(?i)(password\s*=\s*)('[^']*'|\S+)")
 
 
-class PostgresBackend:
-    """Synchronous PostgreSQL adapter. Thread-safe: every call opens its own connection."""
+class PostgresBackend(SQLBackend):
+    """Synchronous PostgreSQL adapter. Thread-safe: every call opens its own connection.
+
+    ``PostgresBackend(dsn, *, readonly=False, connect_timeout=5.0, statement_timeout=30.0,
+    lock_timeout=5.0)``; identity, readonly refusal and the cancel watcher from :class:`SQLBackend`."""
 
     readonly: bool
+    product, read_words, watcher_name = "PostgreSQL", "SELECT statements", "pg-cancel-watch"
+    read_statement, password_kv, dump_module = _READ_STATEMENT, _PASSWORD_KV, "backends.postgres.dump"
 
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        readonly: bool = False,
-        connect_timeout: float = 5.0,
-        statement_timeout: float = 30.0,
-        lock_timeout: float = 5.0,
-    ) -> None:
-        self.dsn = dsn
-        self.readonly = readonly
-        self.connect_timeout = max(1, int(round(connect_timeout)))
-        self.statement_timeout = statement_timeout
-        self.lock_timeout = lock_timeout
-        self._params = parse_dsn(dsn)
-        self._password = self._params.get("password") or ""
+    def _parse(self, dsn: str) -> dict[str, str]:
+        return parse_dsn(dsn)
 
     # ------------------------------------------------------------------ identity
-
-    @property
-    def display_dsn(self) -> str:
-        """The DSN without its password, for screens, logs, the journal and reports."""
-        return _scrub(redact_url(self.dsn), self._password)
 
     @property
     def database(self) -> str:
@@ -99,10 +85,6 @@ class PostgresBackend:
             opts.append("-c default_transaction_read_only=on")
         return " ".join(o for o in opts if o)
 
-    def _refuse_if_readonly(self, action: str) -> None:
-        if self.readonly:
-            raise ReadonlyError(f"{action} refused: the PostgreSQL backend is readonly; nothing was sent")
-
     @contextlib.contextmanager
     def connect(self, *, autocommit: bool = True) -> Iterator[Any]:
         """A labelled psycopg connection (closed on exit). Errors become CockpitErrors."""
@@ -122,20 +104,20 @@ class PostgresBackend:
             yield conn
         except psycopg.errors.QueryCanceled as exc:
             raise QueryError(
-                f"statement cancelled on {self.target}: {_scrub(str(exc).strip(), self._password)}",
+                f"statement cancelled on {self.target}: {self.scrub(str(exc).strip())}",
                 hint="raise the statement timeout or narrow the query",
             ) from None
         except psycopg.OperationalError as exc:
             raise UnreachableError(
-                f"lost the connection to PostgreSQL at {self.target}: {_scrub(str(exc).strip(), self._password)}"
+                f"lost the connection to PostgreSQL at {self.target}: {self.scrub(str(exc).strip())}"
             ) from None
         except psycopg.Error as exc:
-            raise QueryError(f"{self.target}: {_scrub(str(exc).strip(), self._password)}") from None
+            raise QueryError(f"{self.target}: {self.scrub(str(exc).strip())}") from None
         finally:
             conn.close()
 
     def _connect_error(self, exc: Exception) -> CockpitError:
-        msg = _scrub(str(exc).strip(), self._password)
+        msg = self.scrub(str(exc).strip())
         low = msg.lower()
         if "password authentication failed" in low or "no password supplied" in low or "authentication failed" in low:
             return AuthenticationError(f"PostgreSQL at {self.target} rejected the credentials: {msg}",
@@ -147,10 +129,6 @@ class PostgresBackend:
         return UnreachableError(f"cannot reach PostgreSQL at {self.target}: {msg}",
                                 hint="check host, port and network; the connect timeout is "
                                 f"{self.connect_timeout}s")
-
-    def _check_read(self, statement: str) -> None:
-        if self.readonly and not _READ_STATEMENT.match(statement):
-            raise ReadonlyError("readonly: only SELECT statements run; refused before sending")
 
     def _select(self, conn: Any, statement: Any, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple]:
         text = statement if isinstance(statement, str) else statement.as_string(conn)
@@ -166,28 +144,12 @@ class PostgresBackend:
             conn.execute("SET TRANSACTION READ ONLY")
             yield
 
-    @contextlib.contextmanager
-    def _cancel_on(self, conn: Any, cancel: threading.Event | None) -> Iterator[None]:
-        """Cancel the running statement when ``cancel`` is set."""
-        if cancel is None:
-            yield
-            return
-        finished = threading.Event()
+    def _interrupter(self, conn: Any) -> Callable[[threading.Event], None]:
+        """libpq's cancel request for ``conn``'s running statement (see :meth:`_cancel_on`)."""
+        def interrupt(finished: threading.Event) -> None:
+            conn.cancel_safe(timeout=2) if hasattr(conn, "cancel_safe") else conn.cancel()
 
-        def watch() -> None:
-            while not finished.is_set():
-                if cancel.wait(0.1):
-                    with contextlib.suppress(Exception):
-                        conn.cancel_safe(timeout=2) if hasattr(conn, "cancel_safe") else conn.cancel()
-                    return
-
-        t = threading.Thread(target=watch, daemon=True, name="pg-cancel-watch")
-        t.start()
-        try:
-            yield
-        finally:
-            finished.set()
-            t.join(1)
+        return interrupt
 
     # ------------------------------------------------------------------ reads
 
@@ -238,8 +200,6 @@ class PostgresBackend:
                 return rows[0][0], rows[0][1]
         return None
 
-    compare_counts = staticmethod(compare_counts)
-
     def integrity(
         self,
         checks: Mapping[str, str] | None = None,
@@ -253,8 +213,6 @@ class PostgresBackend:
         of the first row). Each runs in its own read-only transaction; one that fails is
         reported with its error, the others still run.
         """
-        import psycopg
-
         results: list[IntegrityResult] = []
         with self.connect(autocommit=True) as conn, self._cancel_on(conn, cancel):
             if builtin:
@@ -269,22 +227,20 @@ class PostgresBackend:
             for name, query in (checks or {}).items():
                 if cancel is not None and cancel.is_set():
                     raise _aborted("integrity checks")
-                name = sanitize(name, max_len=200)
-                try:
-                    self._check_read(query)
-                    with self._read_tx(conn):
-                        rows = self._select(conn, query)
-                    value = rows[0][0] if rows and rows[0] else 0
-                    results.append(IntegrityResult(name, int(value or 0)))
-                except ReadonlyError as exc:
-                    results.append(IntegrityResult(name, 0, error=str(exc)))
-                except psycopg.OperationalError:
-                    raise
-                except psycopg.Error as exc:
-                    results.append(IntegrityResult(name, 0, error=_scrub(str(exc).strip(), self._password)))
-                except (TypeError, ValueError):
-                    results.append(IntegrityResult(name, 0, error="the check must return a number (violating rows)"))
+                results.append(self._configured_check(conn, name, query))
         return results
+
+    def _driver_error(self) -> type[Exception]:
+        import psycopg
+
+        return psycopg.Error
+
+    def _check_error(self, exc: Exception) -> str:
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError):
+            raise exc
+        return self.scrub(str(exc).strip())
 
     def long_transactions(self, older_than: float = 0.0) -> list[LongTransaction]:
         """Open transactions older than ``older_than`` seconds (not ours), oldest first."""
@@ -327,37 +283,12 @@ class PostgresBackend:
 
         return run_backup(self, Path(directory), cancel=cancel, timeout=timeout, label=label, compress=compress)
 
-    def backup_now(self, directory: str | Path, **kw: Any) -> BackupInfo:
-        """Run :meth:`backup` to the end; the finished backup."""
-        last = None
-        for last in self.backup(directory, **kw):
-            pass
-        assert last is not None and last.backup is not None
-        return last.backup
-
-    @staticmethod
-    def list_backups(directory: str | Path, *, verify: bool = False) -> list[BackupInfo]:
-        from backends.postgres.dump import list_backups
-
-        return list_backups(Path(directory), verify=verify)
-
-    @staticmethod
-    def verify_backup(path: str | Path) -> BackupInfo:
-        """Recompute the sha256 and compare with the recorded one; ``verified`` says."""
-        from backends.postgres.dump import verify_backup
-
-        return verify_backup(Path(path))
-
     def restore(self, path: str | Path, *, confirm: str, cancel: threading.Event | None = None,
                 timeout: float = 3600.0) -> Iterator[RestoreProgress]:
         """Guarded ``pg_restore --clean --single-transaction``: ``confirm`` must be the database
         name; the backup's checksum must match. Refused readonly before anything is sent."""
         self._refuse_if_readonly(f"restore into {self.database}")
-        if (confirm or "").strip() != self.database:
-            raise ConfirmationMismatch(
-                f"restore refused: you typed {sanitize(confirm)!r}, the database is {self.database!r}",
-                hint="type the database name exactly to confirm",
-            )
+        self._confirm_database(confirm, "restore")
         from backends.postgres.dump import run_restore
 
         return run_restore(self, Path(path), cancel=cancel, timeout=timeout)
@@ -379,9 +310,6 @@ class PostgresBackend:
             env["PGPASSWORD"] = self._password
         return env, make_conninfo("", **params)
 
-    def scrub(self, text: str) -> str:
-        return _scrub(text, self._password)
-
 
 def parse_dsn(dsn: str) -> dict[str, str]:
     """The DSN's parameters; ConfigError (password-free message) if it cannot be parsed."""
@@ -399,11 +327,7 @@ def parse_dsn(dsn: str) -> dict[str, str]:
 
 
 def _scrub(text: str, password: str) -> str:
-    text = redact_url(text)
-    if password:
-        text = text.replace(password, "***")
-    text = re.sub(r"(?i)(password\s*=\s*)('[^']*'|\S+)", r"\1***", text)
-    return sanitize(text, max_len=1000)
+    return scrub_secret(text, password, _PASSWORD_KV)
 
 
 def _aborted(what: str) -> CockpitError:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from backends import sqldb
 from cockpit.durations import duration_arg as duration
-from cockpit.prompt import ask as _ask
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -67,9 +65,6 @@ def _backend(args: argparse.Namespace) -> Any:
                            statement_timeout=getattr(args, "statement_timeout", 30.0))
 
 
-_Journaled = sqldb.Journaled  # shared with backends.mysql.commands
-
-
 # ---------------------------------------------------------------------------- handlers
 
 
@@ -108,29 +103,10 @@ def _integrity(args: argparse.Namespace) -> int:
 
 
 def _long_tx(args: argparse.Namespace) -> int:
-    from cockpit.errors import Aborted, NotFoundError
-    from cockpit.output import emit
-
     backend = _backend(args)
-    pid = args.cancel or args.terminate
-    if pid is None:
-        txs = backend.long_transactions(older_than=args.older_than)
-        emit(args, txs, ["PID", "AGE", "STATE", "USER", "APPLICATION", "CLIENT", "QUERY"],
-             [[t.pid, f"{t.age_seconds:.0f}s", t.state, t.user, t.application, t.client, t.query[:80]] for t in txs])
-        return 0
-    verb = "cancel" if args.cancel else "terminate"
-    backend._refuse_if_readonly(f"{verb} {pid}")
-    txs = {t.pid: t for t in backend.long_transactions(older_than=0)}
-    if pid not in txs:
-        raise NotFoundError(f"no open transaction with pid {pid} on {backend.target}")
-    t = txs[pid]
-    if not args.yes:
-        print(f"{verb} pid {pid} ({t.user}@{t.application or '-'}, {t.age_seconds:.0f}s, {t.state}): {t.query[:120]}",
-              file=sys.stderr)
-        if _ask(f"type {pid} to {verb} it: ").strip() != str(pid):
-            raise Aborted(f"did not {verb} {pid}", hint="type the pid, or pass --yes")
-    with _Journaled(args, f"postgres.{verb}_backend", dsn=backend.display_dsn, pid=pid) as act:
-        done = backend.cancel_backend(pid) if args.cancel else backend.terminate_backend(pid)
-        act.result = {"signalled": done}
-    emit(args, {"pid": pid, "action": verb, "signalled": done}, ["PID", "ACTION", "SIGNALLED"], [[pid, verb, done]])
-    return 0 if done else 1
+    return sqldb.long_tx_command(
+        args, backend, noun="pid", app_header="APPLICATION", action="postgres.{verb}_backend",
+        missing=lambda pid, txs: f"no open transaction with pid {pid} on {backend.target}",
+        describe=lambda verb, pid, t: f"{verb} pid {pid} ({t.user}@{t.application or '-'}, {t.age_seconds:.0f}s, "
+        f"{t.state}): {t.query[:120]}",
+        signal=lambda verb, pid: backend.cancel_backend(pid) if verb == "cancel" else backend.terminate_backend(pid))

@@ -8,12 +8,11 @@ EF Core ``__EFMigrationsHistory``, node-pg-migrate ``pgmigrations`` and a generi
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from backends.postgres.models import Migration, MigrationDiff, MigrationHistory
+from backends.sqldb import migration_stamp as _stamp
 from cockpit.text import sanitize
 
 TABLES = {
@@ -38,17 +37,6 @@ WHERE c.relkind IN ('r', 'p', 'v') AND c.relname = ANY(%s)
 GROUP BY n.nspname, c.relname
 ORDER BY n.nspname, c.relname
 """
-
-
-def _stamp(text: str) -> datetime | None:
-    """``20240131120000`` (Rails, EF Core prefixes) as a UTC datetime."""
-    m = re.match(r"^(\d{14})", text or "")
-    if not m:
-        return None
-    try:
-        return datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 def _plan(framework: str, cols: Sequence[str]) -> tuple[str, str, str, str, str] | None:
