@@ -359,6 +359,12 @@ def backup_step(ctx: Any, kind: str, progress: Iterable[Any]) -> dict[str, Any]:
     return data
 
 
+def restore_step(ctx: Any, backend: Any, params: Any) -> dict[str, Any]:
+    """Follow the guarded restore of ``params.file`` (``confirm``, ``timeout``) to the end."""
+    follow(ctx, backend.restore(params.file, confirm=params.confirm, cancel=ctx.cancel, timeout=params.timeout))
+    return {"file": params.file, "database": backend.database, "dsn": backend.display_dsn}
+
+
 def counts_step(ctx: Any, params: Any, make_backend: Callable[[], Any], *, sub: str, kind: str,
                 report_saved: bool) -> dict[str, Any]:
     """Row counts, saved as a named snapshot (under ``<evidence>/<sub>``) and/or compared with
@@ -523,6 +529,20 @@ def add_integrity(sub: Any, common: argparse.ArgumentParser, dsn_arg: Callable[[
     i.add_argument("--checks-file", type=Path, metavar="FILE", help="JSON or YAML mapping name -> SQL")
     i.add_argument("--no-builtin", action="store_true", help=builtin_help)
     i.set_defaults(handler=handler)
+
+
+def add_long_tx(sub: Any, common: argparse.ArgumentParser, dsn_arg: Callable[[Any], None], handler: Any,
+                *, help: str, metavar: str, cancel_help: str, terminate_help: str) -> None:
+    from cockpit.durations import duration_arg
+
+    lt = sub.add_parser("long-tx", parents=[common], help=help)
+    dsn_arg(lt)
+    lt.add_argument("--older-than", type=duration_arg, default=60.0, metavar="DUR", help="default 1m")
+    act = lt.add_mutually_exclusive_group()
+    act.add_argument("--cancel", type=int, metavar=metavar, help=cancel_help)
+    act.add_argument("--terminate", type=int, metavar=metavar, help=terminate_help)
+    lt.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    lt.set_defaults(handler=handler)
 
 
 def show_migrations(args: argparse.Namespace, backend: Any) -> int:

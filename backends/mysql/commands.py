@@ -58,14 +58,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     sqldb.add_integrity(msub, common, dsn_arg, _integrity,
                         help="CHECK TABLE and configured checks (exit 7 on violations)", builtin_help="skip CHECK TABLE")
 
-    lt = msub.add_parser("long-tx", parents=[common], help="long-running InnoDB transactions; kill one")
-    dsn_arg(lt)
-    lt.add_argument("--older-than", type=duration, default=60.0, metavar="DUR", help="default 1m")
-    act = lt.add_mutually_exclusive_group()
-    act.add_argument("--cancel", type=int, metavar="ID", help="KILL QUERY ID (its statement)")
-    act.add_argument("--terminate", type=int, metavar="ID", help="KILL CONNECTION ID (its transaction rolls back)")
-    lt.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    lt.set_defaults(handler=_long_tx)
+    sqldb.add_long_tx(msub, common, dsn_arg, _long_tx, help="long-running InnoDB transactions; kill one",
+                      metavar="ID", cancel_help="KILL QUERY ID (its statement)",
+                      terminate_help="KILL CONNECTION ID (its transaction rolls back)")
 
 
 def _backend(args: argparse.Namespace) -> Any:

@@ -110,9 +110,7 @@ class MySQLRestore(Step):
         return {"sha256": info.sha256, "database": backend.database}
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
-        backend = backend_for(ctx, params)
-        sqldb.follow(ctx, backend.restore(params.file, confirm=params.confirm, cancel=ctx.cancel, timeout=params.timeout))
-        return {"file": params.file, "database": backend.database, "dsn": backend.display_dsn}
+        return sqldb.restore_step(ctx, backend_for(ctx, params), params)
 
 
 class PitrParams(MyParams):

@@ -42,14 +42,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         help="built-in and configured integrity checks (exit 7 on violations)",
                         builtin_help="skip the built-in checks")
 
-    lt = psub.add_parser("long-tx", parents=[common], help="long-running transactions; cancel or terminate one")
-    dsn_arg(lt)
-    lt.add_argument("--older-than", type=duration, default=60.0, metavar="DUR", help="default 1m")
-    act = lt.add_mutually_exclusive_group()
-    act.add_argument("--cancel", type=int, metavar="PID", help="pg_cancel_backend(PID)")
-    act.add_argument("--terminate", type=int, metavar="PID", help="pg_terminate_backend(PID)")
-    lt.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    lt.set_defaults(handler=_long_tx)
+    sqldb.add_long_tx(psub, common, dsn_arg, _long_tx, help="long-running transactions; cancel or terminate one",
+                      metavar="PID", cancel_help="pg_cancel_backend(PID)", terminate_help="pg_terminate_backend(PID)")
 
 
 # ---------------------------------------------------------------------------- helpers

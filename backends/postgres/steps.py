@@ -157,9 +157,7 @@ class PostgresRestore(Step):
         return f"restore {Path(params.file).name} (replaces the database's contents)"
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
-        backend = backend_for(ctx, params)
-        sqldb.follow(ctx, backend.restore(params.file, confirm=params.confirm, cancel=ctx.cancel, timeout=params.timeout))
-        return {"file": params.file, "database": backend.database, "dsn": backend.display_dsn}
+        return sqldb.restore_step(ctx, backend_for(ctx, params), params)
 
 
 # ---------------------------------------------------------------------------- counts
