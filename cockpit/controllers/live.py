@@ -75,6 +75,8 @@ class LiveController:
         self.backfill = []
         self.thinner, self._verdict_event, self._verdict_seen = None, None, None
         self.data.stale.clear()
+        if self.auto.deadline is None:  # the last target's automatic rollback (used or refused) is not this one's
+            self.auto.done, self.plan = False, None
 
     def stabilize_next(self) -> None:
         """The rollback finished: the next sample restarts the engine's stabilization window

@@ -187,6 +187,14 @@ def test_an_armed_cockpit_never_undoes_the_cockpits_own_rollback(tmp_path):
     assert "would bring back the release rolled back from" in recs[1]["reason"]
     live.deliver(triggered(live))
     assert rolled == []
+    # another target on screen: its own trigger is judged on its own (once per incident, per target)
+    other_target = Target("cart", "shop")
+    data.target = other_target
+    live.reset()
+    live.note = lambda target: None
+    now, readings, decision = live.sample(other_target)
+    live.deliver((now, readings, dataclasses.replace(decision, trigger=Trigger("error_rate", decision.reasons[0], 5))))
+    assert [(r[0], r[1]) for r in rolled] == [(other_target, 2)]
     # a note about another rollback (the live template is not the one it went to) changes nothing
     other = dict(note, to_template_hash="h9")
     live2, _, _, _, rolled2, _ = controller(countdown_s=0.0, journal_path=tmp_path / "k.jsonl", note=other)
