@@ -106,9 +106,10 @@ class MatrixConfig(_Section):
         description="metrics without which the verdict can be no better than INCONCLUSIVE",
     )
     min_requests: int = Field(
-        10, ge=0,
+        20, ge=0,
         description="a window with fewer requests gives no error rate and no p95 (too little traffic to judge: "
-                    "1 error in 3 requests is no 33 % error rate); 0: judge any traffic",
+                    "1 error in 3 requests is no 33 % error rate; at 20 one error alone never crosses 5 %); "
+                    "0: judge any traffic",
     )
 
 

@@ -22,7 +22,7 @@ than ``stale_after``, is *stale since T* and none of its numbers are used. A req
 (``decision.matrix.required``, default error rate and p95) without a fresh value caps the
 verdict: OK and MONITOR become INCONCLUSIVE. Evidence of a problem (CONSIDER, ROLLBACK_NOW)
 stands, with the missing metric listed among the reasons. Zero traffic means no error rate,
-and a window with fewer than ``decision.matrix.min_requests`` requests (default 10) gives no
+and a window with fewer than ``decision.matrix.min_requests`` requests (default 20) gives no
 error rate and no p95: a handful of requests is too little traffic to judge (1 error in 3 is
 no 33 % error rate), so a quiet service at night never rolls back on one unlucky request.
 After ``source_error_limit`` consecutive failures a source raises an *alert* (it neither

@@ -343,14 +343,14 @@ def test_window_stats_weights_by_traffic():
 
 
 def test_a_handful_of_requests_is_no_error_rate_and_never_counts_towards_a_trigger():
-    """1 error in 3 requests is no 33 % error rate: below decision.matrix.min_requests (10) the
+    """1 error in 3 requests is no 33 % error rate: below decision.matrix.min_requests (20) the
     window's error rate and p95 are missing data — INCONCLUSIVE, the counters reset, nothing fires."""
     e = engine(error_consecutive=2)
     for t in range(1, 6):  # 3 requests in a 2 s window, one an error
         d = e.tick([r(t, window_s=2.0, error_rate=1 / 3, p95_ms=4000.0, request_rate=1.5)], float(t))
         assert d.verdict is Verdict.INCONCLUSIVE and d.trigger is None and d.counters.error_high == 0
     texts = [x.text for x in d.reasons]
-    assert "error rate: too little traffic to judge (3 requests in 2s; at least 10: decision.matrix.min_requests)" in texts
+    assert "error rate: too little traffic to judge (3 requests in 2s; at least 20: decision.matrix.min_requests)" in texts
     assert any(x.startswith("p95 latency: too little traffic to judge") for x in texts)
     assert d.sample.error_rate is None and d.sample.request_rate == 1.5  # the traffic itself is shown
     # enough requests in the window: judged, and the trigger fires as before
