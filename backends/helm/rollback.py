@@ -62,6 +62,29 @@ def interrupted(journal: str | None, kind: str, same: dict[str, Any]) -> str | N
     return state.runbook_yaml
 
 
+def journal_for(given: str | None, stem: str, kind: str, same: dict[str, Any]) -> tuple[str, str | None]:
+    """``(journal path, the runbook to resume or None)``. With ``--journal``: that journal (see
+    :func:`interrupted`). Without: the newest incident journal this command wrote for ``stem``
+    (the same release or values file) when it holds an interrupted run of the same kind and
+    params — a re-run after a crash reconciles instead of starting again — else a new path."""
+    from cockpit.errors import ConflictError
+    from cockpit.journal import default_journal_path, safe_name, state_dir
+
+    if given:
+        return given, interrupted(given, kind, same)
+    mine = sorted((state_dir() / "incidents").glob(f"*-{safe_name(stem)}.jsonl"), key=lambda p: p.name)
+    if mine:
+        try:
+            recorded = interrupted(str(mine[-1]), kind, same)
+        except ConflictError:  # another key, tag or release: not this command's to finish
+            recorded = None
+        except Exception:  # noqa: BLE001 — an unreadable journal is not one to resume
+            recorded = None
+        if recorded is not None:
+            return str(mine[-1]), recorded
+    return str(default_journal_path(stem)), None
+
+
 def run_rollback_command(args: argparse.Namespace) -> int:
     import backends.helm.steps  # noqa: F401  registers helm.rollback
     from backends.helm.commands import releases_from
@@ -70,7 +93,7 @@ def run_rollback_command(args: argparse.Namespace) -> int:
     from cockpit import events as ev
     from cockpit.errors import ReadonlyError
     from cockpit.executor import Executor
-    from cockpit.journal import Journal, default_journal_path
+    from cockpit.journal import Journal
     from cockpit.output import emit
     from cockpit.runbook import parse_runbook
     from cockpit.steps import StepContext
@@ -81,10 +104,9 @@ def run_rollback_command(args: argparse.Namespace) -> int:
     if args.readonly:
         raise ReadonlyError(f"refused to roll back release {sanitize(args.release, max_len=60)}: --readonly "
                             "(nothing was sent)")
-    path = args.journal or default_journal_path(f"helm-{ns}-{args.release}")
-    recorded = interrupted(args.journal, "helm.rollback",
-                           {"release": args.release, "namespace": ns, "kubeconfig": args.kubeconfig or None,
-                            "context": args.context or None})
+    path, recorded = journal_for(args.journal, f"helm-{ns}-{args.release}", "helm.rollback",
+                                 {"release": args.release, "namespace": ns, "kubeconfig": args.kubeconfig or None,
+                                  "context": args.context or None})
     resume = recorded is not None
     if resume:
         text = recorded or ""
@@ -139,7 +161,7 @@ def run_set_tag_command(args: argparse.Namespace) -> int:
     from backends.helm.steps import HelmValuesTagParams, HelmValuesTagStep
     from cockpit.errors import ConfigError, ReadonlyError
     from cockpit.executor import Executor
-    from cockpit.journal import Journal, default_journal_path
+    from cockpit.journal import Journal
     from cockpit.output import emit
     from cockpit.runbook import parse_runbook
     from cockpit.steps import StepContext
@@ -167,10 +189,10 @@ def run_set_tag_command(args: argparse.Namespace) -> int:
     ctx = StepContext(backends={"kubernetes": _KubeLike(rels.t, ns)} if rels is not None else {},
                       log=lambda line: print(sanitize(line), file=sys.stderr, flush=True), namespace=ns or "default")
     step = HelmValuesTagStep()
-    path = args.journal or default_journal_path(f"helm-values-{Path(args.file).stem}")
     asked = step_params.model_dump(mode="json", exclude_none=True)
-    recorded = interrupted(args.journal, "helm.values_tag", {k: asked.get(k) for k in (
-        "file", "key", "tag", "release", "chart", "helmfile", "namespace", "kubeconfig", "context")})
+    path, recorded = journal_for(args.journal, f"helm-values-{Path(args.file).stem}", "helm.values_tag", {
+        k: asked.get(k) for k in ("file", "key", "tag", "release", "chart", "helmfile", "namespace", "kubeconfig",
+                                  "context")})
     if recorded is not None:  # the step reconciles the file and the release before it writes again
         text = recorded
         print(f"an interrupted set-tag is in {path}: reconciling it with the file and the release", file=sys.stderr)

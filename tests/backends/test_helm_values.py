@@ -155,6 +155,34 @@ def test_a_crash_between_the_rewrite_and_the_upgrade_is_reconciled_from_the_jour
     assert [i["old"] for i in intents] == ["2-bad", "2-bad", "2-bad"]  # the refused resume sent nothing
 
 
+def test_without_a_journal_a_rerun_finds_the_interrupted_set_tag_and_reconciles(installed, helm_cli, tmp_path,
+                                                                                 monkeypatch):
+    """The operator re-runs the same command after a crash without knowing the journal's path:
+    the newest journal this command wrote for the file holds the interrupted run, and it is
+    resumed (never started again from the rewritten file); a run with another tag starts anew."""
+    from backends.helm import helmcode
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    w, python, chart, values = installed
+    before = values.read_bytes()
+    argv = ("--kubeconfig", str(w.kubeconfig_path), "-n", NS, "-o", "json", "helm", "set-tag", str(values), "image.tag",
+            "1", "--release", "hweb", "--chart", str(chart), "--yes")
+
+    def killed(*_a, **_k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(helmcode, "upgrade", killed)
+        helm_cli(*argv)
+    (journal,) = (tmp_path / "state").rglob("*-helm-values-values-prod.jsonl")
+    rc, out, err = helm_cli(*argv)
+    assert rc == 0 and f"an interrupted set-tag is in {journal}" in err, err
+    assert "image.tag put back to 2-bad" in err
+    data = json.loads(out)
+    assert data["old"] == "2-bad" and data["journal"] == str(journal) and data["revision"] == 2
+    assert values.read_bytes() == before.replace(b'tag: "2-bad"', b'tag: "1"')
+
+
 def test_a_helmfile_set_tag_resumed_runs_its_sync_again_from_the_true_old_value(tmp_path):
     """A helmfile's sync cannot be read back: a resumed step puts the file back to the value
     its intent recorded and runs again (the sync applies the same file twice), never reports
