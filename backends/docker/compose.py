@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backends.yamlrt import plain, round_trip
+from backends.yamlrt import plain, round_trip, scalar_end
 from cockpit.errors import ConfigError, NotFoundError
 from cockpit.text import sanitize
 
@@ -57,33 +57,12 @@ def set_service_image(text: str, service: str, image: str, *, source: str = "com
     line, col = svc.lc.value("image")
     lines = text.splitlines(keepends=True)
     row = lines[line]
-    rest = row[col:]
-    if rest.startswith(("'", '"')):
-        q = rest[0]
-        end = 1
-        while True:
-            end = rest.index(q, end)
-            if q == "'" and rest[end + 1:end + 2] == "'":
-                end += 2
-                continue
-            if q == '"' and rest[end - 1] == "\\":
-                end += 1
-                continue
-            break
+    end, q = scalar_end(row, col, svc.fa.flow_style())
+    if q:
         new_scalar = f"{q}{image}{q}"
-        end += 1
     else:
-        stop = len(rest.rstrip("\r\n"))
-        m = re.search(r"\s#", rest)
-        if m:
-            stop = min(stop, m.start())
-        if svc.fa.flow_style():
-            m = re.search(r"[,}\]]", rest)
-            if m:
-                stop = min(stop, m.start())
-        end = len(rest[:stop].rstrip())
         new_scalar = image if _PLAIN_SAFE.match(image) else '"' + image.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    lines[line] = row[:col] + new_scalar + rest[end:]
+    lines[line] = row[:col] + new_scalar + row[end:]
     new_text = "".join(lines)
     # The only change must be that one value.
     expect = plain(data)

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from backends.yamlrt import plain, round_trip
+from backends.yamlrt import plain, round_trip, scalar_end
 from cockpit.errors import ConfigError, NotFoundError
 from cockpit.text import sanitize
 
@@ -78,33 +78,14 @@ def set_value(text: str, key: str, value: str, *, source: str = "values file") -
     line, col = holder.lc.value(last)
     lines = text.splitlines(keepends=True)
     row = lines[line]
-    rest = row[col:]
-    if rest.startswith(("'", '"')):
-        q, end = rest[0], 1
-        while True:
-            end = rest.index(q, end)
-            if q == "'" and rest[end + 1:end + 2] == "'":
-                end += 2
-                continue
-            if q == '"' and rest[end - 1] == "\\":
-                end += 1
-                continue
-            break
-        end += 1
-        new_scalar = (q + value.replace("'", "''") + q) if q == "'" else _scalar(value) if not value else \
-            '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    end, q = scalar_end(row, col, holder.fa.flow_style())
+    if q == "'":
+        new_scalar = q + value.replace("'", "''") + q
+    elif q and value:
+        new_scalar = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     else:
-        stop = len(rest.rstrip("\r\n"))
-        m = re.search(r"\s#", rest)
-        if m:
-            stop = min(stop, m.start())
-        if holder.fa.flow_style():
-            m = re.search(r"[,}\]]", rest)
-            if m:
-                stop = min(stop, m.start())
-        end = len(rest[:stop].rstrip())
         new_scalar = _scalar(value)
-    lines[line] = row[:col] + new_scalar + rest[end:]
+    lines[line] = row[:col] + new_scalar + row[end:]
     new_text = "".join(lines)
     expect = plain(data)
     target = expect
