@@ -35,11 +35,12 @@ from cockpit import __version__
 from cockpit.errors import CockpitError, ConfigError, NotFoundError, ReadonlyError, UnreachableError
 from cockpit.text import sanitize
 
+from backends.notify.base import RetryableStatus, retry_after_s  # one reading of Retry-After for every HTTP client
+
 USER_AGENT = f"cockpit/{__version__}"
 CLOUDFLARE_URL = "https://api.cloudflare.com/client/v4"
 FASTLY_URL = "https://api.fastly.com"
 CLOUDFLARE_BATCH = 30
-RETRY_AFTER_MAX_S = 60.0
 What = Literal["everything", "files", "tags", "hosts", "keys"]
 PROVIDERS = ("cloudflare", "fastly")
 SUPPORTED: dict[str, tuple[str, ...]] = {
@@ -87,32 +88,6 @@ class PurgeResult:
     requests: int = 0
     attempts: int = 0
     ids: list[str] = field(default_factory=list)
-
-
-class _Retry(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-
-
-def retry_after_s(response: httpx.Response | None) -> float | None:
-    """``Retry-After`` in seconds (delta or HTTP date), capped; None when absent or unreadable."""
-    if response is None:
-        return None
-    raw = response.headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, min(float(raw), RETRY_AFTER_MAX_S))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, min(when.timestamp() - time.time(), RETRY_AFTER_MAX_S))
 
 
 def resolve_token(provider: str, token: SecretStr | str | None = None,
@@ -225,7 +200,7 @@ class CdnPurger:
 
     def _wait(self, state: Any) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        after = retry_after_s(exc.response) if isinstance(exc, _Retry) else None
+        after = retry_after_s(exc.response) if isinstance(exc, RetryableStatus) else None
         if after is not None:
             return after
         return wait_exponential(multiplier=self.backoff, max=30)(state)
@@ -237,7 +212,7 @@ class CdnPurger:
         hdrs = {"User-Agent": USER_AGENT, "Accept": "application/json", **self.auth_headers(), **headers}
         attempts = 0
         retrying = Retrying(stop=stop_after_attempt(self.attempts), wait=self._wait,
-                            retry=retry_if_exception_type((_Retry, httpx.TransportError)), reraise=True, sleep=self.sleep)
+                            retry=retry_if_exception_type((RetryableStatus, httpx.TransportError)), reraise=True, sleep=self.sleep)
         label = f"{self.provider.capitalize()} ({self.base_url})"
         try:
             with httpx.Client(timeout=self.timeout, transport=self.transport, follow_redirects=False) as client:
@@ -247,8 +222,8 @@ class CdnPurger:
                         self.requests_sent += 1
                         resp = client.request(method, url, json=body, headers=hdrs)
                         if resp.status_code == 429 or resp.status_code >= 500:
-                            raise _Retry(resp)
-        except _Retry as exc:
+                            raise RetryableStatus(resp)
+        except RetryableStatus as exc:
             raise UnreachableError(f"{label} answered {exc.response.status_code} after {attempts} attempts"
                                    f"{self._why(exc.response)}; the purge did not go through", title="Purge failed") from None
         except httpx.TimeoutException:

@@ -54,7 +54,9 @@ def retry_after_s(response: httpx.Response | None) -> float | None:
     return max(0.0, min(when.timestamp() - time.time(), RETRY_AFTER_MAX_S))
 
 
-class _Retry(Exception):
+class RetryableStatus(Exception):
+    """An answer worth another try (429, 5xx): carries the response for its Retry-After."""
+
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
@@ -101,13 +103,13 @@ class HttpSender:
 
         def wait(state: Any) -> float:  # what Retry-After asks, else the exponential back-off
             exc = state.outcome.exception() if state.outcome is not None else None
-            after = retry_after_s(exc.response) if isinstance(exc, _Retry) else None
+            after = retry_after_s(exc.response) if isinstance(exc, RetryableStatus) else None
             return backoff(state) if after is None else after
 
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait,
-            retry=retry_if_exception_type((_Retry, httpx.TransportError)),
+            retry=retry_if_exception_type((RetryableStatus, httpx.TransportError)),
             reraise=True, sleep=self.sleep,
         )
         try:
@@ -117,8 +119,8 @@ class HttpSender:
                         attempts += 1
                         resp = client.request(method, raw_url, json=json, headers=hdrs)
                         if resp.status_code in RETRY_STATUS:
-                            raise _Retry(resp)
-        except _Retry as exc:
+                            raise RetryableStatus(resp)
+        except RetryableStatus as exc:
             return Delivery(channel, False, exc.response.status_code, attempts,
                             self._detail(f"{label} answered {exc.response.status_code} after {attempts} attempts", exc.response, secrets))
         except httpx.TimeoutException:
