@@ -11,9 +11,9 @@ import pytest
 
 from backends.helm.releases import HelmReleases, decode_release, diff
 from backends.kubernetes.backend import connect
-from cockpit import cli
 from cockpit.errors import NotFoundError
 from cockpit.world.resources import RESOURCES
+from tests.fixtures.helm import helm_cli  # noqa: F401 (fixture)
 
 
 def manifest(name: str, image: str) -> str:
@@ -151,18 +151,6 @@ def test_decode_plain_json_records_and_refuse_garbage():
 
 
 # ---------------------------------------------------------------------------- the commands
-
-
-@pytest.fixture
-def helm_cli(monkeypatch, capsys):
-    monkeypatch.setitem(cli.COMMAND_MODULES, "helm", "backends.helm.commands")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        rc = cli.main(list(argv))
-        out = capsys.readouterr()
-        return rc, out.out, out.err
-
-    return run
 
 
 def test_cli_history_list_and_diff(kube, helm_cli):

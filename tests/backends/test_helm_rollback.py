@@ -9,26 +9,12 @@ import json
 import pytest
 
 from backends.helm import helmcode
-from cockpit import cli
 from cockpit.journal import Journal, read_journal
 from cockpit.world.resources import RESOURCES
 from tests.backends.test_helm_releases import helm_release, record
-from tests.fixtures.helm import helm_call, helm_py, install_chart, write_chart
+from tests.fixtures.helm import helm_call, helm_cli, helm_py, install_chart, write_chart  # noqa: F401 (fixture)
 
 NS = "shop"
-
-
-@pytest.fixture
-def helm_cli(monkeypatch, capsys):
-    monkeypatch.setitem(cli.COMMAND_MODULES, "helm", "backends.helm.commands")
-    monkeypatch.delenv("COCKPIT_HELM_BIN", raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        rc = cli.main(list(argv))
-        out = capsys.readouterr()
-        return rc, out.out, out.err
-
-    return run
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import json
 import pytest
 
 from backends.helm.values import set_value
-from cockpit import cli
 from cockpit.errors import ConfigError, NotFoundError
 from cockpit.journal import read_journal
-from tests.fixtures.helm import helm_call, helm_py, install_chart, write_chart
+from tests.fixtures.helm import helm_call, helm_cli, helm_py, install_chart, write_chart  # noqa: F401 (fixture)
 
 NS = "shop"
 VALUES = """# web values (kept as written)
@@ -41,19 +40,6 @@ def test_refusals_name_the_key():
         set_value(VALUES, "templated.tag", "2")
     with pytest.raises(ConfigError, match=r"'image' is not a scalar"):
         set_value(VALUES, "image", "2")
-
-
-@pytest.fixture
-def helm_cli(monkeypatch, capsys):
-    monkeypatch.setitem(cli.COMMAND_MODULES, "helm", "backends.helm.commands")
-    monkeypatch.delenv("COCKPIT_HELM_BIN", raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        rc = cli.main(list(argv))
-        out = capsys.readouterr()
-        return rc, out.out, out.err
-
-    return run
 
 
 @pytest.fixture
