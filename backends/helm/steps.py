@@ -173,12 +173,12 @@ class HelmValuesTagStep(Step):
         return f"set {params.key} to {params.tag} in {params.file}{then}"
 
     @staticmethod
-    def _check(params: HelmValuesTagParams) -> str:
+    def _check(params: HelmValuesTagParams) -> tuple[str, str]:
         from pathlib import Path
 
         from cockpit.errors import ConfigError
 
-        from backends.helm.values import get_value, set_value
+        from backends.helm.values import get_value, scalar_source, set_value
 
         if params.release and not params.chart:
             raise ConfigError("helm.values_tag: an upgrade of the release needs the chart (params.chart)")
@@ -188,11 +188,13 @@ class HelmValuesTagStep(Step):
         except FileNotFoundError:
             raise NotFoundError(f"values file {path} does not exist") from None
         set_value(text, params.key, params.tag, source=str(path))  # refuses a missing key or a template
-        return str(get_value(text, params.key, source=str(path)))
+        return (str(get_value(text, params.key, source=str(path))),
+                scalar_source(text, params.key, source=str(path)))
 
     def prepare(self, ctx: StepContext, params: HelmValuesTagParams) -> dict[str, Any] | None:
-        old = self._check(params)
-        out: dict[str, Any] = {"file": params.file, "key": params.key, "tag": params.tag, "old": old}
+        old, old_src = self._check(params)
+        out: dict[str, Any] = {"file": params.file, "key": params.key, "tag": params.tag, "old": old,
+                               "old_src": old_src}
         if params.release:
             rels, ns = _releases(ctx, params)  # type: ignore[arg-type]
             history = rels.history(params.release, ns)
@@ -274,11 +276,15 @@ class HelmValuesTagStep(Step):
         # the upgrade did not land (or cannot be read back): put the file back to the value the
         # intent recorded, so the step runs again from the true old value — and a failing upgrade
         # then puts back that one, not the rewritten file
-        old = intent.get("old")
+        old, old_src = intent.get("old"), intent.get("old_src")
         if now == params.tag and isinstance(old, str) and old != params.tag and not ctx.readonly:
             from backends.helm.values import rewrite_file
 
-            rewrite_file(Path(params.file), params.key, old)
+            # as it was written (42 stays a number, quotes kept); an older journal has only the value
+            if isinstance(old_src, str) and old_src:
+                rewrite_file(Path(params.file), params.key, old_src, verbatim=True)
+            else:
+                rewrite_file(Path(params.file), params.key, old)
             ctx.log(f"{params.file}: {params.key} put back to {old} (an earlier attempt rewrote it and "
                     "stopped before the upgrade was done); running the step again")
         return None

@@ -58,8 +58,20 @@ def _scalar(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def set_value(text: str, key: str, value: str, *, source: str = "values file") -> tuple[str, str]:
-    """(new text, old value) with the scalar at ``key`` set to the string ``value``."""
+def scalar_source(text: str, key: str, *, source: str = "values file") -> str:
+    """The scalar at ``key`` as written in ``text`` (``42``, ``"1.10"``, ``'v2'``), quotes kept:
+    what a put-back writes so the file reads as it did (``42`` stays a number)."""
+    holder, last = _walk(round_trip().load(text) or {}, key, source)
+    line, col = holder.lc.value(last)
+    row = text.splitlines(keepends=True)[line]
+    end, _ = scalar_end(row, col, holder.fa.flow_style())
+    return row[col:end]
+
+
+def set_value(text: str, key: str, value: str, *, source: str = "values file",
+              verbatim: bool = False) -> tuple[str, str]:
+    """(new text, old value) with the scalar at ``key`` set to the string ``value`` — or, with
+    ``verbatim``, to the scalar source ``value`` (from :func:`scalar_source`) as written."""
     y = round_trip()
     data = y.load(text)
     if not isinstance(data, dict):
@@ -79,7 +91,9 @@ def set_value(text: str, key: str, value: str, *, source: str = "values file") -
     lines = text.splitlines(keepends=True)
     row = lines[line]
     end, q = scalar_end(row, col, holder.fa.flow_style())
-    if q == "'":
+    if verbatim:
+        new_scalar = value
+    elif q == "'":
         new_scalar = q + value.replace("'", "''") + q
     elif q and value:
         new_scalar = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -91,7 +105,7 @@ def set_value(text: str, key: str, value: str, *, source: str = "values file") -
     target = expect
     for part in key.split(".")[:-1]:
         target = target[part]
-    target[last] = value
+    target[last] = plain(y.load(f"v: {value}\n"))["v"] if verbatim else value
     if plain(y.load(new_text)) != expect:
         raise ConfigError(f"{source}: could not rewrite {sanitize(key, max_len=100)!r} safely (unusual YAML); "
                           "edit it by hand")
@@ -113,14 +127,14 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def rewrite_file(path: Path, key: str, value: str) -> tuple[bytes, str]:
+def rewrite_file(path: Path, key: str, value: str, *, verbatim: bool = False) -> tuple[bytes, str]:
     """Set ``key`` to ``value`` in ``path`` atomically; (the original bytes, the old value)."""
     try:
         original = path.read_bytes()
     except FileNotFoundError:
         raise NotFoundError(f"values file {path} does not exist") from None
     text = original.decode("utf-8")
-    new_text, old = set_value(text, key, value, source=str(path))
+    new_text, old = set_value(text, key, value, source=str(path), verbatim=verbatim)
     if new_text != text:
         write_atomic(path, new_text.encode("utf-8"))
     return original, old

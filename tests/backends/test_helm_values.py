@@ -187,6 +187,17 @@ def test_a_helmfile_set_tag_resumed_runs_its_sync_again_from_the_true_old_value(
     values.write_text(VALUES.replace('tag: "1"', 'tag: "2"'))  # rewritten, then the process died
     assert step.reconcile(ctx, params, intent) is None
     assert values.read_text() == VALUES and "image.tag put back to 1" in logged[-1]
+    # a number stays a number and single quotes stay single: the put-back writes the scalar
+    # as it was written, not its string value quoted ("0.9")
+    for written in ("0.9", "'0.9'", "42"):
+        text = VALUES.replace("{tag: 0.9}", "{tag: %s}" % written)
+        values.write_text(text)
+        side = HelmValuesTagParams.model_validate({"file": str(values), "key": "sidecar.image.tag", "tag": "2",
+                                                   "helmfile": str(tmp_path / "helmfile.yaml")})
+        intent = step.prepare(ctx, side)
+        assert intent["old_src"] == written
+        values.write_text(text.replace("{tag: %s}" % written, "{tag: 2}"))
+        assert step.reconcile(ctx, side, intent) is None and values.read_text() == text
     file_only = HelmValuesTagParams.model_validate({"file": str(values), "key": "image.tag", "tag": "1"})
     assert step.reconcile(ctx, file_only, {"old": "0"})["tag"] == "1"  # no upgrade to wait for: done
 
