@@ -4,11 +4,11 @@ Only the logic that is the same for both lives here, parameterised by what diffe
 product's name, the step kinds' prefix, the evidence sub-directory, wording): the error
 classes, the backend classes' base (:class:`SQLBackend`: identity, readonly refusal, the
 read-statement check, the cancel watcher, configured checks, backups), row-count
-comparison, long transactions from rows, the backup listing, the runbook steps' plumbing
-(backend from the context, journal records, evidence paths, row-count snapshots, integrity
-logging) and the headless commands' helpers (journaled actions, prompts, the ``counts``,
-``integrity``, ``migrations``, ``backups`` and ``restore`` actions). Driver calls, SQL and
-dump tools stay in each backend. Cheap to import: the CLI builds every parser.
+comparison, long transactions from rows, the backup listing and the headless commands'
+helpers (journaled actions, prompts, the ``counts``, ``integrity``, ``migrations``,
+``backups`` and ``restore`` actions). The runbook step kinds they share are in
+:mod:`backends.sqlsteps`. Driver calls, SQL and dump tools stay in each backend. Cheap to
+import: the CLI builds every parser.
 """
 from __future__ import annotations
 
@@ -278,154 +278,6 @@ def migration_stamp(text: str) -> datetime | None:
         return datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
     except ValueError:
         return None
-
-
-# ---------------------------------------------------------------------------- runbook steps
-
-
-def backend_for(ctx: Any, params: Any, cls: type, name: str) -> Any:
-    """The step's backend: its own ``dsn`` (a secret), else the context's ``name`` backend (an
-    instance of ``cls``, made readonly when the run is, a DSN string or ``{"dsn": ...}``)."""
-    if params.dsn is not None:
-        return cls(params.dsn.get_secret_value(), readonly=ctx.readonly, statement_timeout=params.statement_timeout)
-    configured = ctx.backend(name)
-    if isinstance(configured, cls):
-        if ctx.readonly and not configured.readonly:
-            return cls(configured.dsn, readonly=True, statement_timeout=configured.statement_timeout)
-        return configured
-    dsn = configured.get("dsn") if isinstance(configured, dict) else configured
-    if not isinstance(dsn, str):
-        raise ConfigError(f"the {name} backend must be a DSN, {{dsn: ...}} or a {cls.__name__}")
-    return cls(dsn, readonly=ctx.readonly, statement_timeout=params.statement_timeout)
-
-
-def record(ctx: Any, type_: str, **data: Any) -> None:
-    if ctx.journal is not None:
-        ctx.journal.append(type_, step=getattr(ctx, "step_index", None), **data)
-
-
-def jsonable(value: Any) -> Any:
-    from cockpit.output import _jsonable as j
-
-    return j(value)
-
-
-def evidence(ctx: Any, sub: str, explicit: str | None = None) -> Path:
-    if explicit:
-        return Path(explicit)
-    if ctx.evidence_dir is None:
-        raise ConfigError("this step needs an evidence directory", hint="set dir: in the step or run with an incident")
-    return Path(ctx.evidence_dir) / sub
-
-
-def safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "snapshot"
-
-
-def log_histories(ctx: Any, histories: list, title: str) -> None:
-    if not histories:
-        ctx.log(f"{title}: no migration tables found")
-    for h in histories:
-        ctx.log(f"{title}: {h.framework} ({h.table}, {h.total} applied)")
-        for m in h.migrations[:5]:
-            when = f" {m.applied_at:%Y-%m-%d %H:%M}" if m.applied_at else ""
-            ctx.log(f"  {m.name}{when}{' ' + m.detail if m.detail else ''}")
-
-
-def follow(ctx: Any, progress: Iterable[Any]) -> Any:
-    """Log each progress item's message; the backup of the last ``done`` one, if it has one."""
-    info = None
-    for p in progress:
-        if p.message:
-            ctx.log(p.message)
-        if p.done:
-            info = getattr(p, "backup", None)
-    return info
-
-
-def migrations_step(ctx: Any, backend: Any, limit: int) -> dict[str, Any]:
-    histories = backend.migrations(limit=limit)
-    log_histories(ctx, histories, "migrations")
-    return {"dsn": backend.display_dsn, "histories": jsonable(histories)}
-
-
-def backup_step(ctx: Any, kind: str, progress: Iterable[Any]) -> dict[str, Any]:
-    """Follow a backup to the end; its facts (and the backend's extras) returned and journaled."""
-    info = follow(ctx, progress)
-    assert info is not None
-    data = {"path": str(info.path), "size": info.size, "sha256": info.sha256, "database": info.database,
-            "dsn": info.dsn, "seconds": info.duration, **info.extra}
-    record(ctx, "backup", kind=kind, **data)
-    return data
-
-
-def restore_step(ctx: Any, backend: Any, params: Any) -> dict[str, Any]:
-    """Follow the guarded restore of ``params.file`` (``confirm``, ``timeout``) to the end."""
-    follow(ctx, backend.restore(params.file, confirm=params.confirm, cancel=ctx.cancel, timeout=params.timeout))
-    return {"file": params.file, "database": backend.database, "dsn": backend.display_dsn}
-
-
-def counts_step(ctx: Any, params: Any, make_backend: Callable[[], Any], *, sub: str, kind: str,
-                report_saved: bool) -> dict[str, Any]:
-    """Row counts, saved as a named snapshot (under ``<evidence>/<sub>``) and/or compared with
-    one; ``report_saved`` adds the snapshot's path to the result (never to the journal)."""
-    import json
-
-    from cockpit.errors import NotFoundError
-
-    before = None
-    if params.compare_to:
-        path = evidence(ctx, sub) / f"counts-{safe_name(params.compare_to)}.json"
-        if not path.exists():
-            raise NotFoundError(f"no row-count snapshot named {params.compare_to!r} ({path})")
-        before = {k: int(v) for k, v in json.loads(path.read_text())["counts"].items()}
-    tables = params.tables or list(before or [])
-    if not tables:
-        raise ConfigError(f"{kind} needs tables (or compare_to a snapshot)")
-    backend = make_backend()
-    counts = backend.counts(tables, cancel=ctx.cancel)
-    data: dict[str, Any] = {"dsn": backend.display_dsn, "counts": counts}
-    if params.save_as:
-        path = evidence(ctx, sub) / f"counts-{safe_name(params.save_as)}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"dsn": backend.display_dsn, "counts": counts}, indent=2) + "\n")
-        if report_saved:
-            data["saved"] = str(path)
-    if before is None:
-        for t, n in counts.items():
-            ctx.log(f"{t}: {n} rows")
-    else:
-        diffs = backend.compare_counts(before, counts)
-        for d in diffs:
-            mark = "CHANGED " if d.changed else ""
-            delta = "" if d.delta is None else f" ({d.delta:+d})"
-            ctx.log(f"{mark}{d.table}: {d.before} -> {d.after}{delta}")
-        data["diff"] = [{"table": d.table, "before": d.before, "after": d.after, "delta": d.delta,
-                         "changed": d.changed} for d in diffs]
-        data["changed"] = [d.table for d in diffs if d.changed]
-    record(ctx, "row_counts", **{k: v for k, v in data.items() if k != "saved"})
-    if params.fail_on_change and data.get("changed"):
-        raise CockpitError("row counts changed: " + ", ".join(data["changed"]), title="Counts changed")
-    return data
-
-
-def integrity_step(ctx: Any, backend: Any, params: Any, *, detail_lines: int) -> dict[str, Any]:
-    """Run the checks, log each (and up to ``detail_lines`` of its detail), journal them; fail
-    on a violation when ``fail_on_violation``."""
-    results = backend.integrity(params.checks, builtin=params.builtin, cancel=ctx.cancel)
-    for r in results:
-        state = "ok" if r.ok else ("ERROR " + (r.error or "") if r.error else f"FAIL {r.violations} violating")
-        ctx.log(f"{r.name}: {state}")
-        for d in r.detail[:detail_lines]:
-            ctx.log(f"  {d}")
-    data = {"dsn": backend.display_dsn, "results": [
-        {"name": r.name, "ok": r.ok, "violations": r.violations, "builtin": r.builtin,
-         "detail": list(r.detail), "error": r.error} for r in results]}
-    record(ctx, "integrity", **data)
-    failed = [r.name for r in results if not r.ok]
-    if failed and params.fail_on_violation:
-        raise CockpitError("integrity checks failed: " + ", ".join(failed), title="Integrity")
-    return data
 
 
 # ---------------------------------------------------------------------------- headless commands
