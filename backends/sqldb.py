@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import sys
 import threading
@@ -334,6 +335,62 @@ def load_snapshot(path: Path) -> dict[str, int]:
         return {str(k): int(v) for k, v in counts.items()}
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         raise ConfigError(f"{path}: not a counts snapshot ({exc})") from None
+
+
+def dsn_options(env: tuple[str, ...], help: str) -> Callable[[argparse.ArgumentParser], None]:
+    """What adds ``--dsn`` (default: the first of the ``env`` variables set, read when the parser
+    is built) and ``--statement-timeout`` to an action's parser."""
+    from cockpit.durations import duration_arg
+
+    def add(p: argparse.ArgumentParser) -> None:
+        default = None
+        for name in env:
+            default = os.environ.get(name)
+            if default:
+                break
+        p.add_argument("--dsn", default=default, help=help)
+        p.add_argument("--statement-timeout", type=duration_arg, default=30.0, metavar="DUR",
+                       help="per statement (default 30s)")
+
+    return add
+
+
+class SQLCommands:
+    """One SQL backend's handlers for the actions whose logic is shared (``migrations``,
+    ``backups``, ``restore``, ``counts``, ``integrity``) and its backend made from the arguments.
+
+    ``backend_class`` loads the class (inside the handlers: the CLI builds every parser),
+    ``product`` and ``dsn_hint`` word a missing DSN, ``prefix`` names the journaled actions and
+    ``restore_warning`` is shown before the typed confirmation (``{database!r}``, ``{target}``
+    and ``{file}`` filled in)."""
+
+    def __init__(self, backend_class: Callable[[], type[SQLBackend]], *, product: str, dsn_hint: str,
+                 prefix: str, restore_warning: str) -> None:
+        self.backend_class, self.product, self.dsn_hint = backend_class, product, dsn_hint
+        self.prefix, self.restore_warning = prefix, restore_warning
+
+    def backend(self, args: argparse.Namespace) -> Any:
+        if not getattr(args, "dsn", None):
+            raise ConfigError(f"no {self.product} DSN", hint=self.dsn_hint)
+        return self.backend_class()(args.dsn, readonly=bool(getattr(args, "readonly", False)),
+                                    statement_timeout=getattr(args, "statement_timeout", 30.0))
+
+    def migrations(self, args: argparse.Namespace) -> int:
+        return show_migrations(args, self.backend(args))
+
+    def backups(self, args: argparse.Namespace) -> int:
+        return show_backups(args, self.backend_class().list_backups(args.dir, verify=args.verify))
+
+    def restore(self, args: argparse.Namespace) -> int:
+        backend = self.backend(args)
+        warning = self.restore_warning.format(database=backend.database, target=backend.target, file=args.file)
+        return restore_command(args, backend, warning=warning, action=f"{self.prefix}.restore")
+
+    def counts(self, args: argparse.Namespace) -> int:
+        return counts_command(args, lambda: self.backend(args))
+
+    def integrity(self, args: argparse.Namespace) -> int:
+        return integrity_command(args, lambda: self.backend(args))
 
 
 def add_migrations(sub: Any, common: argparse.ArgumentParser, dsn_arg: Callable[[Any], None], handler: Any) -> None:

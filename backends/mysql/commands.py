@@ -9,7 +9,6 @@ Writes (restore, pitr, kill) are journaled as an fsynced intent before anything 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,25 @@ from cockpit.durations import duration_arg as duration
 from cockpit.prompt import ask as _ask
 
 
+def _backend_class() -> type[sqldb.SQLBackend]:
+    from backends.mysql.client import MySQLBackend
+
+    return MySQLBackend
+
+
+_SQL = sqldb.SQLCommands(
+    _backend_class, product="MySQL", dsn_hint="pass --dsn or set MYSQL_URL", prefix="mysql",
+    restore_warning="restore will replace the tables of database {database!r} at {target} with those in {file}")
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     my = sub.add_parser("mysql", parents=[common],
                         help="MySQL/MariaDB: migrations, backups, restore, PITR, counts, integrity, long transactions")
     msub = my.add_subparsers(dest="mysql_command", metavar="ACTION", required=True)
+    dsn_arg = sqldb.dsn_options(("MYSQL_URL", "DATABASE_URL"),
+                                help="mysql://user:password@host:3306/db (default: $MYSQL_URL, then $DATABASE_URL)")
 
-    def dsn_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--dsn", default=os.environ.get("MYSQL_URL") or os.environ.get("DATABASE_URL"),
-                       help="mysql://user:password@host:3306/db (default: $MYSQL_URL, then $DATABASE_URL)")
-        p.add_argument("--statement-timeout", type=duration, default=30.0, metavar="DUR",
-                       help="per statement (default 30s)")
-
-    sqldb.add_migrations(msub, common, dsn_arg, _migrations)
+    sqldb.add_migrations(msub, common, dsn_arg, _SQL.migrations)
 
     b = msub.add_parser("backup", parents=[common],
                         help="mariadb-dump --single-transaction into DIR; size, sha256 and binlog position recorded")
@@ -40,8 +46,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--timeout", type=duration, default=3600.0, metavar="DUR")
     b.set_defaults(handler=_backup)
 
-    sqldb.add_backups(msub, common, _backups)
-    sqldb.add_restore(msub, common, dsn_arg, _restore,
+    sqldb.add_backups(msub, common, _SQL.backups)
+    sqldb.add_restore(msub, common, dsn_arg, _SQL.restore,
                       help="restore a backup (checksum verified; type the database name)")
 
     p = msub.add_parser("pitr", parents=[common],
@@ -54,8 +60,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=duration, default=3600.0, metavar="DUR")
     p.set_defaults(handler=_pitr)
 
-    sqldb.add_counts(msub, common, dsn_arg, _counts, table_help="table or db.table (default: the snapshot's)")
-    sqldb.add_integrity(msub, common, dsn_arg, _integrity,
+    sqldb.add_counts(msub, common, dsn_arg, _SQL.counts, table_help="table or db.table (default: the snapshot's)")
+    sqldb.add_integrity(msub, common, dsn_arg, _SQL.integrity,
                         help="CHECK TABLE and configured checks (exit 7 on violations)", builtin_help="skip CHECK TABLE")
 
     sqldb.add_long_tx(msub, common, dsn_arg, _long_tx, help="long-running InnoDB transactions; kill one",
@@ -63,49 +69,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                       terminate_help="KILL CONNECTION ID (its transaction rolls back)")
 
 
-def _backend(args: argparse.Namespace) -> Any:
-    from backends.mysql.client import MySQLBackend
-    from cockpit.errors import ConfigError
-
-    if not getattr(args, "dsn", None):
-        raise ConfigError("no MySQL DSN", hint="pass --dsn or set MYSQL_URL")
-    return MySQLBackend(args.dsn, readonly=bool(getattr(args, "readonly", False)),
-                        statement_timeout=getattr(args, "statement_timeout", 30.0))
-
-
-def _migrations(args: argparse.Namespace) -> int:
-    return sqldb.show_migrations(args, _backend(args))
+# ---------------------------------------------------------------------------- its own handlers (the others: _SQL)
 
 
 def _backup(args: argparse.Namespace) -> int:
     from cockpit.output import emit
 
-    info = sqldb.journaled_backup(args, _backend(args), "mysql.backup")
+    info = sqldb.journaled_backup(args, _SQL.backend(args), "mysql.backup")
     emit(args, info, ["FILE", "SIZE", "SHA256", "SECONDS", "BINLOG"],
          [[str(info.path), info.size, info.sha256, info.duration,
            f"{info.extra.get('binlog_file', '-')}:{info.extra.get('binlog_pos', '-')}"]])
     return 0
 
 
-def _backups(args: argparse.Namespace) -> int:
-    from backends.mysql.client import MySQLBackend
-
-    return sqldb.show_backups(args, MySQLBackend.list_backups(args.dir, verify=args.verify))
-
-
-def _restore(args: argparse.Namespace) -> int:
-    backend = _backend(args)
-    return sqldb.restore_command(
-        args, backend, action="mysql.restore",
-        warning=f"restore will replace the tables of database {backend.database!r} at {backend.target} "
-                f"with those in {args.file}")
-
-
 def _pitr(args: argparse.Namespace) -> int:
     from backends.mysql.pitr import fmt, parse_time
     from cockpit.errors import Aborted
 
-    backend = _backend(args)
+    backend = _SQL.backend(args)
     backend._refuse_if_readonly(f"point-in-time recovery of {backend.database}")
     when = parse_time(args.until)
     confirm, confirm_time = args.confirm, args.confirm_time
@@ -128,16 +109,8 @@ def _pitr(args: argparse.Namespace) -> int:
     return 0
 
 
-def _counts(args: argparse.Namespace) -> int:
-    return sqldb.counts_command(args, lambda: _backend(args))
-
-
-def _integrity(args: argparse.Namespace) -> int:
-    return sqldb.integrity_command(args, lambda: _backend(args))
-
-
 def _long_tx(args: argparse.Namespace) -> int:
-    backend = _backend(args)
+    backend = _SQL.backend(args)
     return sqldb.long_tx_command(
         args, backend, noun="id", app_header="DB", action="mysql.{verb}",
         missing=lambda tid, txs: f"no open transaction on connection {tid} at {backend.target}"

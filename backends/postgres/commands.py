@@ -6,7 +6,6 @@ its password never appears in output or the journal.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,24 @@ from backends import sqldb
 from cockpit.durations import duration_arg as duration
 
 
+def _backend_class() -> type[sqldb.SQLBackend]:
+    from backends.postgres.client import PostgresBackend
+
+    return PostgresBackend
+
+
+_SQL = sqldb.SQLCommands(
+    _backend_class, product="PostgreSQL", dsn_hint="pass --dsn or set DATABASE_URL", prefix="postgres",
+    restore_warning="pg_restore --clean will replace the contents of database {database!r} at {target} with {file}")
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     pg = sub.add_parser("pg", parents=[common], help="PostgreSQL: migrations, backups, counts, integrity, long transactions")
     psub = pg.add_subparsers(dest="pg_command", metavar="ACTION", required=True)
+    dsn_arg = sqldb.dsn_options(
+        ("DATABASE_URL",), help="postgresql://user@host:5432/db or 'host=... dbname=...' (default: $DATABASE_URL)")
 
-    def dsn_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--dsn", default=os.environ.get("DATABASE_URL"),
-                       help="postgresql://user@host:5432/db or 'host=... dbname=...' (default: $DATABASE_URL)")
-        p.add_argument("--statement-timeout", type=duration, default=30.0, metavar="DUR",
-                       help="per statement (default 30s)")
-
-    sqldb.add_migrations(psub, common, dsn_arg, _migrations)
+    sqldb.add_migrations(psub, common, dsn_arg, _SQL.migrations)
 
     b = psub.add_parser("backup", parents=[common], help="pg_dump (custom format) into DIR; size and sha256 recorded")
     dsn_arg(b)
@@ -34,11 +40,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="pg_dump zlib level (default 1: fast, ~10%% larger than pg_dump's own 6)")
     b.set_defaults(handler=_backup)
 
-    sqldb.add_backups(psub, common, _backups)
-    sqldb.add_restore(psub, common, dsn_arg, _restore,
+    sqldb.add_backups(psub, common, _SQL.backups)
+    sqldb.add_restore(psub, common, dsn_arg, _SQL.restore,
                       help="pg_restore a backup (checksum verified; type the database name)")
-    sqldb.add_counts(psub, common, dsn_arg, _counts, table_help="table or schema.table (default: the snapshot's)")
-    sqldb.add_integrity(psub, common, dsn_arg, _integrity,
+    sqldb.add_counts(psub, common, dsn_arg, _SQL.counts, table_help="table or schema.table (default: the snapshot's)")
+    sqldb.add_integrity(psub, common, dsn_arg, _SQL.integrity,
                         help="built-in and configured integrity checks (exit 7 on violations)",
                         builtin_help="skip the built-in checks")
 
@@ -46,58 +52,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                       metavar="PID", cancel_help="pg_cancel_backend(PID)", terminate_help="pg_terminate_backend(PID)")
 
 
-# ---------------------------------------------------------------------------- helpers
-
-
-def _backend(args: argparse.Namespace) -> Any:
-    from backends.postgres.client import PostgresBackend
-    from cockpit.errors import ConfigError
-
-    if not getattr(args, "dsn", None):
-        raise ConfigError("no PostgreSQL DSN", hint="pass --dsn or set DATABASE_URL")
-    return PostgresBackend(args.dsn, readonly=bool(getattr(args, "readonly", False)),
-                           statement_timeout=getattr(args, "statement_timeout", 30.0))
-
-
-# ---------------------------------------------------------------------------- handlers
-
-
-def _migrations(args: argparse.Namespace) -> int:
-    return sqldb.show_migrations(args, _backend(args))
+# ---------------------------------------------------------------------------- its own handlers (the others: _SQL)
 
 
 def _backup(args: argparse.Namespace) -> int:
     from cockpit.output import emit
 
-    info = sqldb.journaled_backup(args, _backend(args), "postgres.backup", compress=args.compress)
+    info = sqldb.journaled_backup(args, _SQL.backend(args), "postgres.backup", compress=args.compress)
     emit(args, info, ["FILE", "SIZE", "SHA256", "SECONDS"], [[str(info.path), info.size, info.sha256, info.duration]])
     return 0
 
 
-def _backups(args: argparse.Namespace) -> int:
-    from backends.postgres.client import PostgresBackend
-
-    return sqldb.show_backups(args, PostgresBackend.list_backups(args.dir, verify=args.verify))
-
-
-def _restore(args: argparse.Namespace) -> int:
-    backend = _backend(args)
-    return sqldb.restore_command(
-        args, backend, action="postgres.restore",
-        warning=f"pg_restore --clean will replace the contents of database {backend.database!r} at {backend.target} "
-                f"with {args.file}")
-
-
-def _counts(args: argparse.Namespace) -> int:
-    return sqldb.counts_command(args, lambda: _backend(args))
-
-
-def _integrity(args: argparse.Namespace) -> int:
-    return sqldb.integrity_command(args, lambda: _backend(args))
-
-
 def _long_tx(args: argparse.Namespace) -> int:
-    backend = _backend(args)
+    backend = _SQL.backend(args)
     return sqldb.long_tx_command(
         args, backend, noun="pid", app_header="APPLICATION", action="postgres.{verb}_backend",
         missing=lambda pid, txs: f"no open transaction with pid {pid} on {backend.target}",
