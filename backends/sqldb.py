@@ -243,6 +243,42 @@ class SQLBackend:
     def _select(self, conn: Any, statement: Any, params: Any = None) -> list[tuple]:
         raise NotImplementedError
 
+    def connect(self) -> contextlib.AbstractContextManager[Any]:
+        """A driver connection (closed on exit); driver errors become CockpitErrors."""
+        raise NotImplementedError
+
+    def counts(self, tables: Iterable[str], *, cancel: threading.Event | None = None) -> dict[str, int]:
+        """Exact row count of each table (``name``, or ``schema.name``: MySQL's ``db.name``).
+        NotFoundError naming the missing ones (and what :meth:`_missing_tables_note` adds)."""
+        from cockpit.errors import Aborted, NotFoundError
+
+        tables = list(tables)
+        result: dict[str, int] = {}
+        with self.connect() as conn, self._read_tx(conn), self._cancel_on(conn, cancel):
+            resolved = {t: self._resolve_table(conn, t) for t in tables}
+            missing = [t for t, r in resolved.items() if r is None]
+            if missing:
+                raise NotFoundError("no such table: " + ", ".join(sanitize(m) for m in missing)
+                                    + self._missing_tables_note(conn))
+            for t in tables:
+                if cancel is not None and cancel.is_set():
+                    raise Aborted("row counts cancelled")
+                schema, name = resolved[t]  # type: ignore[misc]
+                result[t] = int(self._select(conn, self._count_statement(schema, name))[0][0])
+        return result
+
+    def _resolve_table(self, conn: Any, table: str) -> tuple[str, str] | None:
+        """``table``'s (schema, name) as the server spells them; None if there is no such table."""
+        raise NotImplementedError
+
+    def _count_statement(self, schema: str, name: str) -> Any:
+        """The statement counting the rows of ``schema.name``."""
+        raise NotImplementedError
+
+    def _missing_tables_note(self, conn: Any) -> str:
+        """Added to the "no such table" message (e.g. the tables there are)."""
+        return ""
+
     compare_counts = staticmethod(compare_counts)
 
     def backup(self, directory: str | Path, **kw: Any) -> Iterator[Any]:

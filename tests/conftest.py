@@ -14,6 +14,10 @@ import tempfile
 SESSION_STATE_HOME = tempfile.mkdtemp(prefix="cockpit-test-state-")
 REAL_STATE_HOME = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
 os.environ["XDG_STATE_HOME"] = SESSION_STATE_HOME
+# Every `python -m cockpit` a test starts imports *this* tree, wherever the editable install
+# points (a second checkout, a CI clone): PYTHONPATH comes before the editable finder.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join([_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
 
 pytest_plugins = [
     "tests.fixtures.prometheus",

@@ -226,28 +226,18 @@ class MySQLBackend(SQLBackend):
                                   "WHERE table_schema = %s AND table_name = %s", (schema, name))
         return (rows[0][0], rows[0][1]) if rows else None
 
-    def counts(self, tables: Iterable[str], *, cancel: threading.Event | None = None) -> dict[str, int]:
-        """Exact ``COUNT(*)`` of each table (``name`` or ``db.name``). NotFoundError if missing."""
-        tables = list(tables)
-        result: dict[str, int] = {}
-        with self.connect() as conn, self._read_tx(conn), self._cancel_on(conn, cancel):
-            resolved = {t: self._resolve_table(conn, t) for t in tables}
-            missing = [t for t, r in resolved.items() if r is None]
-            if missing:
-                have = [str(r[0]) for r in self._select(
-                    conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                          "ORDER BY table_name LIMIT 21", (self.database,))] if self.database else []
-                listing = ", ".join(sanitize(h) for h in have[:20]) + (", …" if len(have) > 20 else "")
-                raise NotFoundError("no such table: " + ", ".join(sanitize(m) for m in missing)
-                                    + (f" (tables in {sanitize(self.database)}: {listing or 'none'})" if self.database else ""))
-            for t in tables:
-                if cancel is not None and cancel.is_set():
-                    from cockpit.errors import Aborted
+    def _count_statement(self, schema: str, name: str) -> str:
+        return f"SELECT COUNT(*) FROM {quote_ident(schema)}.{quote_ident(name)}"
 
-                    raise Aborted("row counts cancelled")
-                schema, name = resolved[t]  # type: ignore[misc]
-                result[t] = int(self._select(conn, f"SELECT COUNT(*) FROM {quote_ident(schema)}.{quote_ident(name)}")[0][0])
-        return result
+    def _missing_tables_note(self, conn: Any) -> str:
+        """The database's tables (the first 20), so the right name is at hand."""
+        if not self.database:
+            return ""
+        have = [str(r[0]) for r in self._select(
+            conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                  "ORDER BY table_name LIMIT 21", (self.database,))]
+        listing = ", ".join(sanitize(h) for h in have[:20]) + (", …" if len(have) > 20 else "")
+        return f" (tables in {sanitize(self.database)}: {listing or 'none'})"
 
     def integrity(self, checks: Mapping[str, str] | None = None, *, builtin: bool = True,
                   tables: Iterable[str] | None = None, cancel: threading.Event | None = None) -> list[IntegrityResult]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -165,25 +165,6 @@ class PostgresBackend(SQLBackend):
         with self.connect() as conn, self._read_tx(conn):
             return read_histories(self, conn, limit=limit)
 
-    def counts(self, tables: Iterable[str], *, cancel: threading.Event | None = None) -> dict[str, int]:
-        """Exact ``count(*)`` of each table (``name`` or ``schema.name``). NotFoundError if missing."""
-        from psycopg import sql
-
-        tables = list(tables)
-        result: dict[str, int] = {}
-        with self.connect() as conn, self._read_tx(conn), self._cancel_on(conn, cancel):
-            resolved = {t: self._resolve_table(conn, t) for t in tables}
-            missing = [t for t, r in resolved.items() if r is None]
-            if missing:
-                raise NotFoundError("no such table: " + ", ".join(sanitize(m) for m in missing))
-            for t in tables:
-                if cancel is not None and cancel.is_set():
-                    raise _aborted("row counts")
-                schema, name = resolved[t]
-                q = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
-                result[t] = int(self._select(conn, q)[0][0])
-        return result
-
     def _resolve_table(self, conn: Any, table: str) -> tuple[str, str] | None:
         q = ("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
              "WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r','p','v','m','f')")
@@ -199,6 +180,11 @@ class PostgresBackend(SQLBackend):
             if rows:
                 return rows[0][0], rows[0][1]
         return None
+
+    def _count_statement(self, schema: str, name: str) -> Any:
+        from psycopg import sql
+
+        return sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
 
     def integrity(
         self,
