@@ -40,6 +40,29 @@ def shown(screen, selector: str) -> str:
     return str(screen.query_one(selector).render())
 
 
+def history_shows(app, keys: set[str]) -> bool:
+    """The history screen is on top and its table shows these revisions (placed with them)."""
+    from screens.history import HistoryScreen
+
+    screen = app.screen
+    return (isinstance(screen, HistoryScreen) and bool(screen.query("#revisions"))
+            and {row.key.value for row in screen.query_one("#revisions").ordered_rows} == keys)
+
+
+def redraws(screen) -> list[str]:
+    """The parts the app redraws on ``screen`` from now on (its coalesced redraw runs ~50 ms
+    after a change): a sync point for "what arrived is on screen now" (the redraw itself runs)."""
+    seen: list[str] = []
+    show = screen.show
+
+    def recorded(part: str) -> None:
+        show(part)
+        seen.append(part)
+
+    screen.show = recorded
+    return seen
+
+
 def no_repeats(lines: list[str]) -> list[str]:
     return [a for a, b in zip(lines, lines[1:]) if a == b]
 
@@ -54,18 +77,27 @@ def test_bad_image_drill_rails(state_home):
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.data.snapshot is not None and app.data.target == TARGET)
             await pilot.press("h")
-            await until(pilot, lambda: app.data.history_for == TARGET)
+            await until(pilot, lambda: app.data.history_for == TARGET and history_shows(app, {"3", "2", "1"}),
+                        what="the history table")
             await pilot.press("enter")
-            await pilot.pause(0.2)
+            from screens.modals import ConfirmRollback
+
+            await until(pilot, lambda: isinstance(app.screen, ConfirmRollback) and app.screen.query("#confirm-body"),
+                        what="the confirm modal composed")
             await pilot.press("y")
             await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
             await until(pilot, lambda: app.data.state.phase == "verify")
-            await pilot.pause(0.3)
 
             # the rollout log: every journaled line once, none repeated
             lines = [line.line for line in app.data.state.log]
             assert any(line.startswith("Waiting for deployment") for line in lines) and not no_repeats(lines)
-            shown_log = "".join(strip.text for strip in app.screen.query_one("#log").lines).replace(" ", "")
+            rollout = [line.replace(" ", "") for line in set(lines) if line.startswith(("Waiting", "deployment"))]
+
+            def log_on_screen() -> str:
+                return "".join(strip.text for strip in app.screen.query_one("#log").lines).replace(" ", "")
+
+            await until(pilot, lambda: all(line in log_on_screen() for line in rollout), what="the rollout log on screen")
+            shown_log = log_on_screen()
             for line in set(lines):  # (wrapped lines lose their spaces at the wrap: compared without)
                 if line.startswith(("Waiting", "deployment")):
                     assert shown_log.count(line.replace(" ", "")) == lines.count(line) == 1, line
@@ -76,7 +108,8 @@ def test_bad_image_drill_rails(state_home):
             await pilot.press("h")
             await until(pilot, lambda: any(r.live and r.number == 4 for r in app.data.history)
                         and app.data.history_for == TARGET)
-            await pilot.pause(0.2)
+            await until(pilot, lambda: history_shows(app, {"4", "3", "1"}) and app.screen.selected() is not None,
+                        what="the renumbered history on screen")
             history = app.screen
             chosen = history.selected()
             assert chosen is not None and chosen.images != BAD_IMAGE and chosen.number == 1
@@ -94,7 +127,10 @@ def test_bad_image_drill_rails(state_home):
 
             # the checklist starts on the first open item, not on the automatic ones
             await pilot.press("c")
-            await pilot.pause(0.3)
+            from screens.checklist import ChecklistScreen
+
+            await until(pilot, lambda: isinstance(app.screen, ChecklistScreen) and app.screen.query("#checks")
+                        and app.screen.query_one("#checks").row_count > 0, what="the checklist on screen")
             checklist = app.screen
             rows = checklist.current_rows()
             at = rows[checklist.query_one("#checks").cursor_row]
@@ -102,19 +138,20 @@ def test_bad_image_drill_rails(state_home):
 
             # R with checks open asks, naming how many and which; n goes back
             await pilot.press("R")
-            await until(pilot, lambda: isinstance(app.screen, Question))
+            await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
             body = shown(app.screen, "#question-body")
             left = [r for r in rows if not ((c := app.data.state.checks.get(r.id)) and c.ok)]
             assert f"{len(left)} of {len(rows)} checks are not verified yet" in body
             assert "Smoke tests" in body or left[0].title in body
             await pilot.press("n")
-            await pilot.pause(0.5)
+            await until(pilot, lambda: app.screen is checklist, what="the question closed")
+            await pilot.pause(0.5)  # nothing resolves after a no
             assert not isinstance(app.screen, Question) and not app.data.state.resolved
             assert all(r["type"] != "incident_resolved" for r in read_journal(app.session.journal_path))
 
             # resolving anyway is journaled as such
             await pilot.press("R")
-            await until(pilot, lambda: isinstance(app.screen, Question))
+            await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
             await pilot.press("y")
             await until(pilot, lambda: app.data.state.resolved)
             resolved = [r for r in read_journal(app.session.journal_path) if r["type"] == "incident_resolved"]
@@ -135,14 +172,21 @@ def test_progress_is_starting_until_read_after_the_rollback_began_and_the_step_n
     world = World("bad-image", speed=2).start()
 
     async def follow(app, pilot, old) -> None:
-        await pilot.pause(0.05)
+        from screens.rollback import RollbackScreen
+
+        # the rollback screen is composed and shown (it notes when the rollback was asked for)
+        await until(pilot, lambda: isinstance(app.screen, RollbackScreen) and app.screen.query("#progress")
+                    and "starting" in shown(app.screen, "#progress"), what="the rollback screen shown")
+        seen = redraws(app.screen)
         app.cluster.got_snapshot(old)  # the poll that began before the rollback delivers late
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "snapshot" in seen, what="the late snapshot redrawn")
         text = shown(app.screen, "#progress")
         assert "starting" in text and "complete" not in text
         await until(pilot, lambda: app.data.state.run_status == "running" and app.data.state.chosen, timeout=20)
+        seen.clear()
         app.cluster.got_snapshot(old)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "snapshot" in seen and "revision 2" in shown(app.screen, "#steps"),
+                    what="the late snapshot redrawn and the step titled")
         assert "complete" not in shown(app.screen, "#progress")
         assert "revision 2" in shown(app.screen, "#steps") and "previous" not in shown(app.screen, "#steps")
         await until(pilot, lambda: "updated" in shown(app.screen, "#progress"), timeout=20)  # read after the patch
@@ -194,7 +238,8 @@ def test_resume_on_the_history_shows_the_history(state_home, tmp_path):
                 await until(pilot, lambda: app.is_screen_installed("history") and app.screen is app.get_screen("history"))
                 started = time.monotonic()
                 await until(pilot, lambda: app.data.history_for == TARGET, timeout=10)
-                await pilot.pause(0.2)
+                await until(pilot, lambda: "live: revision 3" in shown(app.screen, "#hist-title")
+                            and app.screen.selected() is not None, timeout=10, what="the history on screen")
                 title = shown(app.screen, "#hist-title")
                 assert "loading" not in title and "live: revision 3" in title, title
                 assert app.screen.selected().number == 2 and time.monotonic() - started < 10
@@ -230,7 +275,8 @@ def test_a_rollback_from_another_session_is_marked_from_the_deployments_note(sta
                 await until(pilot, lambda: app.data.snapshot is not None)
                 await pilot.press("h")
                 await until(pilot, lambda: app.data.history_for == TARGET and len(app.data.history) == 3)
-                await pilot.pause(0.2)
+                await until(pilot, lambda: history_shows(app, {"4", "3", "1"}) and app.screen.selected() is not None,
+                            what="the history on screen")
                 assert app.data.state.target is None  # nothing of it in this cockpit's journal
                 assert app.screen.selected().number == 1
                 assert "rolled back from at" in app.screen.query_one("#revisions").get_row("3")[3].plain
