@@ -93,6 +93,17 @@ def recorded(path: Path) -> tuple[str | None, dict]:
     return digest or meta.get("sha256"), meta
 
 
+def safe_name(text: str, empty: str = "snapshot") -> str:
+    """``text`` as part of a file name (letters, digits, ``_.-``); ``empty`` if nothing is left."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or empty
+
+
+def backup_stem(database: str, label: str | None, created: datetime) -> str:
+    """A backup's file name before its suffix: ``<database>-<created, UTC>[-<label>]``."""
+    stem = f"{safe_name(database, 'db')}-{created.strftime('%Y%m%dT%H%M%S.%fZ')}"
+    return stem + "-" + safe_name(label, "db") if label else stem
+
+
 def list_backups(directory: Path, *, suffix: str, verify: bool, verify_backup: Callable[[Path], Any]) -> list[Any]:
     """Backups (``*suffix``) in ``directory``, newest first (``verified`` None unless ``verify``:
     then each comes from ``verify_backup``, else from what is recorded beside it)."""
@@ -395,15 +406,20 @@ class SQLCommands:
     """One SQL backend's handlers for the actions whose logic is shared (``migrations``,
     ``backups``, ``restore``, ``counts``, ``integrity``) and its backend made from the arguments.
 
-    ``backend_class`` loads the class (inside the handlers: the CLI builds every parser),
-    ``product`` and ``dsn_hint`` word a missing DSN, ``prefix`` names the journaled actions and
-    ``restore_warning`` is shown before the typed confirmation (``{database!r}``, ``{target}``
-    and ``{file}`` filled in)."""
+    ``backend_path`` is the backend class's dotted path (imported inside the handlers: the CLI
+    builds every parser), ``product`` and ``dsn_hint`` word a missing DSN, ``prefix`` names the
+    journaled actions and ``restore_warning`` is shown before the typed confirmation
+    (``{database!r}``, ``{target}`` and ``{file}`` filled in)."""
 
-    def __init__(self, backend_class: Callable[[], type[SQLBackend]], *, product: str, dsn_hint: str,
-                 prefix: str, restore_warning: str) -> None:
-        self.backend_class, self.product, self.dsn_hint = backend_class, product, dsn_hint
+    def __init__(self, backend_path: str, *, product: str, dsn_hint: str, prefix: str, restore_warning: str) -> None:
+        self.backend_path, self.product, self.dsn_hint = backend_path, product, dsn_hint
         self.prefix, self.restore_warning = prefix, restore_warning
+
+    def backend_class(self) -> type[SQLBackend]:
+        import importlib
+
+        module, _, name = self.backend_path.rpartition(".")
+        return getattr(importlib.import_module(module), name)
 
     def backend(self, args: argparse.Namespace) -> Any:
         if not getattr(args, "dsn", None):

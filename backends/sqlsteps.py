@@ -11,14 +11,13 @@ histories in the log).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from backends.sqldb import SQLBackend
+from backends.sqldb import SQLBackend, safe_name
 from cockpit.errors import CockpitError, ConfigError
 from cockpit.runbook import Duration
 from cockpit.steps import Step, StepContext, StepParams
@@ -59,10 +58,6 @@ def evidence(ctx: Any, sub: str, explicit: str | None = None) -> Path:
     if ctx.evidence_dir is None:
         raise ConfigError("this step needs an evidence directory", hint="set dir: in the step or run with an incident")
     return Path(ctx.evidence_dir) / sub
-
-
-def safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "snapshot"
 
 
 def log_histories(ctx: Any, histories: list, title: str) -> None:

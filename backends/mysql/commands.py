@@ -19,14 +19,9 @@ from cockpit.durations import duration_arg as duration
 from cockpit.prompt import ask as _ask
 
 
-def _backend_class() -> type[sqldb.SQLBackend]:
-    from backends.mysql.client import MySQLBackend
-
-    return MySQLBackend
-
-
 _SQL = sqldb.SQLCommands(
-    _backend_class, product="MySQL", dsn_hint="pass --dsn or set MYSQL_URL", prefix="mysql",
+    "backends.mysql.client.MySQLBackend",
+    product="MySQL", dsn_hint="pass --dsn or set MYSQL_URL", prefix="mysql",
     restore_warning="restore will replace the tables of database {database!r} at {target} with those in {file}")
 
 

@@ -52,10 +52,6 @@ def find_tool(*names: str) -> str:
     raise ConfigError(f"{names[0]} not found", hint="install the MariaDB client (apt-get install mariadb-client)")
 
 
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "db"
-
-
 class _Proc:
     """A tool run in its own session: stderr collected by a thread (tail kept), killed on
     cancel or timeout by a watcher thread (so a blocking read returns)."""
@@ -132,9 +128,7 @@ def run_backup(backend: Any, directory: Path, *, cancel: threading.Event | None,
                label: str | None) -> Iterator[BackupProgress]:
     directory.mkdir(parents=True, exist_ok=True)
     created = datetime.now(timezone.utc)
-    stem = f"{_safe(backend.database)}-{created.strftime('%Y%m%dT%H%M%S.%fZ')}"
-    if label:
-        stem += "-" + _safe(label)
+    stem = sqldb.backup_stem(backend.database, label, created)
     final = directory / (stem + SUFFIX)
     partial = directory / ("." + stem + SUFFIX + ".partial")
     binlog = _server_has_binlog(backend)  # also proves the DSN before a file is created

@@ -13,14 +13,9 @@ from backends import sqldb
 from cockpit.durations import duration_arg as duration
 
 
-def _backend_class() -> type[sqldb.SQLBackend]:
-    from backends.postgres.client import PostgresBackend
-
-    return PostgresBackend
-
-
 _SQL = sqldb.SQLCommands(
-    _backend_class, product="PostgreSQL", dsn_hint="pass --dsn or set DATABASE_URL", prefix="postgres",
+    "backends.postgres.client.PostgresBackend",
+    product="PostgreSQL", dsn_hint="pass --dsn or set DATABASE_URL", prefix="postgres",
     restore_warning="pg_restore --clean will replace the contents of database {database!r} at {target} with {file}")
 
 

@@ -69,10 +69,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "db"
-
-
 def _stream(cmd: list[str], env: dict[str, str], *, cancel: threading.Event | None, timeout: float,
             what: str) -> Iterator[tuple[str | None, subprocess.Popen]]:
     """Run ``cmd``; yield (stderr line or None on a tick, proc). Kills it on cancel/timeout."""
@@ -142,9 +138,7 @@ def run_backup(backend: Any, directory: Path, *, cancel: threading.Event | None,
                label: str | None, compress: int | None = None) -> Iterator[BackupProgress]:
     directory.mkdir(parents=True, exist_ok=True)
     created = datetime.now(timezone.utc)
-    stem = f"{_safe(backend.database)}-{created.strftime('%Y%m%dT%H%M%S.%fZ')}"
-    if label:
-        stem += "-" + _safe(label)
+    stem = sqldb.backup_stem(backend.database, label, created)
     final = directory / (stem + SUFFIX)
     partial = directory / (stem + SUFFIX + ".partial")
     env, conninfo = backend.tool_env_and_conninfo()
