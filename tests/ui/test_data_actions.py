@@ -34,13 +34,26 @@ async def open_panel(app, pilot) -> None:
     await until(pilot, lambda: app.is_screen_installed("data") and app.screen is app.get_screen("data"))
 
 
-async def type_confirm(app, pilot, typed: str) -> None:
+async def confirm_shown(app, pilot) -> None:
+    """The typed confirmation is composed and its input has the focus (pushed is not enough)."""
     from screens.data_confirm import TypedConfirm
 
-    await until(pilot, lambda: isinstance(app.screen, TypedConfirm))
+    await until(pilot, lambda: isinstance(app.screen, TypedConfirm) and app.screen.query("#typed")
+                and app.screen.query_one("#typed").has_focus, what="the typed confirmation composed")
+
+
+async def type_confirm(app, pilot, typed: str) -> None:
+    await confirm_shown(app, pilot)
     app.screen.query_one("#typed").value = typed
     await pilot.press("enter")
-    await pilot.pause(0.1)
+
+
+async def refused(app, pilot) -> None:
+    """A wrong name typed: the modal says so (and stays)."""
+    from screens.data_confirm import TypedConfirm
+
+    await until(pilot, lambda: "does not match" in screen_text(app), what="'does not match' on screen")
+    assert isinstance(app.screen, TypedConfirm)
 
 
 def test_backup_now_then_restore_typed(world, state_home, pg_db, tmp_path):  # noqa: F811
@@ -70,12 +83,11 @@ def test_backup_now_then_restore_typed(world, state_home, pg_db, tmp_path):  # n
                 c.execute("DELETE FROM orders WHERE id > 10")  # the bad migration
             app.screen.query_one("#backups").focus()
             await pilot.press("R")
-            await until(pilot, lambda: isinstance(app.screen, TypedConfirm))
-            await pilot.pause(0.1)
-            shown = screen_text(app)
-            assert dbname in shown and "pg_restore --clean" in shown
+            await confirm_shown(app, pilot)
+            await until(pilot, lambda: dbname in screen_text(app) and "pg_restore --clean" in screen_text(app),
+                        what="the restore's confirmation text")
             await type_confirm(app, pilot, "postgres")  # the wrong database: the modal says so and stays
-            assert isinstance(app.screen, TypedConfirm) and "does not match" in screen_text(app)
+            await refused(app, pilot)
             await type_confirm(app, pilot, dbname)
             await until(pilot, lambda: not isinstance(app.screen, TypedConfirm))
             await until(pilot, lambda: app.datalayer.acting is None and any("restored" in x for x in app.data.redis_log),
@@ -112,7 +124,8 @@ def test_cancel_and_terminate_long_transaction(world, state_home, pg_db, tmp_pat
     async def pick(app, pilot, pid: int) -> None:
         await until(pilot, lambda: any(x.pid == pid for x in (app.data.data_snapshot.long_tx if app.data.data_snapshot else ())),
                     timeout=20)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: app.screen is app.get_screen("data") and str(pid) in app.screen.query_one("#long-tx").rows,
+                    what=f"pid {pid} in the long transactions table")
         table = app.screen.query_one("#long-tx")
         table.focus()
         table.move_cursor(row=table.get_row_index(str(pid)))
@@ -134,7 +147,7 @@ def test_cancel_and_terminate_long_transaction(world, state_home, pg_db, tmp_pat
             await pick(app, pilot, holder.info.backend_pid)
             await pilot.press("T")
             await type_confirm(app, pilot, "12345")  # not its pid: refused in the modal
-            assert "does not match" in screen_text(app)
+            await refused(app, pilot)
             with pytest.raises(ConflictError):  # below the UI as well: refused before the intent
                 app.datalayer.act_now("terminate_tx", target=TARGET, pid=holder_pid, confirm="12345")
             await type_confirm(app, pilot, str(holder_pid))
@@ -175,11 +188,11 @@ def test_redis_flushdb_typed(world, state_home, redis_server, redis_url):  # noq
         async with app.run_test(size=(140, 48)) as pilot:
             await open_panel(app, pilot)
             await pilot.press("F")
-            await until(pilot, lambda: isinstance(app.screen, TypedConfirm))
-            await pilot.pause(0.1)
-            shown = screen_text(app)
-            assert server in shown and "FLUSHDB" in shown and f"{server}/1" in shown
+            await confirm_shown(app, pilot)
+            await until(pilot, lambda: all(x in screen_text(app) for x in (server, "FLUSHDB", f"{server}/1")),
+                        what="the flush's confirmation text")
             await type_confirm(app, pilot, f"{server}/0")  # the other database: refused
+            await refused(app, pilot)
             assert isinstance(app.screen, TypedConfirm) and db1.dbsize() == 100
             with pytest.raises(ConflictError):  # below the UI as well, before the incident or the intent
                 app.datalayer.act_now("flush", target=TARGET, confirm=f"{server}/0")
@@ -214,6 +227,7 @@ def test_readonly_no_data_actions(world, state_home, pg_db, redis_server, redis_
             await until(pilot, lambda: app.is_screen_installed("data") and app.screen is app.get_screen("data"))
             for action in ("cancel_tx", "terminate_tx", "backup", "restore", "flush"):
                 assert app.screen.check_action(action, ()) is False
+            await until(pilot, lambda: "long transactions" in screen_text(app), what="the data panel on screen")
             for key in ("k", "T", "b", "R", "F"):
                 await pilot.press(key)
             await pilot.pause(0.3)
