@@ -81,6 +81,7 @@ def test_backup_now_then_restore_typed(world, state_home, pg_db, tmp_path):  # n
             assert any("backup " in line for line in app.data.redis_log)
             with psycopg.connect(pg_db, autocommit=True) as c:
                 c.execute("DELETE FROM orders WHERE id > 10")  # the bad migration
+            await until(pilot, lambda: app.screen.query_one("#backups").row_count > 0, what="the backup in its table")
             app.screen.query_one("#backups").focus()
             await pilot.press("R")
             await confirm_shown(app, pilot)

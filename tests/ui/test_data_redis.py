@@ -35,8 +35,10 @@ def seeded(redis_server, redis_url):
 async def open_data(app, pilot, pattern: str) -> None:
     await until(pilot, lambda: app.session is not None)
     await pilot.press("D")
-    await until(pilot, lambda: app.is_screen_installed("data") and app.screen is app.get_screen("data"))
+    await until(pilot, lambda: app.is_screen_installed("data") and app.screen is app.get_screen("data")
+                and app.screen.query("#pattern"), what="the data panel composed")
     await pilot.press("slash")
+    await until(pilot, lambda: app.screen.query_one("#pattern").has_focus, what="the pattern input focused")
     app.screen.query_one("#pattern").value = pattern
     await pilot.press("enter")
     await until(pilot, lambda: app.data.redis_count is not None)
@@ -56,7 +58,7 @@ def test_dry_run_confirm_invalidate(world, state_home, seeded):  # noqa: F811
             await open_data(app, pilot, "moshimoshi:*")
             assert app.session.journal is None  # browsing and a dry run open no incident
             assert app.data.redis_count.matched == 301 and seeded.client().dbsize() == 341  # dry run: nothing gone
-            await pilot.pause(0.2)
+            await until(pilot, lambda: "301 keys match" in screen_text(app), what="the dry run on screen")
             shown = screen_text(app)
             assert "301 keys match" in shown and ACL_PASSWORD not in shown and "cockpit_acl:***@" in shown
             assert not CONTROL.search(shown.replace("\n", ""))
@@ -64,8 +66,9 @@ def test_dry_run_confirm_invalidate(world, state_home, seeded):  # noqa: F811
             assert app.is_running
 
             await pilot.press("i")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmInvalidate))
-            await pilot.pause(0.1)
+            await until(pilot, lambda: isinstance(app.screen, ConfirmInvalidate) and app.screen.query("#invalidate-body"),
+                        what="the invalidate confirmation composed")
+            await until(pilot, lambda: "301 matching keys" in screen_text(app), what="the confirmation on screen")
             confirm = screen_text(app)
             assert f"127.0.0.1:{seeded.port}" in confirm and "database 0" in confirm and "moshimoshi:*" in confirm
             assert "301 matching keys" in confirm
@@ -74,8 +77,7 @@ def test_dry_run_confirm_invalidate(world, state_home, seeded):  # noqa: F811
                         and not app.data.redis_running, timeout=20)
             p = app.data.redis_progress
             assert p.deleted == 301 and p.remaining == 0
-            await pilot.pause(0.2)
-            assert "0 still matching" in screen_text(app)
+            await until(pilot, lambda: "0 still matching" in screen_text(app), what="the invalidation's result on screen")
             path = app.session.journal_path
         c = seeded.client()
         assert c.dbsize() == 40 and all(c.exists(f"keep:{i}") for i in range(40))  # outside the pattern: untouched
@@ -104,6 +106,7 @@ def test_readonly_no_invalidate(world, state_home, seeded, tmp_path):  # noqa: F
             await open_data(app, pilot, "moshimoshi:*")  # a dry run is read-only: allowed
             assert app.data.redis_count.matched == 301
             assert app.screen.check_action("invalidate", ()) is False
+            await until(pilot, lambda: "301 keys match" in screen_text(app), what="the dry run on screen")
             app.screen.query_one("#migrations").focus()
             await pilot.press("i")
             await pilot.pause(0.3)
