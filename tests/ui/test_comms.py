@@ -64,9 +64,8 @@ async def open_comms(app, pilot) -> None:
     await until(pilot, lambda: app.data.history_for == TARGET)
     await pilot.press("t")
     await until(pilot, lambda: app.is_screen_installed("comms") and app.screen is app.get_screen("comms"))
-    await pilot.pause(0.2)
+    await until(pilot, lambda: "no incident is open" in screen_text(app), what="the comms panel on screen")
     assert app.session.journal is None and app.data.records == []
-    assert "no incident is open" in screen_text(app)
 
 
 def test_send_edit_skip_and_report(world, state_home, receiver):  # noqa: F811
@@ -79,9 +78,9 @@ def test_send_edit_skip_and_report(world, state_home, receiver):  # noqa: F811
                         any(r["type"] == "notification" for r in app.data.records))
             opened = next(r for r in app.data.records if r["type"] == "incident_opened")
             assert opened["target"] == "shop/checkout"
-            await pilot.pause(0.3)
+            await until(pilot, lambda: all(x in screen_text(app) for x in ("next update", "next escalation", "slack")),
+                        what="the schedule on screen")
             shown = screen_text(app)
-            assert "next update" in shown and "next escalation" in shown and "slack" in shown
             # a live countdown to the 5-minute mark (the incident opened a moment ago)
             assert "OVERDUE" not in shown and re.search(r"periodic update due \d\d:\d\d:\d\d  in (4m \d\ds|5m 00s)", shown)
             sent = receiver.requests[0]
@@ -93,7 +92,8 @@ def test_send_edit_skip_and_report(world, state_home, receiver):  # noqa: F811
             await pilot.press("e")  # edit before sending: a modal prefilled from the template
             from screens.modals import EditMessage
 
-            await until(pilot, lambda: isinstance(app.screen, EditMessage))
+            await until(pilot, lambda: isinstance(app.screen, EditMessage) and app.screen.query("#message"),
+                        what="the edit modal composed")
             area = app.screen.query_one("#message")
             assert area.text.strip()  # the template's preview
             area.load_text("checkout: rolled back, watching\nEdited by the on-call: error rate falling 42")
@@ -108,19 +108,19 @@ def test_send_edit_skip_and_report(world, state_home, receiver):  # noqa: F811
             await until(pilot, lambda: any(r["type"] == "comms" and r.get("action") == "skip" for r in app.data.records))
             skip = next(r for r in app.data.records if r["type"] == "comms" and r.get("action") == "skip")
             assert skip["item"] in pending and skip["due_at"]
-            await pilot.pause(0.3)
+            await until(pilot, lambda: "skip " + skip["item"] in screen_text(app) and "(edited)" in screen_text(app),
+                        what="the skip and the edited send on screen")
             shown = screen_text(app)
-            assert "skip " + skip["item"] in shown and "(edited)" in shown
             assert SECRET not in shown and "xoxb" not in shown
 
             app.post_message(msg.ResolveWanted())  # the checklist's R
             from screens.modals import ReportPrompt
 
-            await until(pilot, lambda: isinstance(app.screen, ReportPrompt))
+            await until(pilot, lambda: isinstance(app.screen, ReportPrompt) and app.screen.query("#dialog"),
+                        what="the report prompt composed")
             await pilot.press("y")
             await until(pilot, lambda: app.data.report_path is not None, timeout=10)
-            await pilot.pause(0.2)
-            assert "Incident report written" in screen_text(app)
+            await until(pilot, lambda: "Incident report written" in screen_text(app), what="the report's modal on screen")
             path = app.session.journal_path
         from pathlib import Path
 
@@ -150,7 +150,7 @@ def test_readonly_offers_no_send_and_the_backend_refuses(world, state_home, rece
             await until(pilot, lambda: app.session is not None and app.data.targets)
             await pilot.press("t")
             await until(pilot, lambda: app.is_screen_installed("comms") and app.screen is app.get_screen("comms"))
-            await pilot.pause(0.2)
+            await until(pilot, lambda: "sent and skipped" in screen_text(app), what="the comms panel on screen")
             for action in ("send", "edit", "skip", "report"):
                 assert app.screen.check_action(action, ()) is False
                 assert app.check_action(action, ()) is False
@@ -176,6 +176,7 @@ def test_no_channel_configured_says_how(world, state_home):  # noqa: F811
         app = app_for(world, drill=False)  # (a drill always has its outbox)
         async with app.run_test(size=(120, 40)) as pilot:
             await open_comms(app, pilot)
+            await until(pilot, lambda: "COCKPIT_NOTIFY__SLACK_WEBHOOK_URL" in screen_text(app), what="the how-to on screen")
             shown = screen_text(app)
             assert "COCKPIT_NOTIFY__SLACK_WEBHOOK_URL" in shown and "channels: none" in shown
             await pilot.press("s")  # refused with a plain warning before anything is opened, nothing crashes
