@@ -109,7 +109,9 @@ def test_a_follower_listening_is_woken_by_the_notify(pg_db):
     writer.append("live", [rec(2), rec(3)], after=1)
     t.join(10)
     woke, records = got[0]
-    assert [r["seq"] for r in records] == [2, 3] and woke - sent < 1.0
+    # wait() never polls (no notify: [] at its timeout), so the records themselves prove the
+    # wake; the bound, far under the 10 s wait, says it came with the notify, loaded machine or not
+    assert [r["seq"] for r in records] == [2, 3] and woke - sent < 3.0
     writer.close()
     reader.close()
 

@@ -20,11 +20,11 @@ from cockpit.journal import Journal, read_journal
 from cockpit.mirror import incident_id
 from tests.fixtures.restartable import RestartablePostgres, RestartableRedis
 
-APPEND_BUDGET_S = 0.25
+APPEND_BUDGET_S = 1.0
 """The slowest append allowed while the store is down or silent. An append takes about a
 millisecond here (fsynced: ~1 ms; bench/mirror.py measures the p99 with and without the
 mirror); the bound only has to tell "never waited for the store" — whose connect timeout is
-3 s and statement timeout 5 s — from scheduling noise on a shared 2-core machine."""
+3 s and statement timeout 5 s — from scheduling and fsync noise on a loaded 2-core CI machine."""
 
 
 @pytest.fixture(params=["postgres", "redis"])

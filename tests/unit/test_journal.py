@@ -232,7 +232,10 @@ def test_follow_tails_a_journal_written_by_another_handle(path):
     # a partial line: not yielded until completed
     with path.open("ab") as fh:
         fh.write(b'{"seq": 2, "ts": "2024-05-01T12:00:00.000Z", "actor": "a@h", "type": "lo')
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:  # the follower has read the whole line...
+        time.sleep(0.01)
+    time.sleep(0.1)  # ...and polled ~10 more times past the partial one
     assert [r["line"] for r in seen] == ["before"]
     with path.open("ab") as fh:
         fh.write(b'g", "line": "completed"}\n')
