@@ -88,7 +88,8 @@ async def to_history(app, pilot, target=HWEB):
     app.cluster.pick(target)
     await until(pilot, lambda: app.data.target == target)
     await pilot.press("h")
-    await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+    await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen" and app.screen.query("#hist-title"),
+                what="the history composed")
 
 
 def test_history_offers_the_release_and_rolls_it_back_with_helm(released, state_home):
@@ -102,15 +103,15 @@ def test_history_offers_the_release_and_rolls_it_back_with_helm(released, state_
             await to_history(app, pilot)
             await until(pilot, lambda: app.data.helm.release(HWEB) == ("hweb", NS))
             await until(pilot, lambda: "Helm release hweb in shop" in app.screen.query_one("#hist-title").render().plain)
-            assert "m: its revisions and a rollback with Helm" in screen_text(app)
+            await until(pilot, lambda: "m: its revisions and a rollback with Helm" in screen_text(app),
+                        what="the release's offer on screen")
 
             await pilot.press("m")
-            await until(pilot, lambda: isinstance(app.screen, HelmHistoryScreen))
+            await until(pilot, lambda: isinstance(app.screen, HelmHistoryScreen) and app.screen.query("#helm-revisions"),
+                        what="the Helm history composed")
             table = app.screen.query_one("#helm-revisions")
             await until(pilot, lambda: table.row_count == 2)
-            await pilot.pause(0.2)
-            text = screen_text(app)
-            assert "deployed: revision 2" in text
+            await until(pilot, lambda: "deployed: revision 2" in screen_text(app), what="the deployed revision on screen")
             rows = {str(table.get_row_at(i)[0].plain).split()[0]: [c.plain for c in table.get_row_at(i)]
                     for i in range(2)}
             assert rows["2"][1:4] == ["deployed", "web-0.1.0", "1.0"] and rows["2"][5] == "web:2-bad"
@@ -141,7 +142,8 @@ def test_history_offers_the_release_and_rolls_it_back_with_helm(released, state_
             await until(pilot, lambda: app.screen.selected().revision == 1 and "manifest" in box.render().plain)
 
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, HelmConfirm))
+            await until(pilot, lambda: isinstance(app.screen, HelmConfirm) and app.screen.query("#confirm-body"),
+                        what="the Helm confirmation composed")
             body = app.screen.query_one("#confirm-body").render().plain
             assert "Roll back Helm release hweb in namespace shop" in body
             assert "from revision 2 (web:2-bad)" in body and "to   revision 1 (web:1)" in body
@@ -183,8 +185,9 @@ def test_readonly_sees_the_release_and_changes_nothing(released, state_home):
             await until(pilot, lambda: app.data.helm.release(HWEB) == ("hweb", NS))
             w.clear_request_log()
             await pilot.press("m")
-            await until(pilot, lambda: isinstance(app.screen, HelmHistoryScreen))
-            await until(pilot, lambda: app.screen.query_one("#helm-revisions").row_count == 2)
+            await until(pilot, lambda: isinstance(app.screen, HelmHistoryScreen) and app.screen.query("#helm-revisions")
+                        and app.screen.query_one("#helm-revisions").row_count == 2, what="the Helm history's rows")
+            await until(pilot, lambda: "deployed: revision 2" in screen_text(app), what="the Helm history's title on screen")
             assert "enter: roll back" not in screen_text(app)
             await pilot.press("enter")
             await pilot.pause(0.3)
@@ -208,6 +211,7 @@ def test_a_deployment_outside_any_release_is_not_offered_helm(world, state_home)
             await to_history(app, pilot, web)
             await until(pilot, lambda: str(web) in app.data.helm.releases)
             assert app.data.helm.release(web) is None
+            await until(pilot, lambda: "live: revision" in screen_text(app), what="the history on screen")
             await pilot.press("m")
             await pilot.pause(0.3)
             assert type(app.screen).__name__ == "HistoryScreen"
