@@ -19,7 +19,7 @@ from cockpit.state import replay
 from screens.scorecard import DrillScoreHost, ScoreCardScreen
 from tests.ui.fakes import args
 from tests.ui.test_comms import screen_text
-from tests.ui.test_flows import TARGET, settings, state_home, until, world  # noqa: F401 — fixtures
+from tests.ui.test_flows import TARGET, confirm_shown, history_placed, settings, state_home, until, world  # noqa: F401 — fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -36,9 +36,9 @@ async def roll_back(app, pilot) -> None:
     """h, enter, y from the drill's dashboard, then wait for the rollback to finish."""
     await until(pilot, lambda: app.data.snapshot is not None and app.data.target == TARGET)
     await pilot.press("h")
-    await until(pilot, lambda: app.data.history_for == TARGET)
+    await until(pilot, lambda: app.data.history_for == TARGET and history_placed(app), what="the history on screen")
     await pilot.press("enter")
-    await pilot.pause(0.2)
+    await confirm_shown(pilot, app)
     await pilot.press("y")
     await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
 
@@ -51,14 +51,17 @@ def test_the_outbox_rehearses_the_rollback_started_message(world, state_home):  
             await pilot.press("t")
             await until(pilot, lambda: app.is_screen_installed("comms") and app.screen is app.get_screen("comms")
                         and app.data.comms_channels == [OUTBOX])
-            await pilot.pause(0.3)
+            await until(pilot, lambda: all(x in screen_text(app) for x in (
+                "channels: outbox", "nothing is sent", "announce        the rollback", "rollback started",
+                "the outbox is empty")), what="the outbox panel on screen")
             shown = screen_text(app)
             assert "channels: outbox" in shown and "nothing is sent" in shown
             assert "announce        the rollback" in shown and "rollback started" in shown  # offered once it started
             assert "the outbox is empty" in shown
             await pilot.press("s")  # the next item: the rollback-started message
             await until(pilot, lambda: any(r.get("channel") == OUTBOX for r in app.data.records))
-            await pilot.pause(0.3)
+            await until(pilot, lambda: "ROLLBACK INITIATED: shop/checkout" in screen_text(app)
+                        and "*Rollback initiated*" in screen_text(app), what="the posted message on screen")
             shown = screen_text(app)
             assert "ROLLBACK INITIATED: shop/checkout" in shown and "*Rollback initiated*" in shown
             assert "&gt;" not in shown and "&lt;" not in shown  # shown as Slack would display it
@@ -85,7 +88,8 @@ def test_the_score_card_counts_the_keys_and_is_journaled(world, state_home):  # 
             session.record("phase", phase="resolved")
             session.record("incident_resolved", summary="resolved in the drill")
             app.drill.score(lambda: went_on.append(True))
-            await until(pilot, lambda: isinstance(app.screen, ScoreCardScreen))
+            await until(pilot, lambda: isinstance(app.screen, ScoreCardScreen)
+                        and "3 to the confirmed rollback" in screen_text(app), what="the score card on screen")
             card = app.screen.card
             assert card.keystrokes == 3 and card.keys_points == 10 and card.scenario == "bad-image"
             assert card.revision_ok is True and card.chosen_images == ("registry.example/shop/checkout:1.4.2",)

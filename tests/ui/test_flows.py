@@ -48,6 +48,21 @@ async def until(pilot, cond, timeout=20.0, step=0.1, what="condition"):
     raise AssertionError(f"{what} not met within {timeout}s")
 
 
+def history_placed(app) -> bool:
+    """The history screen is composed, shows the revisions and its cursor is on one (enter acts on it)."""
+    screen = app.screen
+    return (type(screen).__name__ == "HistoryScreen" and bool(screen.query("#revisions"))
+            and screen.selected() is not None)
+
+
+async def confirm_shown(pilot, app) -> None:
+    """The rollback confirmation is composed, not only pushed (its y acts on it)."""
+    from screens.modals import ConfirmRollback
+
+    await until(pilot, lambda: isinstance(app.screen, ConfirmRollback) and app.screen.query("#confirm-body"),
+                what="the rollback confirmation composed")
+
+
 def live_revision(world) -> int:
     from backends.kubernetes.backend import KubeBackend
     from backends.kubernetes.transport import HttpTransport  # noqa: F401
@@ -75,11 +90,9 @@ def test_operator_flow_to_resolved(world, state_home):
             await until(pilot, lambda: app.data.history_for == TARGET)
             await until(pilot, lambda: 2 in app.data.diffs)  # the diff pane of revision 2 vs live
             assert any("1.4.2" in line for line in app.data.diffs[2].lines)
+            await until(pilot, lambda: history_placed(app), what="the history on screen")
             await pilot.press("enter")  # confirm modal names target, from -> to
-            await pilot.pause(0.2)
-            from screens.modals import ConfirmRollback
-
-            assert isinstance(app.screen, ConfirmRollback)
+            await confirm_shown(pilot, app)
             assert app.screen.chosen.number == 2 and app.screen.live.number == 3
             await pilot.press("y")  # h, enter, y: three keystrokes from the dashboard
             await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
@@ -88,6 +101,9 @@ def test_operator_flow_to_resolved(world, state_home):
             await pilot.press("c")
             await until(pilot, lambda: "rollout_complete" in app.data.state.checks, timeout=20)
             assert app.data.state.checks["rollout_complete"].who == "cockpit"
+            await until(pilot, lambda: type(app.screen).__name__ == "ChecklistScreen" and app.screen.query("#checks")
+                        and app.screen.query_one("#checks").row_count == len(app.screen.current_rows()) > 0,
+                        what="the checklist on screen")
             table = app.screen.query_one("#checks")
             rows = [r.id for r in app.screen.current_rows()]
             table.move_cursor(row=rows.index("smoke_tests"))
@@ -98,7 +114,8 @@ def test_operator_flow_to_resolved(world, state_home):
             await pilot.press("R")
             from screens.questions import Question
 
-            await until(pilot, lambda: isinstance(app.screen, Question))  # checks are open: R asks first
+            await until(pilot, lambda: isinstance(app.screen, Question)  # checks are open: R asks first
+                        and app.screen.query("#question-body"))
             await pilot.press("y")  # resolve anyway
             await until(pilot, lambda: app.data.state.resolved)
             path = app.session.journal_path
@@ -131,11 +148,12 @@ def test_browsing_opens_no_incident_and_the_rollback_is_journaled_for_its_target
             await until(pilot, lambda: app.data.target == TARGET)
             await pilot.press("h")
             await until(pilot, lambda: app.data.history_for == TARGET)
+            await until(pilot, lambda: history_placed(app), what="the history on screen")
             await pilot.pause(0.3)
             assert app.session.journal is None and app.data.records == []
             assert not incidents(state_home) and not world.store.list("leases")  # no incident, no lock
             await pilot.press("enter")
-            await pilot.pause(0.2)
+            await confirm_shown(pilot, app)
             await pilot.press("y")
             await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
             path = app.session.journal_path
@@ -158,8 +176,8 @@ def test_abort_automatic_rollback(world, state_home):
             assert app.data.auto_armed
             await until(pilot, lambda: app.data.auto_remaining is not None, timeout=30)
             await pilot.press("x")
-            await pilot.pause(0.2)
-            assert app.live.auto.aborted and app.data.auto_remaining is None
+            await until(pilot, lambda: app.live.auto.aborted and app.data.auto_remaining is None,
+                        what="the automatic rollback aborted")
             await pilot.pause(4.0)  # longer than the 3 s countdown
             assert live_revision(world) == 3
             assert app.data.state.run_status is None
@@ -186,7 +204,7 @@ def test_readonly_refusals(world, state_home, tmp_path):
             assert app.check_action("goto", ("history",)) is True
             app.on_target_picked(type("M", (), {"target": TARGET})())
             await pilot.press("h")
-            await until(pilot, lambda: app.data.history_for == TARGET)
+            await until(pilot, lambda: app.data.history_for == TARGET and history_placed(app), what="the history on screen")
             await pilot.press("enter")
             await pilot.pause(0.3)
             from screens.modals import ConfirmRollback
@@ -258,9 +276,8 @@ def test_observer_follows_operator(world, state_home, tmp_path):
             fut = loop.run_in_executor(None, lambda: operator.run_rollback(TARGET, 2, (), lambda _l: None))
             await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
             await fut
-            await pilot.pause(0.3)
-            log = app.screen.query_one("#log")
-            assert len(log.lines) >= 2
+            await until(pilot, lambda: app.screen.query("#log") and len(app.screen.query_one("#log").lines) >= 2,
+                        what="the rollout log on screen")
             assert app.session.journal is None  # observers never open the journal for writing
 
     asyncio.run(go())
