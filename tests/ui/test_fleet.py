@@ -44,6 +44,24 @@ def prompt(app, key: str) -> str:
     return app.screen.query_one("#targets").get_option(key).prompt.plain
 
 
+def listed(app, key: str) -> str:
+    """What the target list shows for ``key`` ("" while the list or its option is not there yet)."""
+    from textual.widgets.option_list import OptionDoesNotExist
+
+    if not app.screen.query("#targets"):
+        return ""
+    try:
+        return prompt(app, key)
+    except OptionDoesNotExist:
+        return ""
+
+
+def on_checkout(app) -> bool:
+    """The target list is shown with the drill's checkout highlighted (space marks it)."""
+    ol = app.screen.query("#targets")
+    return bool(ol) and ol.first().highlighted_option is not None and ol.first().highlighted_option.id == CHECKOUT
+
+
 def verdict(app, key: str) -> str | None:
     v = app.data.fleet.verdicts.get(key)
     return v.value if v is not None else None
@@ -64,7 +82,8 @@ def test_the_list_shows_verdicts_marks_two_and_rolls_them_back(state_home):
             await until(pilot, lambda: app.data.snapshot is not None and app.data.target == Target("checkout", "shop"))
             await until(pilot, lambda: verdict(app, CHECKOUT) == "ROLLBACK_NOW" and verdict(app, CART) == "OK",
                         timeout=40)
-            await pilot.pause(0.2)
+            await until(pilot, lambda: listed(app, CHECKOUT).split() == ["shop/checkout", "ROLLBACK_NOW"]
+                        and listed(app, CART).split() == ["shop/cart", "OK"], what="the verdicts in the list")
             assert prompt(app, CHECKOUT).split() == ["shop/checkout", "ROLLBACK_NOW"]
             assert prompt(app, CART).split() == ["shop/cart", "OK"]
 
@@ -74,14 +93,16 @@ def test_the_list_shows_verdicts_marks_two_and_rolls_them_back(state_home):
             await pilot.press("space")
             await pilot.press("up")
             await pilot.press("space")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: app.data.fleet.selected == [CHECKOUT, CART] and listed(app, CART).startswith("◆"),
+                        what="both marked")
             assert app.data.fleet.selected == [CHECKOUT, CART]
             assert prompt(app, CHECKOUT).startswith("◆ shop/checkout") and prompt(app, CART).startswith("◆ shop/cart")
             world.clear_request_log()
 
             # r: the plan, asked once
             await pilot.press("r")
-            await until(pilot, lambda: isinstance(app.screen, FleetConfirm), timeout=20)
+            await until(pilot, lambda: isinstance(app.screen, FleetConfirm) and app.screen.query("#fleet-confirm-body"),
+                        timeout=20, what="the fleet confirmation composed")
             body = app.screen.query_one("#fleet-confirm-body").render().plain
             assert "Roll back 1 deployment in context" in body and "1 skipped" in body
             assert "shop/checkout" in body and "from revision 3  registry.example/shop/checkout:1.5.0" in body
@@ -91,10 +112,13 @@ def test_the_list_shows_verdicts_marks_two_and_rolls_them_back(state_home):
 
             # y: the fleet screen follows each target to done
             await pilot.press("y")
-            await until(pilot, lambda: isinstance(app.screen, FleetScreen))
+            await until(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.query("#fleet-summary"),
+                        what="the fleet screen composed")
             await until(pilot, lambda: app.data.fleet.state is not None and app.data.fleet.state.finished is not None,
                         timeout=60)
-            await pilot.pause(0.6)
+            await until(pilot, lambda: "done: rolled back to revision 2" in app.screen.query_one("#fleet-rows").render().plain
+                        and app.screen.query_one("#fleet-summary").render().plain.startswith("finished:"),
+                        what="the finished fleet on screen")
             rows = app.screen.query_one("#fleet-rows").render().plain
             lines = rows.splitlines()
             checkout = next(line for line in lines if "shop/checkout" in line)
@@ -129,6 +153,8 @@ def test_readonly_offers_no_marks_and_the_controller_refuses(state_home):
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.data.snapshot is not None and app.data.targets)
             await until(pilot, lambda: verdict(app, CHECKOUT) is not None, timeout=20)  # reads: shown to observers
+            await until(pilot, lambda: on_checkout(app) and verdict(app, CHECKOUT) in listed(app, CHECKOUT),
+                        what="the verdict in the list")
             world.clear_request_log()
             await pilot.press("space")
             await pilot.pause(0.2)
@@ -139,8 +165,7 @@ def test_readonly_offers_no_marks_and_the_controller_refuses(state_home):
             with pytest.raises(ReadonlyError):
                 app.fleet.want()
             await pilot.press("r")  # no marks to roll back: the rollback screen, as everywhere
-            await pilot.pause(0.3)
-            assert isinstance(app.screen, RollbackScreen)
+            await until(pilot, lambda: isinstance(app.screen, RollbackScreen), what="the rollback screen")
             assert {m for m, _ in world.request_log} <= {"GET"}
 
     try:
@@ -158,13 +183,14 @@ def test_a_target_that_cannot_be_planned_is_named_and_nothing_is_sent(state_home
         app = drill_app(world)
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.data.snapshot is not None and app.data.targets)
+            await until(pilot, lambda: on_checkout(app), what="the list on the drill's checkout")
             await pilot.press("space")  # the drill's checkout
-            await pilot.pause(0.2)
-            assert app.data.fleet.selected == [CHECKOUT]
+            await until(pilot, lambda: app.data.fleet.selected == [CHECKOUT], what="checkout marked")
             world.forbid("replicasets", ["list"])  # RBAC: its history cannot be read
             world.clear_request_log()
             await pilot.press("r")
-            await until(pilot, lambda: isinstance(app.screen, ErrorModal), timeout=20)
+            await until(pilot, lambda: isinstance(app.screen, ErrorModal) and app.screen.query("#error-body"), timeout=20,
+                        what="the error modal composed")
             shown = app.screen.query_one("#error-body").render().plain
             assert app.screen.title_text == "Fleet rollback not planned"
             assert shown.startswith("cannot plan ") and "shop/checkout" in shown and "Forbidden" in shown
