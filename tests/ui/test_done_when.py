@@ -18,7 +18,7 @@ import pytest
 from cockpit.model import Target
 from cockpit.world.world import World
 from tests.ui.fakes import args
-from tests.ui.test_flows import settings, until
+from tests.ui.test_flows import confirm_shown, history_placed, settings, until
 
 pytestmark = pytest.mark.slow
 TARGET = Target("checkout", "shop")
@@ -41,9 +41,9 @@ def test_operator_then_observer_then_report(tmp_path, monkeypatch):
             seen = time.monotonic()
             await until(pilot, lambda: time.monotonic() - seen > 3.5)  # the bad release, watched for a while
             await pilot.press("h")
-            await until(pilot, lambda: app.data.history_for == TARGET)
+            await until(pilot, lambda: app.data.history_for == TARGET and history_placed(app), what="the history on screen")
             await pilot.press("enter")
-            await pilot.pause(0.2)
+            await confirm_shown(pilot, app)
             await pilot.press("y")
             await until(pilot, lambda: app.data.state.run_status == "ok", timeout=30)
             journal.append(app.session.journal_path)
@@ -58,16 +58,16 @@ def test_operator_then_observer_then_report(tmp_path, monkeypatch):
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.data.state.run_status == "ok" and app.data.decision is not None)
             assert app.session.backend is None and not isinstance(app.screen, ErrorModal)
-            await until(pilot, lambda: "the operator's, from the journal" in str(app.screen.query_one("#verdict").render()))
+            await until(pilot, lambda: app.screen.query("#verdict")
+                        and "the operator's, from the journal" in str(app.screen.query_one("#verdict").render()))
             verdict = str(app.screen.query_one("#verdict").render())
             # the operator's latest verdict (after the rollback: stabilizing), marked as theirs
             assert f"verdict: {app.data.state.verdict}" in verdict and "from the journal" in verdict
             assert "ROLLBACK_NOW" in [r.get("value") for r in app.data.records if r["type"] == "verdict"]
             await pilot.press("r")
-            await until(pilot, lambda: app.screen is app.get_screen("rollback"))
-            await pilot.pause(0.3)
-            log = "".join(strip.text for strip in app.screen.query_one("#log").lines)
-            assert "rolled back" in log
+            await until(pilot, lambda: app.screen is app.get_screen("rollback") and app.screen.query("#log")
+                        and "rolled back" in "".join(strip.text for strip in app.screen.query_one("#log").lines),
+                        what="the rollout log on screen")
 
     try:
         asyncio.run(operator())
