@@ -69,7 +69,8 @@ def test_data_panel_shows_migrations_backups_long_transactions(world, state_home
             assert len(snap.backups) == 1 and snap.backups[0].sha256
             tx = next(t for t in snap.long_tx if t.pid == holder.info.backend_pid)
             assert tx.state == "idle in transaction" and "[@click=app.quit]" in tx.query
-            await pilot.pause(0.3)
+            await until(pilot, lambda: "3f2a1b9c0d17" in screen_text(app) and snap.backups[0].path.name[:30] in screen_text(app)
+                        and "[@click=app.quit]" in screen_text(app), what="the data panel on screen")
             await pilot.click("#data-targets")  # a click on anything must not trigger data-borne actions
             await pilot.pause(0.2)
             assert app.is_running

@@ -27,6 +27,14 @@ def verdict_text(app) -> str:
     return app.get_screen("dashboard").query_one("#verdict").content.plain
 
 
+def form_shown(app) -> bool:
+    """The decision form is composed and focused on its first question (pushed is not enough)."""
+    from screens.decision_form import DecisionForm
+
+    return (isinstance(app.screen, DecisionForm) and bool(app.screen.query("#data_loss"))
+            and app.focused is not None and app.focused.screen is app.screen)
+
+
 def answers_journaled(app) -> list[tuple[str, object]]:
     path = app.session.journal_path
     if path is None or not path.exists():
@@ -46,7 +54,7 @@ def test_the_tree_answered_by_keyboard_changes_the_recommendation_and_is_journal
             assert "tree:" not in verdict_text(app)
 
             await pilot.press("i")
-            await until(pilot, lambda: isinstance(app.screen, DecisionForm), what="the form")
+            await until(pilot, lambda: form_shown(app), what="the form")
             form = app.screen
             assert form.answers() == {"data_loss": None, "security_breach": None, "users_affected": None,
                                       "user_reports": None}
@@ -68,7 +76,7 @@ def test_the_tree_answered_by_keyboard_changes_the_recommendation_and_is_journal
             # the form opens with the journaled answers (once the follower has folded them); data loss was a false alarm
             await until(pilot, lambda: app.data.state.inputs.get("users_affected") == 0.05, what="the answers folded")
             await pilot.press("i")
-            await until(pilot, lambda: isinstance(app.screen, DecisionForm), what="the form again")
+            await until(pilot, lambda: form_shown(app), what="the form again")
             form = app.screen
             assert form.query_one("#data_loss", YesNo).value is True
             assert form.query_one("#users_affected").value == "5"
@@ -80,7 +88,7 @@ def test_the_tree_answered_by_keyboard_changes_the_recommendation_and_is_journal
 
             # 30 % of users: a standard rollback (shift+tab back to the share, from the reports field)
             await pilot.press("i")
-            await until(pilot, lambda: isinstance(app.screen, DecisionForm), what="the form a third time")
+            await until(pilot, lambda: form_shown(app), what="the form a third time")
             await pilot.press("tab", "tab", "tab", "shift+tab", "ctrl+u", "3", "0")
             assert app.focused is app.screen.query_one("#users_affected")
             await pilot.press("enter")
@@ -92,7 +100,7 @@ def test_the_tree_answered_by_keyboard_changes_the_recommendation_and_is_journal
 
             # esc cancels: nothing journaled
             await pilot.press("i")
-            await until(pilot, lambda: isinstance(app.screen, DecisionForm), what="the form to cancel")
+            await until(pilot, lambda: form_shown(app), what="the form to cancel")
             await pilot.press("y", "escape")
             await until(pilot, lambda: not isinstance(app.screen, DecisionForm), what="the form cancelled")
             await pilot.pause(0.5)

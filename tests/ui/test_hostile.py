@@ -9,6 +9,7 @@ import pytest
 
 from screens import render
 from tests.ui.fakes import HOSTILE, StaticCockpit, events, history, pods
+from tests.ui.test_flows import until
 
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -53,10 +54,14 @@ def test_screens_with_hostile_data(screen, hostile_app):
     async def go():
         app = StaticCockpit(screen, hostile=hostile)
         async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.screen.query("#bar"), what="the screen composed")
             await pilot.pause(0.2)
             await pilot.click("#bar")  # a click on anything must not trigger data-borne actions
             await pilot.pause(0.1)
             assert app.is_running
+            if hostile.startswith("[@click"):  # the hostile text is on screen (as text)
+                await until(pilot, lambda: "@click=app.quit" in app.export_screenshot().replace("&#160;", " "),
+                            what="the hostile text on screen")
             svg = app.export_screenshot()
             assert "\x1b" not in svg and "\u202e" not in svg and "\x9b" not in svg
             if hostile.startswith("[@click"):
@@ -74,7 +79,8 @@ def test_toasts_of_outside_text_are_not_markup():
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await pilot.pause(0.1)
             app.notify("webhook: not delivered ([@click=app.quit]click me[/] [bold unclosed)", severity="error")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: "[bold unclosed" in app.export_screenshot().replace("&#160;", " "),
+                        what="the toast on screen")
             svg = app.export_screenshot().replace("&#160;", " ")
             assert "[@click=app.quit]click me[/]" in svg and "[bold unclosed" in svg
             assert app.is_running

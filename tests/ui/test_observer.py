@@ -59,7 +59,8 @@ def test_an_observer_with_no_cluster_shows_the_verdict_panes_and_rollback_from_t
             assert app.session.backend is None and "no cluster" in app.session.cluster_note
             assert str(app.data.target) == "shop/checkout"
             # the redraw is coalesced (one per burst): wait for it, then read what it shows
-            await until(pilot, lambda: "ROLLBACK_NOW" in str(app.screen.query_one("#verdict").render()))
+            await until(pilot, lambda: app.screen.query("#verdict")
+                        and "ROLLBACK_NOW" in str(app.screen.query_one("#verdict").render()))
             verdict = str(app.screen.query_one("#verdict").render())
             assert "ROLLBACK_NOW" in verdict and "error rate 33%" in verdict
             # the four samples, then the verdict's own reading
@@ -69,10 +70,9 @@ def test_an_observer_with_no_cluster_shows_the_verdict_panes_and_rollback_from_t
             await pilot.pause(0.3)
             assert not isinstance(app.screen, ErrorModal) and app.screen is app.get_screen("dashboard")
             await pilot.press("r")
-            await until(pilot, lambda: app.screen is app.get_screen("rollback"))
-            await pilot.pause(0.3)
-            log = "\n".join(str(line) for line in app.screen.query_one("#log").lines)
-            assert "successfully rolled out" in log
+            await until(pilot, lambda: app.screen is app.get_screen("rollback") and app.screen.query("#log")
+                        and "successfully rolled out" in "\n".join(str(line) for line in app.screen.query_one("#log").lines),
+                        what="the rollout log on screen")
             assert app.session.journal is None  # an observer never opens the journal for writing
 
             j.write(ev.Phase("verify"))  # the operator goes on: the observer follows

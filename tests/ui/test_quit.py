@@ -48,7 +48,8 @@ def test_q_with_an_open_incident_asks_and_names_what_stays(tmp_path, isolated):
         body = " ".join(str(w.render()) for w in app.screen.query("Static")).replace("\n", " ")
         assert "shop/checkout" in body and "stays" in body and "resume" in body and str(tmp_path / "incident.jsonl") in body
         await pilot.press("n")  # stay
-        await pilot.pause(0.2)
+        await until(pilot, lambda: not isinstance(app.screen, Question), what="the question closed")
+        await pilot.pause(0.2)  # and the cockpit stays
         assert app.is_running and not isinstance(app.screen, Question)
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
@@ -136,7 +137,8 @@ def test_q_during_a_fleet_rollback_asks_and_names_the_command_that_continues_it(
         body = " ".join(str(w.render()) for w in app.screen.query("Static")).replace("\n", " ")
         assert "fleet rollback is running" in body and f"cockpit rollback --journal {tmp_path / 'fleet.jsonl'}" in body
         await pilot.press("n")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: not isinstance(app.screen, Question), what="the question closed")
+        await pilot.pause(0.2)  # and the cockpit stays
         assert app.is_running
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))

@@ -43,26 +43,45 @@ def test_palette_offers_cockpit_commands_and_hides_mutating_ones_readonly():
     assert not any("arm" in n or "abort" in n for n in ro)
 
 
+def palette_offers(app, words: str) -> bool:
+    """The command palette is open and its highlighted command reads ``words``."""
+    from textual.command import CommandList, CommandPalette
+
+    screen = app.screen
+    if not isinstance(screen, CommandPalette) or not screen.query(CommandList):
+        return False
+    option = screen.query_one(CommandList).highlighted_option
+    return option is not None and words in str(option.prompt)
+
+
+def palette_open(app) -> bool:
+    """The command palette is composed and its input has the focus (typing goes there)."""
+    from textual.command import CommandInput, CommandPalette
+
+    screen = app.screen
+    return isinstance(screen, CommandPalette) and bool(screen.query(CommandInput)) and screen.query_one(CommandInput).has_focus
+
+
 def test_palette_runs_a_command_in_the_app():
     from tests.ui.fakes import StaticCockpit
+    from tests.ui.test_flows import until
 
     async def go():
         app = StaticCockpit("dashboard")
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause(0.2)
+            await until(pilot, lambda: app.screen.query("#bar"), what="the dashboard composed")
             await pilot.press("ctrl+p")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: palette_open(app), what="the palette open")
             await pilot.press(*"theme light")
-            await pilot.pause(0.5)
+            await until(pilot, lambda: palette_offers(app, "theme light"), what="the theme command offered")
             await pilot.press("enter")
-            await pilot.pause(0.3)
-            assert app.theme == "cockpit-light"
+            await until(pilot, lambda: app.theme == "cockpit-light", what="the light theme")
             await pilot.press("ctrl+p")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: palette_open(app), what="the palette open again")
             await pilot.press(*"checklist")
-            await pilot.pause(0.5)
+            await until(pilot, lambda: palette_offers(app, "checklist"), what="the checklist command offered")
             await pilot.press("enter")
-            await pilot.pause(0.3)
-            assert app.screen is app.get_screen("checklist")
+            await until(pilot, lambda: app.is_screen_installed("checklist") and app.screen is app.get_screen("checklist"),
+                        what="the checklist")
 
     asyncio.run(go())
