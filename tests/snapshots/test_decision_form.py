@@ -43,6 +43,11 @@ class FormOnly(App):
 
 
 async def _settle(pilot) -> None:
+    from tests.ui.test_flows import until
+
+    app = pilot.app  # the form is composed and focused (pushed in on_mount is not enough), then settled
+    await until(pilot, lambda: isinstance(app.screen, DecisionForm) and app.screen.query("#data_loss")
+                and app.focused is not None, what="the form composed")
     await pilot.pause(0.2)
 
 

@@ -10,6 +10,7 @@ from cockpit import events as ev
 from cockpit.drill_score import score
 from screens.scorecard import ScoreCardScreen, card_text
 from tests.ui.fakes import HOSTILE, StaticCockpit, freeze_tz
+from tests.ui.test_flows import until
 from tests.unit.test_drill_score import GOAL, MANUAL, T0, drill, journal
 
 freeze_tz()
@@ -90,10 +91,10 @@ def test_the_card_closes_and_then_goes_on():
         async with app.run_test(size=(100, 30)) as pilot:
             await _settle(pilot)
             app.push_screen(ScoreCardScreen(mixed_card()), lambda _r: closed.append(True))
-            await pilot.pause(0.1)
-            assert isinstance(app.screen, ScoreCardScreen)
+            await until(pilot, lambda: isinstance(app.screen, ScoreCardScreen) and app.screen.query("#score-card"),
+                        what="the card composed")
             await pilot.press("enter")
-            await pilot.pause(0.1)
+            await until(pilot, lambda: closed == [True], what="the card closed")
             assert closed == [True] and not isinstance(app.screen, ScoreCardScreen)
 
     asyncio.run(go())

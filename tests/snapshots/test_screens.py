@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.ui.fakes import StaticCockpit, freeze_tz
+from tests.ui.test_flows import until
 
 freeze_tz()
 
@@ -16,6 +17,14 @@ async def _settle(pilot) -> None:
     await pilot.pause(0.2)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause(0.1)
+
+
+async def composed(pilot, screen: str, selector: str) -> None:
+    """The modal ``screen`` (class name) is on top and composed (pushed is not enough), then settled."""
+    app = pilot.app
+    await until(pilot, lambda: type(app.screen).__name__ == screen and app.screen.query(selector),
+                what=f"{screen} composed")
+    await pilot.pause(0.2)
 
 
 @pytest.mark.parametrize("theme", THEMES)
@@ -31,7 +40,7 @@ def test_confirm_modal(snap_compare, size, theme):
     async def open_confirm(pilot):
         await _settle(pilot)
         await pilot.press("enter")  # the cursor starts on revision 2, the newest non-live one
-        await pilot.pause(0.2)
+        await composed(pilot, "ConfirmRollback", "#confirm-body")
 
     assert snap_compare(StaticCockpit("history", theme=theme), terminal_size=size, run_before=open_confirm)
 
@@ -60,7 +69,7 @@ def test_invalidate_confirm(snap_compare, size):
         await _settle(pilot)
         pilot.app.screen.query_one("#pattern").value = "moshimoshi:*"
         await pilot.press("i")
-        await pilot.pause(0.2)
+        await composed(pilot, "ConfirmInvalidate", "#invalidate-body")
 
     assert snap_compare(StaticCockpit("data"), terminal_size=size, run_before=open_confirm)
 
@@ -72,6 +81,6 @@ def test_resolve_question(snap_compare, size, theme):
     async def ask(pilot):
         await _settle(pilot)
         await pilot.press("R")
-        await pilot.pause(0.2)
+        await composed(pilot, "Question", "#question-body")
 
     assert snap_compare(StaticCockpit("checklist", theme=theme), terminal_size=size, run_before=ask)
