@@ -7,6 +7,7 @@ resolved; the rollout log has no repeated lines; a resume on the history shows i
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -137,11 +138,18 @@ def test_bad_image_drill_rails(state_home):
             assert at.id == "smoke_tests" and not at.auto
 
             # R with checks open asks, naming how many and which; n goes back
+            def still_open() -> list:
+                return [r for r in rows if not ((c := app.data.state.checks.get(r.id)) and c.ok)]
+
+            before = still_open()
             await pilot.press("R")
             await until(pilot, lambda: isinstance(app.screen, Question) and app.screen.query("#question-body"))
             body = shown(app.screen, "#question-body")
-            left = [r for r in rows if not ((c := app.data.state.checks.get(r.id)) and c.ok)]
-            assert f"{len(left)} of {len(rows)} checks are not verified yet" in body
+            left = still_open()
+            # the automatic checks go on completing meanwhile (seconds on a loaded machine): the count
+            # named is the one when R was pressed, between what was open before it and what is open now
+            named = re.search(r"(\d+) of (\d+) checks are not verified yet", body)
+            assert named and int(named[2]) == len(rows) and len(left) <= int(named[1]) <= len(before), (body, len(left), len(before))
             assert "Smoke tests" in body or left[0].title in body
             await pilot.press("n")
             await until(pilot, lambda: app.screen is checklist, what="the question closed")
