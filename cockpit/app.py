@@ -10,6 +10,7 @@ engine load with the first metrics poll, the notify settings and step kinds afte
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -324,7 +325,7 @@ class CockpitApp(DrillScoreHost, FleetHost, HelmHost, App):  # mixins: a drill's
 
     def start_rollback(self, target: Target, revision: int, images: tuple[str, ...], **why: str) -> None:
         """Roll ``target`` back (its incident opens now: the operator acted); ``why=``/``reason=``."""
-        self.data.progress = None
+        self.data.progress, self.data.rollback_asked_at = None, time.time()
         self.goto("rollback")
         self.run_in_thread(lambda: self.incident.roll_back(target, revision, images, prepare=compose.load_step_kinds, **why))
 

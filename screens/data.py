@@ -52,6 +52,9 @@ class UIData:
     """The deployment's note of the cockpit's last rollback (``cockpit.io/last-rollback``), read with the history."""
     diffs: dict[int, TemplateDiff] = field(default_factory=dict)
     progress: RolloutProgress | None = None
+    rollback_asked_at: float | None = None
+    """When this session last asked for a rollback (epoch seconds): progress read before it is the
+    previous rollout's (no stale "4/4 complete")."""
     state: IncidentState = field(default_factory=IncidentState)
     checklist_items: tuple = ()
     auto_results: dict = field(default_factory=dict)

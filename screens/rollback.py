@@ -25,8 +25,6 @@ from screens.widgets import Line
 class RollbackScreen(CockpitScreen):
     BINDINGS = bindings("rollback")
     parts = ("steps", "progress", "snapshot", "log")
-    _asked_at: float | None = None
-    """When a rollback was asked for (the app cleared the progress and showed this screen)."""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -42,18 +40,11 @@ class RollbackScreen(CockpitScreen):
         self._shown = 0
         self.set_interval(1.0, self._tick_clock)
 
-    def on_screen_resume(self) -> None:
-        if self.data.progress is None and self.data.snapshot is not None:
-            # the app cleared the progress: a rollback was just asked for; what was read before
-            # this moment is the previous rollout's
-            self._asked_at = time.time()
-        super().on_screen_resume()
-
     def _tick_clock(self) -> None:
         # the elapsed clock of a running step moves every second (only while visible)
         if self.is_current and any(s.status == "running" for s in self.data.state.steps.values()):
             self.show_steps()
-        elif self.is_current and self._asked_at is not None:
+        elif self.is_current and self.data.rollback_asked_at is not None:
             self.show_progress()
 
     def show_steps(self) -> None:
@@ -68,7 +59,7 @@ class RollbackScreen(CockpitScreen):
         """The rollout's progress — "starting…" while what was read may predate this rollback
         (no stale "4/4 complete" of the rollout before it)."""
         d = self.data
-        starting = render.rollback_starting(d.state, d.snapshot, self._asked_at, d.now or time.time())
+        starting = render.rollback_starting(d.state, d.snapshot, d.rollback_asked_at, d.now or time.time())
         self.query_one("#progress", Line).set(render.progress_text(d.progress, starting))
 
     show_snapshot = show_progress

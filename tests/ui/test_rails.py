@@ -209,12 +209,30 @@ def test_progress_is_starting_until_read_after_the_rollback_began_and_the_step_n
             await until(pilot, lambda: app.data.snapshot is not None and app.data.snapshot.progress is not None)
             old = app.data.snapshot
             assert old.progress.complete and old.deployment.images == BAD_IMAGE
-            app.start_rollback(TARGET, 0, ())  # the screen opens, the rollback is asked for
+            import screens.render as render
+
+            drawn: list[tuple[str, str | None]] = []  # every progress line drawn, and the run's status then
+            draw = render.progress_text
+
+            def recorded(p, starting=False):
+                text = draw(p, starting)
+                drawn.append((text.plain, app.data.state.run_status))
+                return text
+
+            render.progress_text = recorded
             try:
-                await follow(app, pilot, old)
-            except BaseException:
-                app.session.cancel.set()  # a failure must not wait for the rollout to end
-                raise
+                app.start_rollback(TARGET, 0, ())  # the screen opens, the rollback is asked for
+                app.cluster.got_snapshot(old)  # a late poll lands even before the screen shows
+                assert app.data.progress is not None and app.data.progress.complete
+                try:
+                    await follow(app, pilot, old)
+                except BaseException:
+                    app.session.cancel.set()  # a failure must not wait for the rollout to end
+                    raise
+            finally:
+                render.progress_text = draw
+            early = [text for text, status in drawn if status != "ok" and "complete" in text]
+            assert drawn and not early, early  # never the bad release's "complete" before this run ended
 
     try:
         asyncio.run(go())
