@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr
 
 from backends.sqldb import SQLBackend, safe_name
 from cockpit.errors import CockpitError, ConfigError
+from cockpit.output import jsonable
 from cockpit.runbook import Duration
 from cockpit.steps import Step, StepContext, StepParams
 
@@ -44,12 +45,6 @@ def backend_for(ctx: Any, params: Any, cls: type, name: str) -> Any:
 def record(ctx: Any, type_: str, **data: Any) -> None:
     if ctx.journal is not None:
         ctx.journal.append(type_, step=getattr(ctx, "step_index", None), **data)
-
-
-def jsonable(value: Any) -> Any:
-    from cockpit.output import _jsonable as j
-
-    return j(value)
 
 
 def evidence(ctx: Any, sub: str, explicit: str | None = None) -> Path:

@@ -17,13 +17,13 @@ from cockpit.durations import format_age
 from cockpit.text import sanitize
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in asdict(value).items()}
+        return {k: jsonable(v) for k, v in asdict(value).items()}
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     if isinstance(value, Enum):
@@ -34,7 +34,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(_jsonable(value), indent=2, sort_keys=False, ensure_ascii=False)
+    return json.dumps(jsonable(value), indent=2, sort_keys=False, ensure_ascii=False)
 
 
 def print_json(value: Any, out: TextIO | None = None) -> None:

@@ -42,14 +42,14 @@ class DockerRollback(Step):
 
     def run(self, ctx: StepContext, params: Any) -> dict[str, Any]:
         from backends.docker.perform import perform_rollback
-        from cockpit.output import _jsonable
+        from cockpit.output import jsonable
 
         out = perform_rollback(
             ctx.backend("docker"), params.container, to_tag=params.to_tag, image=params.image,
             journal=ctx.journal, log=ctx.log, cancel=ctx.cancel, health_budget=params.health_budget,
             probe_url=params.probe_url, pull=params.pull, compose=params.compose,
         )
-        return _jsonable(out)
+        return jsonable(out)
 
     def reconcile(self, ctx: StepContext, params: Any, intent: dict[str, Any]) -> dict[str, Any] | None:
         """Done if the container already runs the target and no plan of ours is pending;

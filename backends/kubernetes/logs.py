@@ -71,12 +71,12 @@ def capture_before_rollback(backend: Any, target: Target, journal: Any, base: An
     from pathlib import Path
 
     from cockpit.evidence import EvidenceDir, collect, events_collector, metrics_collector, pod_logs_collector
-    from cockpit.output import _jsonable
+    from cockpit.output import jsonable
 
     where = Path(base) if base is not None else Path(str(journal.path) + ".evidence")
     ev = EvidenceDir.create(where, time.strftime("before-rollback-%Y%m%dT%H%M%SZ", time.gmtime()))
     return collect(ev, {
         "logs": pod_logs_collector(lambda: logs(backend, target, since_seconds)),
         "events": events_collector(lambda: backend.events(target, limit=500)),
-        "rollout": metrics_collector(lambda: _jsonable(backend.history(target)), name="history.json"),
+        "rollout": metrics_collector(lambda: jsonable(backend.history(target)), name="history.json"),
     }, journal=journal)

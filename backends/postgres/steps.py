@@ -29,6 +29,7 @@ from pydantic import Field, SecretStr
 from backends import sqlsteps
 from backends.postgres.client import PostgresBackend
 from cockpit.errors import CockpitError
+from cockpit.output import jsonable
 from cockpit.runbook import Duration
 from cockpit.steps import StepContext, step_kind
 from cockpit.text import sanitize
@@ -83,7 +84,6 @@ class PostgresMigrateRollback(PostgresStep):
             ctx.log(f"rolled back: {m.framework} {m.name}")
         for m in diff.added:
             ctx.log(f"applied: {m.framework} {m.name}")
-        jsonable = sqlsteps.jsonable
         data = {"dsn": backend.display_dsn, "removed": jsonable(diff.removed), "added": jsonable(diff.added),
                 "before": jsonable(before), "after": jsonable(after), "exit_code": exec_result.get("exit_code")}
         sqlsteps.record(ctx, "migrations_diff", dsn=backend.display_dsn, removed=data["removed"], added=data["added"])
