@@ -301,11 +301,13 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that drops its connection (a reset, a proxy giving up) is ordinary network
-        life, not a server bug: no traceback on stderr for it, as from a real API server."""
+        """A client that drops its connection (a reset, a proxy giving up) or refuses the TLS
+        handshake (it does not trust the certificate) is ordinary network life, not a server
+        bug: no traceback on stderr for it, as from a real API server."""
+        import ssl
         import sys
 
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 

@@ -81,7 +81,7 @@ def test_in_cluster_config_talks_tls_with_the_service_account(pod) -> None:
     assert "Bearer" not in repr(conn) and TOKEN not in repr(conn)
 
 
-def test_in_cluster_refuses_a_server_its_ca_did_not_sign(pod, tmp_path) -> None:
+def test_in_cluster_refuses_a_server_its_ca_did_not_sign(pod, tmp_path, capfd) -> None:
     w, sa = pod
     (tmp_path / "other").mkdir()
     other_ca, _c, _k = _ca_and_cert(tmp_path / "other")
@@ -91,6 +91,11 @@ def test_in_cluster_refuses_a_server_its_ca_did_not_sign(pod, tmp_path) -> None:
     assert "certificate verify failed" in str(err.value), str(err.value)
     assert "\n" not in str(err.value)
     assert not [p for m, p in w.request_log if p.endswith("/deployments")]  # nothing was served
+    import time
+
+    time.sleep(0.5)  # the server's request thread has seen the refused handshake by now
+    err_out = capfd.readouterr().err
+    assert "Traceback" not in err_out and "SSLError" not in err_out, err_out  # ordinary network life, as a real server
 
 
 def test_outside_a_cluster_without_a_kubeconfig_is_one_clear_line(tmp_path, monkeypatch) -> None:
