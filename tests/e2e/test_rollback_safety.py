@@ -73,11 +73,15 @@ def journal_types(path: Path) -> list[str]:
 
 def test_a_second_operator_is_refused_by_the_lease_whatever_their_state_dir(slow_world, tmp_path):
     world, kc = slow_world
+    # the world's rollouts hold still: alice holds her Lease until bob has been refused, however
+    # slowly his process starts on a loaded machine (then the rollout goes on at its speed)
+    speed, world.clock.speed = world.clock.speed, 1e-6
     first = subprocess.Popen(cockpit_cmd(kc, "rollback", "checkout", "--yes"), env=env_for(tmp_path / "alice"),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: world.store.get("leases", "shop", "cockpit-incident-checkout") is not None, "the first operator's Lease")
         second = run(cockpit_cmd(kc, "rollback", "checkout", "--yes"), env_for(tmp_path / "bob"))
+        world.clock.speed = speed
         out, err = first.communicate(timeout=120)
     finally:
         if first.poll() is None:
