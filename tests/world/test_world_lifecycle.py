@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -42,9 +41,7 @@ def test_context_manager_kubeconfig_and_request_log(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", list_scenarios())
 def test_every_scenario_starts_with_truthful_history(name: str) -> None:
-    t0 = time.monotonic()
-    with World(name, speed=1, services=True) as w:
-        elapsed = time.monotonic() - t0
+    with World(name, speed=1, services=True) as w:  # how fast it starts: bench/startup.py (drill to first frame)
         for key in w.services.urls:
             assert w.service_url(*key).startswith("http://127.0.0.1:")
         for d in w.scenario.deployments:
@@ -53,7 +50,6 @@ def test_every_scenario_starts_with_truthful_history(name: str) -> None:
             assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == d.revisions[-1].image
             rss = w.controller.owned_replicasets(dep)
             assert len(rss) == len({r.image for r in d.revisions})
-    assert elapsed < 5  # typically well under a second; generous for loaded CI machines
 
 
 def test_unknown_scenario_is_a_config_error() -> None:
@@ -70,10 +66,10 @@ def test_bulk_load_serves_history_quickly(world, kubectl) -> None:
         pytest.skip("kubectl.1.33 not installed")
     out = k.ok("-n", "bench", "rollout", "history", "deploy/app-0042")
     assert [line.split()[0] for line in out.splitlines()[2:] if line.strip()] == [str(i) for i in range(1, 21)]
-    t0 = time.monotonic()
+    # the selector picks the deployment's 20 out of 2000 (how fast: bench/history_scale.py)
     with urllib.request.urlopen(w.url + "/apis/apps/v1/namespaces/bench/replicasets?labelSelector=app%3Dapp-0042") as r:
-        assert len(json.load(r)["items"]) == 20
-    assert time.monotonic() - t0 < 2
+        items = json.load(r)["items"]
+    assert len(items) == 20 and {i["metadata"]["labels"]["app"] for i in items} == {"app-0042"}
 
 
 def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
