@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 
 import pytest
 
@@ -262,13 +261,13 @@ def test_resume_on_the_history_shows_the_history(state_home, tmp_path):
                 await until(pilot, lambda: isinstance(app.screen, ResumePrompt))
                 await pilot.press("y")
                 await until(pilot, lambda: app.is_screen_installed("history") and app.screen is app.get_screen("history"))
-                started = time.monotonic()
+                # without leaving the screen (before: "loading…" until you left and came back)
                 await until(pilot, lambda: app.data.history_for == TARGET, timeout=10)
                 await until(pilot, lambda: "live: revision 3" in shown(app.screen, "#hist-title")
                             and app.screen.selected() is not None, timeout=10, what="the history on screen")
                 title = shown(app.screen, "#hist-title")
                 assert "loading" not in title and "live: revision 3" in title, title
-                assert app.screen.selected().number == 2 and time.monotonic() - started < 10
+                assert app.screen.selected().number == 2
 
         asyncio.run(go())
     finally:
