@@ -206,15 +206,16 @@ def test_watch_streams_events_from_resource_version(w: World) -> None:
     _, lst, _ = call(w, "GET", DEPLOYS)
     rv = lst["metadata"]["resourceVersion"]
     u = urlsplit(w.url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-    conn.request("GET", DEPLOYS + f"?watch=1&resourceVersion={rv}&timeoutSeconds=3&fieldSelector=metadata.name%3Dw1"
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+    # a long watch: it ends at the third event, however slowly the controller gets to w1
+    conn.request("GET", DEPLOYS + f"?watch=1&resourceVersion={rv}&timeoutSeconds=15&fieldSelector=metadata.name%3Dw1"
                  "&allowWatchBookmarks=true")
     resp = conn.getresponse()
     assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
     threading.Timer(0.2, lambda: call(w, "POST", DEPLOYS, new_deploy("w1"))).start()
     events = []
     t0 = time.monotonic()
-    while time.monotonic() - t0 < 5:
+    while time.monotonic() - t0 < 15:
         line = resp.fp.readline()
         if not line:
             break
